@@ -1,0 +1,60 @@
+# milestones: two commands for a fresh machine.
+#   make run   set everything up, then run the pipeline on the bundled sample (embedded defaults)
+#   make test  set everything up (test tools too), then run ruff and the three test layers
+# Everything is installed by these files into .venv (Python) and node_modules (Prism);
+# system packages (PostgreSQL, Chromium) come from apt when missing.
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= data
+AS_OF ?= 2026-11-22
+SAMPLES := plugins/milestones/samples
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test setup test-deps lint unit dag e2e bench airflow clean
+
+run: setup
+	$(BIN)/milestones run --extract $(SAMPLES)/customers_$(AS_OF).csv \
+	    --previous $(SAMPLES)/customers_2026-11-21.csv --as-of $(AS_OF) --data-dir $(DATA_DIR)
+	@echo "emails written to $(DATA_DIR)/outbox/ ; run summary in $(DATA_DIR)/runs/$(AS_OF).json"
+
+test: setup test-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m unit
+	$(BIN)/pytest -m dag
+	$(BIN)/pytest -m e2e
+
+setup: $(BIN)/milestones
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/milestones: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+test-deps: setup
+	bash scripts/test-deps.sh
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup ; $(BIN)/pytest -m unit
+dag: setup ; $(BIN)/pytest -m dag
+e2e: setup test-deps ; $(BIN)/pytest -m e2e
+
+bench: setup
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+# Airflow UI with the project's DAGs and plugin, SQLite + LocalExecutor.
+airflow: setup
+	bash scripts/airflow-standalone.sh
+
+clean:
+	rm -rf $(VENV) $(TOOLS) $(DATA_DIR) airflow_home node_modules

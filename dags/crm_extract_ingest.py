@@ -1,0 +1,55 @@
+"""
+### crm_extract_ingest
+
+Validates a CRM extract the moment it lands in the inbox and publishes the
+validated snapshot.
+
+* **Trigger**: event-driven. The `milestones_crm_inbox` asset is watched by
+  `milestones.triggers.InboxTrigger`; a `customers_YYYY-MM-DD.csv|parquet` file
+  landing in the inbox starts a run (no cron). Manual runs take the `extract` param.
+* **Does**: Great Expectations validation; bad rows go to
+  `snapshots/<date>/quarantine.parquet` with their reasons; a bad file fails the
+  run (the gate) and nothing downstream runs.
+* **Publishes**: `milestones_validated_snapshot` (extra: snapshot path and date),
+  which schedules `milestone_detection`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, task
+
+from milestones.assets import INBOX, SNAPSHOT
+
+DEFAULT_ARGS = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)}
+
+
+@dag(
+    dag_id="crm_extract_ingest",
+    schedule=[INBOX],
+    catchup=False,
+    max_active_runs=1,  # snapshots must be published in the order they land
+    default_args=DEFAULT_ARGS,
+    tags=["milestones", "ingest"],
+    doc_md=__doc__,
+    params={"extract": Param(None, type=["null", "string"], description="extract path for a manual run")},
+)
+def crm_extract_ingest():
+    @task
+    def locate_extract(**context) -> str:
+        from milestones import tasks
+
+        return tasks.locate_extract(context)
+
+    # A gate failure is not transient: retrying would fail the same way.
+    @task(outlets=[SNAPSHOT], retries=0)
+    def validate(extract: str, **context) -> dict:
+        from milestones import tasks
+
+        return tasks.validate(extract, context)
+
+    validate(locate_extract())
+
+
+crm_extract_ingest()

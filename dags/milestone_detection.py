@@ -1,0 +1,67 @@
+"""
+### milestone_detection
+
+Turns a validated snapshot into rendered emails.
+
+* **Trigger**: the `milestones_validated_snapshot` asset (published by
+  `crm_extract_ingest`). Manual runs re-do one date with the `date` param.
+* **Does**: detects life events falling on the snapshot date in each customer's
+  own time zone (changes against the previous snapshot too), applies the contact
+  policy (every decision recorded with its reason), renders the templates.
+* **Publishes**: `milestones_rendered_messages`; `outreach_delivery` sends them when due.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, task
+
+from milestones.assets import MESSAGES, SNAPSHOT
+
+DEFAULT_ARGS = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)}
+
+
+@dag(
+    dag_id="milestone_detection",
+    schedule=[SNAPSHOT],
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["milestones", "detection"],
+    doc_md=__doc__,
+    params={
+        "date": Param(None, type=["null", "string"], format="date", description="re-run one snapshot date"),
+        "days": Param(1, type="integer", minimum=1, maximum=31, description="catch-up window in days"),
+    },
+)
+def milestone_detection():
+    @task
+    def locate_snapshot(**context) -> dict:
+        from milestones import tasks
+
+        return tasks.snapshot_for_run(context)
+
+    @task
+    def detect(run: dict, **context) -> dict:
+        from milestones import tasks
+
+        return tasks.detect(run, context)
+
+    @task
+    def decide(run: dict) -> dict:
+        from milestones import tasks
+
+        return tasks.decide(run)
+
+    @task(outlets=[MESSAGES])
+    def render(run: dict, **context) -> dict:
+        from milestones import tasks
+
+        return tasks.render(run, context)
+
+    run = locate_snapshot()
+    detect(run) >> decide(run) >> render(run)
+
+
+milestone_detection()

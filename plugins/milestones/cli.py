@@ -1,0 +1,121 @@
+"""The ``milestones`` command: the same stage functions the DAGs call.
+
+Every command prints a one-line JSON summary as its last line of output.  A
+user error (bad path, bad date, a file the gate rejects) is one clear line on
+stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_USAGE, EXIT_GATE = 0, 2, 3
+
+
+class UserError(Exception):
+    """A mistake the user can fix; shown as one line."""
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _settings(args: argparse.Namespace):
+    from milestones.config import load_settings
+
+    return load_settings(data_dir=getattr(args, "data_dir", None))
+
+
+def _emit(summary: dict[str, Any]) -> None:
+    print(json.dumps(summary, sort_keys=True, default=str, ensure_ascii=False))
+
+
+# --- commands ------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from milestones import pipeline
+
+    summary = pipeline.run(args.extract, args.as_of, _settings(args), previous=args.previous, days=args.days)
+    _emit(summary)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from milestones import pipeline
+
+    settings = _settings(args)
+    summary = pipeline.validate_stage(args.extract, settings, previous=args.previous, as_of=args.as_of)
+    _emit(summary)
+    return EXIT_OK
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from milestones.sample import write_samples
+
+    prev, cur = write_samples(Path(args.out), n=args.customers, as_of=args.as_of, seed=args.seed)
+    _emit({"previous": str(prev), "current": str(cur), "customers": args.customers, "seed": args.seed})
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="milestones", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("run", cmd_run, "validate, detect, decide, render and deliver one extract for a date")
+    p.add_argument("--extract", required=True, type=Path, help="CRM extract (CSV or Parquet)")
+    p.add_argument("--previous", type=Path, help="previous extract or validated snapshot")
+    p.add_argument("--as-of", required=True, type=_date, help="date the events fall on (YYYY-MM-DD)")
+    p.add_argument("--days", type=int, default=1, help="catch-up window in days (default 1)")
+    p.add_argument("--data-dir", type=Path, help="data directory (default ./data or MILESTONES_DATA_DIR)")
+
+    p = add("validate", cmd_validate, "validate an extract; exit 3 when the file gate fails")
+    p.add_argument("extract", type=Path)
+    p.add_argument("--previous", type=Path, help="previous extract or snapshot (row-drop gate)")
+    p.add_argument("--as-of", type=_date, help="snapshot date if the file name has none")
+    p.add_argument("--data-dir", type=Path)
+
+    p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")
+    p.add_argument("--out", default="samples", type=Path)
+    p.add_argument("--customers", type=int, default=300)
+    p.add_argument("--as-of", type=_date, default=dt.date(2026, 11, 22))
+    p.add_argument("--seed", type=int, default=42)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from milestones.extract import ExtractError
+    from milestones.pipeline import GateFailed
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except GateFailed as exc:
+        print(f"milestones: validation gate failed: {exc}", file=sys.stderr)
+        _emit(exc.summary)
+        return EXIT_GATE
+    except (UserError, ExtractError, FileNotFoundError, ValueError) as exc:
+        print(f"milestones: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

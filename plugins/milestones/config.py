@@ -1,0 +1,117 @@
+"""Settings: one dataclass, filled from defaults, an optional YAML file and env vars.
+
+Precedence (lowest to highest): built-in defaults, ``milestones.yaml`` (path in
+``MILESTONES_CONFIG``), environment variables ``MILESTONES_<FIELD>``, explicit
+keyword overrides (the CLI's ``--data-dir`` for example).  Every field is listed
+in the README's configuration reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MILESTONES_"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the pipeline, with its default."""
+
+    #: Root of everything the pipeline writes (snapshots, events, ledger, outbox).
+    data_dir: Path = PROJECT_ROOT / "data"
+    #: Where new extracts land; the ingest DAG watches it.
+    inbox_dir: Path | None = None
+    #: Email templates and their catalog.
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    #: Locale used when a customer has none, and the last fallback for templates.
+    default_locale: str = "en"
+    #: IANA time zone used when a customer has none.
+    default_timezone: str = "UTC"
+    #: Local hour (0-23) at which emails are scheduled in the customer's own zone.
+    send_hour: int = 9
+    #: Where a 29 February birthday is celebrated in common years: "feb28" or "mar1".
+    leap_day_rule: str = "feb28"
+    #: Ledger database URL (SQLAlchemy); default is SQLite under data_dir.
+    ledger_url: str | None = None
+    #: Sender shown to customers.
+    from_email: str = "hello@milestones.example"
+    from_name: str = "Milestones"
+    #: Base of the one-click unsubscribe links.
+    unsubscribe_url: str = "https://milestones.example/unsubscribe"
+    #: Validation gate: stop if invalid rows exceed this share of the file.
+    max_invalid_share: float = 0.05
+    #: Validation gate: stop if the row count drops by more than this share.
+    max_row_drop_share: float = 0.20
+    #: Dry run: render and record everything, send nothing.
+    dry_run: bool = False
+    #: SendGrid sandbox mode (the API validates but does not deliver).
+    sandbox_mode: bool = False
+    #: Extra keyword options (kept for forward compatibility of YAML files).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inbox(self) -> Path:
+        return Path(self.inbox_dir) if self.inbox_dir else Path(self.data_dir) / "inbox"
+
+    @property
+    def ledger_database_url(self) -> str:
+        if self.ledger_url:
+            return self.ledger_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'ledger.sqlite'}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(value: str, target: Any) -> Any:
+    """Turn an environment string into the type of the field's default."""
+    if isinstance(target, bool):
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    if isinstance(target, int):
+        return int(value)
+    if isinstance(target, float):
+        return float(value)
+    if isinstance(target, Path) or target is None:
+        return value
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings` from defaults, YAML file, environment and overrides."""
+    base = Settings()
+    values: dict[str, Any] = {}
+    config_file = os.environ.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        import yaml
+
+        with open(config_file, encoding="utf-8") as fh:
+            loaded = yaml.safe_load(fh) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{config_file}: expected a mapping of settings")
+        values.update(loaded)
+    for f in fields(Settings):
+        env = os.environ.get(ENV_PREFIX + f.name.upper())
+        if env is not None and f.name != "extra":
+            try:
+                values[f.name] = _coerce(env, getattr(base, f.name))
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: {exc}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    for name in ("data_dir", "templates_dir", "inbox_dir"):
+        if values.get(name) is not None:
+            values[name] = Path(values[name])
+    return dataclasses.replace(base, **values)

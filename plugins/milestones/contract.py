@@ -1,0 +1,43 @@
+"""The CRM extract contract (v1) as data: columns, enums, booleans, defaults.
+
+Mirrors ``shared/contracts/crm_extract.md``; the validation suite and the
+readers are built from these tables so the contract lives in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+REQUIRED_COLUMNS = ("customer_id", "first_name", "email", "customer_since", "marketing_opt_in")
+OPTIONAL_COLUMNS = (
+    "last_name",
+    "locale",
+    "timezone",
+    "date_of_birth",
+    "marital_status",
+    "wedding_date",
+    "employment_status",
+    "retirement_date",
+    "graduation_date",
+    "children_count",
+    "deceased",
+    "updated_at",
+)
+ALL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+DATE_COLUMNS = (
+    "date_of_birth",
+    "customer_since",
+    "wedding_date",
+    "retirement_date",
+    "graduation_date",
+)
+BOOLEAN_COLUMNS = ("marketing_opt_in", "deceased")
+MARITAL_STATUSES = ("single", "married", "partnered", "divorced", "widowed")
+EMPLOYMENT_STATUSES = ("employed", "self_employed", "student", "unemployed", "retired")
+TRUE_LITERALS = ("true", "1", "yes")
+FALSE_LITERALS = ("false", "0", "no")
+#: Locales the product has templates for; region variants (fi-FI) fall back to these.
+SUPPORTED_LANGUAGES = ("en", "fi", "et", "zh")
+LOCALE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+#: Snapshot date carried by the file name.
+FILENAME_PATTERN = re.compile(r"^customers_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")

@@ -1,0 +1,99 @@
+"""Reading CRM extracts (CSV or Parquet) into a frame of strings, failing closed.
+
+Every cell is read as text so that validation, not the reader, decides what is
+wrong with it: ``"1970-13-01"`` must reach the suite to be quarantined with a
+reason, not be silently coerced away by a parser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from milestones.contract import FILENAME_PATTERN, REQUIRED_COLUMNS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+class ExtractError(Exception):
+    """The file as a whole cannot be accepted (the validation gate fails closed)."""
+
+
+def snapshot_date_from_name(path: Path | str) -> dt.date | None:
+    """``customers_2026-11-22.csv`` -> ``date(2026, 11, 22)``; ``None`` if not in that form."""
+    match = FILENAME_PATTERN.match(Path(path).name)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def _check_utf8(path: Path) -> None:
+    """Reject a file that is not UTF-8, naming the first offending byte."""
+    with open(path, "rb") as fh:
+        offset = 0
+        decoder = __import__("codecs").getincrementaldecoder("utf-8")()
+        while chunk := fh.read(1 << 22):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                pos = offset + exc.start
+                raise ExtractError(
+                    f"{path.name}: not UTF-8 (byte 0x{chunk[exc.start]:02x} at offset {pos}); "
+                    "re-export the extract as UTF-8 (Latin-1/Windows-1252 are not accepted)"
+                ) from None
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ExtractError(f"{path.name}: not UTF-8 (truncated multi-byte sequence at end)") from None
+
+
+def read_extract(path: Path | str) -> pd.DataFrame:
+    """Read an extract into a frame of nullable strings (empty cell -> missing).
+
+    Raises :class:`ExtractError` for a file that cannot be accepted at all:
+    missing, unreadable, not UTF-8, empty, or missing a required column.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise ExtractError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ExtractError(f"{path.name}: empty file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            frame = frame.astype("string")
+        elif suffix in {".csv", ".txt"}:
+            _check_utf8(path)
+            frame = pd.read_csv(
+                path,
+                dtype="string",
+                keep_default_na=False,
+                na_values=[""],
+                encoding="utf-8-sig",
+                engine="c",
+            )
+        else:
+            raise ExtractError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)")
+    except ExtractError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many types for a broken file
+        raise ExtractError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise ExtractError(f"{path.name}: no data rows")
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ExtractError(f"{path.name}: missing required column(s): {', '.join(missing)}")
+    # Whitespace around a value is an export artefact, not data.
+    for col in frame.columns:
+        frame[col] = frame[col].str.strip().replace("", pd.NA)
+    return frame

@@ -1,0 +1,166 @@
+"""The send ledger: one row per email, the single source of truth for "was it sent?".
+
+SendGrid has no idempotency key, so exactly-once is ours to enforce.  The
+email's key is the primary key; a send is *claimed* by a conditional UPDATE
+(``pending -> sending``) that only one worker can win, whatever the database
+(SQLite by default, PostgreSQL in production).  A crash between claim and
+answer leaves the row ``sending``; :meth:`Ledger.mark_stale_unknown` turns such
+rows into ``unknown`` which is never resent automatically (see README,
+"Resolving unknown emails").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+PENDING, SENDING, ACCEPTED, FAILED, UNKNOWN = "pending", "sending", "accepted", "failed", "unknown"
+STATES = (PENDING, SENDING, ACCEPTED, FAILED, UNKNOWN)
+
+metadata = sa.MetaData()
+emails = sa.Table(
+    "emails",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64), nullable=False, index=True),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("event_date", sa.String(10), nullable=False),
+    sa.Column("template_version", sa.String(64), nullable=False, default=""),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("transport", sa.String(32), nullable=False, default=""),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("send_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.CheckConstraint(f"state IN {STATES!r}".replace(",)", ")"), name="emails_state_valid"),
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Ledger:
+    """Thin, explicit access to the ``emails`` table."""
+
+    def __init__(self, url: str):
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            # Several processes may share the file: wait for the lock instead of failing.
+            kwargs["connect_args"] = {"timeout": 30}
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @sa.event.listens_for(self.engine, "connect")
+            def _wal(dbapi_conn, _record):  # pragma: no cover - trivial
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+                dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        metadata.create_all(self.engine)
+
+    def register(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert emails as ``pending`` unless their key is already known. Returns how many were new."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        now = _now()
+        keys = [r["key"] for r in rows]
+        with self.engine.begin() as conn:
+            known = set()
+            for i in range(0, len(keys), 500):
+                known.update(conn.execute(
+                    sa.select(emails.c.key).where(emails.c.key.in_(keys[i:i + 500]))).scalars())
+            fresh = [
+                {**r, "state": PENDING, "attempts": 0, "created_at": now, "updated_at": now}
+                for r in rows if r["key"] not in known
+            ]
+            # Insert one by one when racing: a concurrent register of the same key
+            # must not abort the whole batch.
+            inserted = 0
+            for i in range(0, len(fresh), 500):
+                chunk = fresh[i:i + 500]
+                try:
+                    with conn.begin_nested():
+                        conn.execute(emails.insert(), chunk)
+                    inserted += len(chunk)
+                except sa.exc.IntegrityError:
+                    for row in chunk:
+                        try:
+                            with conn.begin_nested():
+                                conn.execute(emails.insert(), [row])
+                            inserted += 1
+                        except sa.exc.IntegrityError:
+                            pass
+        return inserted
+
+    def claim(self, key: str) -> bool:
+        """Move ``key`` from pending to sending. True only for the one caller that wins."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                emails.update()
+                .where(emails.c.key == key, emails.c.state == PENDING)
+                .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=_now())
+            )
+        return res.rowcount == 1
+
+    def finish(self, key: str, state: str, *, message_id: str | None = None,
+               error: str | None = None, transport: str | None = None) -> None:
+        """Record the outcome of a claimed send. ``pending`` puts it back for a retry."""
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        values: dict[str, Any] = {"state": state, "updated_at": _now(), "last_error": error}
+        if message_id is not None:
+            values["message_id"] = message_id
+        if transport is not None:
+            values["transport"] = transport
+        with self.engine.begin() as conn:
+            conn.execute(emails.update().where(emails.c.key == key).values(**values))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(emails).where(emails.c.key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def states(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+        query = sa.select(emails.c.key, emails.c.state)
+        with self.engine.connect() as conn:
+            if keys is None:
+                return dict(conn.execute(query).all())
+            keys = list(keys)
+            out: dict[str, str] = {}
+            for i in range(0, len(keys), 500):
+                out.update(conn.execute(query.where(emails.c.key.in_(keys[i:i + 500]))).all())
+            return out
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(emails.c.state, sa.func.count()).group_by(emails.c.state)).all()
+        return {state: n for state, n in rows}
+
+    def mark_stale_unknown(self, older_than: dt.timedelta = dt.timedelta(minutes=15)) -> int:
+        """Rows stuck in ``sending`` (a worker died mid-send) become ``unknown``."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                emails.update()
+                .where(emails.c.state == SENDING, emails.c.updated_at < _now() - older_than)
+                .values(state=UNKNOWN, last_error="worker stopped between claim and answer",
+                        updated_at=_now())
+            )
+        return res.rowcount
+
+    def resolve(self, key: str, state: str, note: str) -> bool:
+        """Operator decision for an ``unknown`` email: ``accepted`` (it went out) or ``pending`` (resend)."""
+        if state not in (ACCEPTED, PENDING, FAILED):
+            raise ValueError("resolve to accepted, pending or failed")
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                emails.update().where(emails.c.key == key, emails.c.state == UNKNOWN)
+                .values(state=state, last_error=f"resolved by operator: {note}", updated_at=_now())
+            )
+        return res.rowcount == 1

@@ -1,0 +1,265 @@
+"""The stages, as functions over files: what the DAG tasks and the CLI both call.
+
+Each stage reads the files of the stage before it from the data directory,
+writes its own, and returns a small JSON-able dict (paths and counts) fit for
+XCom.  Any stage can be re-run alone for a date; its output is replaced whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from milestones import storage
+from milestones.config import Settings
+from milestones.extract import ExtractError, snapshot_date_from_name
+
+log = logging.getLogger(__name__)
+
+
+class GateFailed(Exception):
+    """The validation gate stopped the file: nothing downstream may run on it."""
+
+    def __init__(self, message: str, summary: dict[str, Any]):
+        super().__init__(message)
+        self.summary = summary
+
+
+def _day(value: dt.date | str) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def snapshot_day(extract: Path | str, as_of: dt.date | str | None = None) -> dt.date:
+    """The snapshot date: from the file name, else ``as_of``."""
+    named = snapshot_date_from_name(extract)
+    if named:
+        return named
+    if as_of is None:
+        raise ExtractError(f"{Path(extract).name}: no date in the file name (customers_YYYY-MM-DD.csv); give --as-of")
+    return _day(as_of)
+
+
+# --- stage 1: validation -------------------------------------------------------------------
+
+def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | str | None = None,
+                   as_of: dt.date | str | None = None) -> dict[str, Any]:
+    """Validate ``extract``; publish its valid rows as the snapshot of its date.
+
+    Raises :class:`GateFailed` (after writing the quarantine and summary, so the
+    evidence is kept) when the file as a whole must not be used.
+    """
+    from milestones.validation import validate_extract
+
+    extract = Path(extract)
+    day = snapshot_day(extract, as_of)
+    previous_rows = _row_count(Path(previous)) if previous is not None else None
+    result = validate_extract(
+        extract, as_of=day, previous_rows=previous_rows,
+        max_invalid_share=settings.max_invalid_share, max_row_drop_share=settings.max_row_drop_share,
+    )
+    out = storage.stage_dir(settings.data_dir, "snapshots", day)
+    storage.write_parquet(result.quarantine, out / "quarantine.parquet")
+    summary = {"extract": str(extract), "snapshot_date": str(day), **result.summary(),
+               "quarantine": str(out / "quarantine.parquet")}
+    if not result.gate_passed:
+        storage.write_json(summary, out / "validation.json")
+        raise GateFailed(result.gate_message, summary)
+    storage.write_parquet(result.valid, out / "snapshot.parquet")
+    summary["snapshot"] = str(out / "snapshot.parquet")
+    storage.write_json(summary, out / "validation.json")
+    return summary
+
+
+def _row_count(path: Path) -> int:
+    """Rows of a previous extract as delivered (quarantined rows included)."""
+    import json
+
+    summary = path.with_name("validation.json")
+    if path.name == "snapshot.parquet" and summary.is_file():
+        return int(json.loads(summary.read_text(encoding="utf-8"))["rows"])
+    if path.suffix == ".parquet":
+        return len(storage.read_parquet(path))
+    from milestones.extract import read_extract
+
+    return len(read_extract(path))
+
+
+def previous_snapshot_for(previous: Path | str | None, day: dt.date, settings: Settings) -> Path | None:
+    """A validated previous snapshot: given explicitly (validated now if raw), else the latest older one."""
+    if previous is None:
+        return storage.latest_snapshot_before(settings.data_dir, day)
+    previous = Path(previous)
+    if previous.name == "snapshot.parquet":
+        return previous
+    prev_day = snapshot_date_from_name(previous)
+    if prev_day is None or prev_day >= day:
+        raise ExtractError(f"{previous.name}: previous extract must be named customers_YYYY-MM-DD and older than {day}")
+    try:
+        return Path(validate_stage(previous, settings)["snapshot"])
+    except GateFailed as exc:
+        raise ExtractError(f"previous extract rejected by the gate: {exc}") from None
+
+
+# --- stage 2: detection --------------------------------------------------------------------
+
+def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str | None = None,
+                 previous: Path | str | None = None, days: int = 1,
+                 instant: dt.datetime | None = None) -> dict[str, Any]:
+    """Detect the events falling on ``as_of`` (or in the ``days`` before it)."""
+    from milestones.events import detect_events
+
+    day = _day(as_of)
+    snapshot = Path(snapshot) if snapshot else storage.latest_snapshot_before(settings.data_dir, day + dt.timedelta(days=1))
+    if snapshot is None or not Path(snapshot).is_file():
+        raise FileNotFoundError(f"no validated snapshot on or before {day} under {settings.data_dir}")
+    current = storage.read_parquet(snapshot)
+    snap_day = Path(snapshot).parent.name
+    prev_path = Path(previous) if previous else storage.latest_snapshot_before(settings.data_dir, snap_day)
+    prev = storage.read_parquet(prev_path) if prev_path else None
+    events = detect_events(current, prev, as_of=None if instant else day, instant=instant, days=days,
+                           leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone)
+    out = storage.stage_dir(settings.data_dir, "events", day) / "events.parquet"
+    storage.write_parquet(events, out)
+    return {"events": str(out), "snapshot": str(snapshot), "previous": str(prev_path) if prev_path else None,
+            "as_of": str(day), "by_type": dict(Counter(events["event_type"]))}
+
+
+# --- stage 3: policy -----------------------------------------------------------------------
+
+def decide_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str) -> dict[str, Any]:
+    from milestones.policy import decide
+
+    day = _day(as_of)
+    events = storage.read_parquet(storage.stage_dir(settings.data_dir, "events", day) / "events.parquet")
+    decisions = decide(events, storage.read_parquet(snapshot))
+    out = storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet"
+    storage.write_parquet(decisions, out)
+    skipped = Counter(decisions.loc[decisions["decision"] == "skip", "reason"])
+    return {"decisions": str(out), "send": int((decisions["decision"] == "send").sum()),
+            "skipped": dict(skipped)}
+
+
+# --- stage 4: rendering --------------------------------------------------------------------
+
+def send_at_for(day: dt.date, zone: str, hour: int, now: dt.datetime) -> int:
+    """Epoch seconds of ``hour``:00 on ``day`` in ``zone``; never in the past."""
+    local = dt.datetime.combine(day, dt.time(hour), tzinfo=zoneinfo.ZoneInfo(zone))
+    return int(max(local, now).timestamp())
+
+
+def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
+    """Render every ``send`` decision; a failure skips that email with its reason."""
+    import pandas as pd
+
+    from milestones.rendering import RenderError, email_context, render_email
+
+    day = _day(as_of)
+    now = now or dt.datetime.now(dt.UTC)
+    decisions = storage.read_parquet(storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet")
+    people = storage.read_parquet(snapshot).set_index("customer_id")
+    rows, failures = [], []
+    for event in decisions[decisions["decision"] == "send"].to_dict("records"):
+        customer = people.loc[event["customer_id"]]
+        customer = customer.to_dict() if hasattr(customer, "to_dict") else dict(customer)
+        locale = customer.get("locale") or settings.default_locale
+        zone = customer.get("timezone") or settings.default_timezone
+        unsubscribe = f"{settings.unsubscribe_url}?k={event['key']}"
+        try:
+            r = render_email(settings.templates_dir, event["event_type"], locale,
+                             email_context(customer, event, unsubscribe_url=unsubscribe, locale=locale),
+                             default_locale=settings.default_locale)
+        except RenderError as exc:
+            failures.append({"key": event["key"], "customer_id": event["customer_id"], "reason": str(exc)})
+            continue
+        rows.append({
+            "key": event["key"], "customer_id": event["customer_id"], "event_type": event["event_type"],
+            "event_date": str(event["event_date"])[:10], "email": customer["email"], "locale": r.locale,
+            "timezone": zone, "template": r.template, "template_version": r.version,
+            "subject": r.subject, "html": r.html, "text": r.text, "unsubscribe_url": unsubscribe,
+            "send_at": send_at_for(day, zone, settings.send_hour, now),
+        })
+    columns = ["key", "customer_id", "event_type", "event_date", "email", "locale", "timezone", "template",
+               "template_version", "subject", "html", "text", "unsubscribe_url", "send_at"]
+    out = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
+    storage.write_parquet(pd.DataFrame(rows, columns=columns), out)
+    return {"messages": str(out), "rendered": len(rows), "render_failed": failures}
+
+
+# --- stage 5: delivery ---------------------------------------------------------------------
+
+def make_transport(settings: Settings):
+    """SendGrid when the ``sendgrid_default`` connection exists, else the file outbox."""
+    from milestones.delivery import OutboxTransport, sendgrid_connection
+
+    conn = sendgrid_connection()
+    if conn:
+        from milestones.sendgrid_transport import SendGridTransport
+
+        return SendGridTransport(conn["api_key"], conn["host"], from_email=settings.from_email,
+                                 from_name=settings.from_name, sandbox=settings.sandbox_mode)
+    return OutboxTransport(Path(settings.data_dir) / "outbox", from_email=settings.from_email,
+                           from_name=settings.from_name)
+
+
+def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.datetime | None = None,
+                  transport=None) -> dict[str, Any]:
+    """Send the rendered messages of ``as_of`` that are due, each at most once."""
+    from milestones.delivery import deliver
+    from milestones.ledger import Ledger
+
+    day = _day(as_of)
+    path = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
+    messages = storage.read_parquet(path)
+    if due_before is not None:
+        messages = messages[messages["send_at"] <= int(due_before.timestamp())]
+    transport = transport or make_transport(settings)
+    records = messages.to_dict("records")
+    if settings.dry_run:
+        return {"transport": transport.name, "dry_run": True, "would_send": len(records)}
+    counts = deliver(records, transport, Ledger(settings.ledger_database_url))
+    return {"transport": transport.name, "dry_run": False, **dict(counts)}
+
+
+# --- the whole chain -----------------------------------------------------------------------
+
+def run(extract: Path | str, as_of: dt.date | str, settings: Settings, *,
+        previous: Path | str | None = None, days: int = 1) -> dict[str, Any]:
+    """Validate, detect, decide, render and deliver one extract for ``as_of``."""
+    day = _day(as_of)
+    snap_day = snapshot_day(extract, day)
+    prev_snapshot = previous_snapshot_for(previous, snap_day, settings)
+    validated = validate_stage(extract, settings, previous=prev_snapshot, as_of=day)
+    detected = detect_stage(day, settings, snapshot=validated["snapshot"], previous=prev_snapshot, days=days)
+    decided = decide_stage(day, settings, snapshot=validated["snapshot"])
+    rendered = render_stage(day, settings, snapshot=validated["snapshot"])
+    delivered = deliver_stage(day, settings)
+    return summarise(day, validated, detected, decided, rendered, delivered, settings)
+
+
+def summarise(day, validated, detected, decided, rendered, delivered, settings) -> dict[str, Any]:
+    skipped = Counter(decided["skipped"])
+    for failure in rendered["render_failed"]:
+        skipped["render_error"] += 1
+    if delivered.get("already_sent"):
+        skipped["already_sent"] += delivered["already_sent"]
+    summary = {
+        "as_of": str(day),
+        "rows": validated["rows"],
+        "valid": validated["valid"],
+        "quarantined": validated["quarantined"],
+        "events": dict(sorted(detected["by_type"].items())),
+        "emails_sent": delivered.get("sent", 0),
+        "skipped": dict(sorted(skipped.items())),
+        "failed": delivered.get("failed", 0),
+        "unknown": delivered.get("unknown", 0),
+        "transport": delivered["transport"],
+        "dry_run": delivered.get("dry_run", False),
+    }
+    storage.write_json({**summary, "render_failed": rendered["render_failed"],
+                        "validation": validated}, Path(settings.data_dir) / "runs" / f"{day}.json")
+    return summary

@@ -1,0 +1,113 @@
+"""Glue between Airflow task contexts and the stage functions in :mod:`milestones.pipeline`.
+
+DAG files stay thin: each task body is one call here.  Everything passed
+between tasks is a path or a small dict (XCom-safe), never a DataFrame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from milestones import pipeline, storage
+from milestones.config import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _trigger_payloads(context: dict[str, Any], asset_name: str) -> list[dict[str, Any]]:
+    """Extras of the asset events that triggered this run, for one asset, oldest first."""
+    events = context.get("triggering_asset_events") or {}
+    found: list[dict[str, Any]] = []
+    for key, items in events.items():
+        name = getattr(key, "name", key)
+        if name != asset_name and getattr(key, "uri", None) != asset_name:
+            continue
+        for item in items:
+            extra = dict(getattr(item, "extra", None) or {})
+            found.append(extra.get("payload", extra) if extra.get("from_trigger") else extra)
+    return found
+
+
+def locate_extract(context: dict[str, Any]) -> str:
+    """The extract this run processes: the claimed inbox file, else the ``extract`` param."""
+    from milestones.assets import INBOX
+
+    for payload in _trigger_payloads(context, INBOX.name):
+        if payload.get("path"):
+            return payload["path"]
+    param = (context.get("params") or {}).get("extract")
+    if param:
+        return str(param)
+    raise FileNotFoundError("no extract: not triggered by the inbox and no 'extract' param given")
+
+
+def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Validate and publish the snapshot; the asset event carries its path and date."""
+    from milestones.assets import SNAPSHOT
+
+    settings = load_settings()
+    day = pipeline.snapshot_day(extract)
+    previous = storage.latest_snapshot_before(settings.data_dir, day)
+    summary = pipeline.validate_stage(extract, settings, previous=previous)
+    log.info("validated %s: %s rows, %s quarantined; quarantine file %s",
+             Path(extract).name, summary["rows"], summary["quarantined"], summary["quarantine"])
+    context["outlet_events"][SNAPSHOT].extra = {"snapshot": summary["snapshot"],
+                                                "snapshot_date": summary["snapshot_date"]}
+    return summary
+
+
+def snapshot_for_run(context: dict[str, Any]) -> dict[str, str]:
+    """The snapshot to detect on: from the triggering asset event, else the ``date`` param."""
+    from milestones.assets import SNAPSHOT
+
+    payloads = _trigger_payloads(context, SNAPSHOT.name)
+    if payloads:
+        latest = payloads[-1]
+        return {"snapshot": latest["snapshot"], "as_of": latest["snapshot_date"]}
+    settings = load_settings()
+    day = (context.get("params") or {}).get("date") or str(context["logical_date"].date())
+    path = storage.snapshot_path(settings.data_dir, day)
+    if not path.is_file():
+        raise FileNotFoundError(f"no validated snapshot for {day}: {path}")
+    return {"snapshot": str(path), "as_of": str(day)}
+
+
+def detect(run: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
+    days = int((context.get("params") or {}).get("days") or 1)
+    return pipeline.detect_stage(run["as_of"], load_settings(), snapshot=run["snapshot"], days=days)
+
+
+def decide(run: dict[str, str]) -> dict[str, Any]:
+    return pipeline.decide_stage(run["as_of"], load_settings(), snapshot=run["snapshot"])
+
+
+def render(run: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
+    from milestones.assets import MESSAGES
+
+    result = pipeline.render_stage(run["as_of"], load_settings(), snapshot=run["snapshot"])
+    for failure in result["render_failed"]:
+        log.warning("not rendered: %s (%s)", failure["key"], failure["reason"])
+    context["outlet_events"][MESSAGES].extra = {"messages": result["messages"], "as_of": run["as_of"]}
+    return {**result, "render_failed": len(result["render_failed"])}
+
+
+def days_to_deliver(context: dict[str, Any], lookback_days: int = 3) -> list[str]:
+    """Dates whose rendered messages may still hold due emails."""
+    settings = load_settings()
+    param = (context.get("params") or {}).get("date")
+    if param:
+        return [str(param)]
+    root = Path(settings.data_dir) / "messages"
+    today = dt.datetime.now(dt.UTC).date()
+    wanted = {str(today - dt.timedelta(days=n)) for n in range(-1, lookback_days + 1)}
+    return sorted(p.name for p in root.glob("*") if p.name in wanted and (p / "messages.parquet").is_file())
+
+
+def deliver(day: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Send what is due for ``day``; the ledger makes a retry or re-run send nothing twice."""
+    param = (context.get("params") or {}).get("due_before")
+    due = dt.datetime.fromisoformat(param) if param else dt.datetime.now(dt.UTC)
+    return {"date": day, **pipeline.deliver_stage(day, load_settings(), due_before=due)}

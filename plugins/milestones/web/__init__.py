@@ -1,0 +1,18 @@
+"""The project's web pages and endpoints, as one FastAPI app.
+
+Served inside the Airflow UI by ``plugins/milestones_plugin.py`` (mounted under
+``/milestones``) and runnable on its own with ``uvicorn milestones.web:create_app --factory``.
+Each feature contributes a router; :func:`create_app` mounts them all.
+"""
+
+from __future__ import annotations
+
+
+def create_app():
+    from fastapi import FastAPI
+
+    from milestones.web import runs
+
+    app = FastAPI(title="milestones", description="Milestone pipeline pages and endpoints")
+    app.include_router(runs.router)
+    return app
