@@ -1,0 +1,54 @@
+"""Shared test set-up.
+
+Layers are marked by directory: tests/unit -> ``unit``, tests/dag -> ``dag``,
+tests/e2e -> ``e2e`` (``pytest -m unit`` etc.).  Airflow gets a throw-away
+AIRFLOW_HOME (SQLite) before anything imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "plugins" / "milestones" / "samples"
+
+_airflow_home = Path(tempfile.mkdtemp(prefix="milestones-airflow-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_airflow_home))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+os.environ.setdefault("MILESTONES_DATA_DIR", str(_airflow_home / "data"))
+# Never reach a real SendGrid from tests: no connection unless a test sets one.
+os.environ.pop("AIRFLOW_CONN_SENDGRID_DEFAULT", None)
+
+_LAYERS = {"unit": "unit", "dag": "dag", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        layer = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
+        if layer in _LAYERS:
+            item.add_marker(getattr(pytest.mark, _LAYERS[layer]))
+
+
+@pytest.fixture
+def sample_current() -> Path:
+    return SAMPLES / "customers_2026-11-22.csv"
+
+
+@pytest.fixture
+def sample_previous() -> Path:
+    return SAMPLES / "customers_2026-11-21.csv"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings with a fresh data directory per test."""
+    from milestones.config import load_settings
+
+    return load_settings(data_dir=tmp_path / "data")
