@@ -55,13 +55,16 @@ def milestone_detection():
         return tasks.decide(run)
 
     @task(outlets=[MESSAGES])
-    def render(run: dict, **context) -> dict:
+    def render(run: dict, detected: dict, decided: dict, **context) -> dict:
         from milestones import tasks
 
-        return tasks.render(run, context)
+        return tasks.render(run, detected, decided, context)
 
     run = locate_snapshot()
-    detect(run) >> decide(run) >> render(run)
+    detected = detect(run)
+    decided = decide(run)
+    detected >> decided
+    render(run, detected, decided)
 
 
 milestone_detection()

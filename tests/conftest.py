@@ -52,3 +52,21 @@ def settings(tmp_path):
     from milestones.config import load_settings
 
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata DB (SQLite in the throw-away AIRFLOW_HOME), once per session."""
+    import subprocess
+    import sys
+
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+@pytest.fixture
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))

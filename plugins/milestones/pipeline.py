@@ -243,8 +243,8 @@ def run(extract: Path | str, as_of: dt.date | str, settings: Settings, *,
 
 def summarise(day, validated, detected, decided, rendered, delivered, settings) -> dict[str, Any]:
     skipped = Counter(decided["skipped"])
-    for failure in rendered["render_failed"]:
-        skipped["render_error"] += 1
+    if rendered["render_failed"]:
+        skipped["render_error"] += len(rendered["render_failed"])
     if delivered.get("already_sent"):
         skipped["already_sent"] += delivered["already_sent"]
     summary = {
@@ -261,5 +261,23 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         "dry_run": delivered.get("dry_run", False),
     }
     storage.write_json({**summary, "render_failed": rendered["render_failed"],
-                        "validation": validated}, Path(settings.data_dir) / "runs" / f"{day}.json")
+                        "validation": validated}, run_record_path(settings, day))
     return summary
+
+
+def run_record_path(settings: Settings, day: dt.date | str) -> Path:
+    return Path(settings.data_dir) / "runs" / f"{day}.json"
+
+
+def record_delivery(day: dt.date | str, settings: Settings, delivered: dict[str, Any]) -> dict[str, Any]:
+    """Add a scheduled delivery's counts to the run record of ``day`` (DAG path)."""
+    import json
+
+    path = run_record_path(settings, day)
+    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"as_of": str(day)}
+    for field in ("sent", "failed", "unknown"):
+        name = "emails_sent" if field == "sent" else field
+        record[name] = record.get(name, 0) + delivered.get(field, 0)
+    record["transport"] = delivered.get("transport", record.get("transport"))
+    storage.write_json(record, path)
+    return record

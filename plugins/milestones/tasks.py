@@ -84,12 +84,20 @@ def decide(run: dict[str, str]) -> dict[str, Any]:
     return pipeline.decide_stage(run["as_of"], load_settings(), snapshot=run["snapshot"])
 
 
-def render(run: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
+def render(run: dict[str, str], detected: dict[str, Any], decided: dict[str, Any],
+           context: dict[str, Any]) -> dict[str, Any]:
+    """Render, then write the run record (the same summary ``milestones run`` prints)."""
+    import json
+
     from milestones.assets import MESSAGES
 
-    result = pipeline.render_stage(run["as_of"], load_settings(), snapshot=run["snapshot"])
+    settings = load_settings()
+    result = pipeline.render_stage(run["as_of"], settings, snapshot=run["snapshot"])
     for failure in result["render_failed"]:
         log.warning("not rendered: %s (%s)", failure["key"], failure["reason"])
+    validated = json.loads(Path(run["snapshot"]).with_name("validation.json").read_text(encoding="utf-8"))
+    pipeline.summarise(run["as_of"], validated, detected, decided, result,
+                       {"transport": "scheduled (outreach_delivery)"}, settings)
     context["outlet_events"][MESSAGES].extra = {"messages": result["messages"], "as_of": run["as_of"]}
     return {**result, "render_failed": len(result["render_failed"])}
 
@@ -110,4 +118,7 @@ def deliver(day: str, context: dict[str, Any]) -> dict[str, Any]:
     """Send what is due for ``day``; the ledger makes a retry or re-run send nothing twice."""
     param = (context.get("params") or {}).get("due_before")
     due = dt.datetime.fromisoformat(param) if param else dt.datetime.now(dt.UTC)
-    return {"date": day, **pipeline.deliver_stage(day, load_settings(), due_before=due)}
+    settings = load_settings()
+    delivered = pipeline.deliver_stage(day, settings, due_before=due)
+    pipeline.record_delivery(day, settings, delivered)
+    return {"date": day, **delivered}

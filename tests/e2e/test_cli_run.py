@@ -1,0 +1,47 @@
+"""``milestones run`` as a user runs it: a subprocess, JSON summary last, idempotent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+MILESTONES = str(Path(sys.executable).with_name("milestones"))
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([MILESTONES, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_run_twice_sends_once(tmp_path, sample_current, sample_previous):
+    args = ("run", "--extract", str(sample_current), "--previous", str(sample_previous),
+            "--as-of", "2026-11-22", "--data-dir", str(tmp_path))
+    first = _run(*args)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["rows"] == 305 and summary["quarantined"] == 7
+    assert summary["transport"] == "outbox"
+    assert set(summary["events"]) == {"birthday", "retirement", "marriage", "wedding_anniversary",
+                                      "graduation", "new_child", "customer_anniversary"}
+    emails = list((tmp_path / "outbox").glob("*.eml"))
+    assert summary["emails_sent"] == len(emails) > 0
+    assert summary["skipped"]["no_opt_in"] > 0 and summary["skipped"]["deceased"] > 0
+
+    second = _run(*args)
+    assert second.returncode == 0, second.stderr
+    again = json.loads(second.stdout.strip().splitlines()[-1])
+    assert again["emails_sent"] == 0
+    assert again["skipped"]["already_sent"] == summary["emails_sent"]
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == len(emails)
+
+
+def test_user_errors_are_one_line(tmp_path):
+    missing = _run("run", "--extract", str(tmp_path / "customers_2026-11-22.csv"),
+                   "--as-of", "2026-11-22", "--data-dir", str(tmp_path))
+    assert missing.returncode == 2
+    assert "Traceback" not in missing.stderr
+    assert missing.stderr.strip().count("\n") == 0 and "no such file" in missing.stderr
+
+    bad_date = _run("run", "--extract", "x.csv", "--as-of", "22.11.2026")
+    assert bad_date.returncode == 2 and "not a date" in bad_date.stderr

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+
+import pandas as pd
+
+from milestones import storage
+from milestones.triggers import InboxTrigger, claim_next
+
+
+def test_atomic_parquet_roundtrip(tmp_path):
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "ü"]})
+    path = storage.write_parquet(frame, tmp_path / "s" / "f.parquet")
+    assert storage.read_parquet(path).equals(frame)
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_latest_snapshot_before(tmp_path):
+    for day in ("2026-11-20", "2026-11-21", "2026-11-23"):
+        storage.write_parquet(pd.DataFrame({"a": [1]}), storage.snapshot_path(tmp_path, day))
+    storage.stage_dir(tmp_path, "snapshots", "2026-11-22")  # an empty (failed) day is skipped
+    assert storage.latest_snapshot_before(tmp_path, "2026-11-23").parent.name == "2026-11-21"
+    assert storage.latest_snapshot_before(tmp_path, dt.date(2026, 11, 20)) is None
+
+
+def test_claim_waits_until_the_file_settles(tmp_path):
+    inbox, received = tmp_path / "inbox", tmp_path / "received"
+    inbox.mkdir()
+    (inbox / "customers_2026-11-22.csv").write_text("a")
+    (inbox / "notes.txt").write_text("ignored: not an extract name")
+    settled: dict = {}
+    assert claim_next(inbox, received, settled) is None  # first sight: maybe still copying
+    claimed = claim_next(inbox, received, settled)
+    assert claimed == received / "customers_2026-11-22.csv" and claimed.read_text() == "a"
+    assert sorted(p.name for p in inbox.iterdir()) == ["notes.txt"]
+    assert claim_next(inbox, received, settled) is None  # handed over exactly once
+
+
+def test_growing_file_is_not_claimed(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    f = inbox / "customers_2026-11-22.csv"
+    f.write_text("a")
+    settled: dict = {}
+    claim_next(inbox, tmp_path / "r", settled)
+    f.write_text("ab")  # still being written
+    assert claim_next(inbox, tmp_path / "r", settled) is None
+
+
+def test_redelivered_name_never_overwrites(tmp_path):
+    inbox, received = tmp_path / "inbox", tmp_path / "received"
+    inbox.mkdir(), received.mkdir()
+    (received / "customers_2026-11-22.csv").write_text("old")
+    f = inbox / "customers_2026-11-22.csv"
+    f.write_text("new")
+    os.utime(f, (1_700_000_000, 1_700_000_000))
+    settled: dict = {}
+    claim_next(inbox, received, settled)
+    claimed = claim_next(inbox, received, settled)
+    assert claimed.read_text() == "new" and (received / "customers_2026-11-22.csv").read_text() == "old"
+
+
+def test_trigger_yields_the_claimed_path(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "customers_2026-11-22.parquet").write_bytes(b"PAR1")
+    trigger = InboxTrigger(inbox=str(inbox), received=str(tmp_path / "received"), poke_interval=0.01)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "milestones.triggers.InboxTrigger" and InboxTrigger(**kwargs).inbox == str(inbox)
+
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    payload = asyncio.run(asyncio.wait_for(first_event(), timeout=5))
+    assert payload == {"path": str(tmp_path / "received" / "customers_2026-11-22.parquet")}
