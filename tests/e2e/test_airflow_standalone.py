@@ -1,0 +1,112 @@
+"""The real thing: ``airflow standalone`` with the project's DAGs and plugin.
+
+Drops the two sample extracts into the inbox and waits for the event-driven
+chain (inbox watcher -> ingest -> snapshot asset -> detection) to render the
+day's emails, then triggers delivery and checks the outbox and the plugin page.
+Slow (Airflow's own start-up dominates), so it is one test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "plugins" / "milestones" / "samples"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    pytest.fail(f"timed out waiting for {what}; standalone log tail:\n{tail}")
+
+
+@pytest.fixture
+def standalone(tmp_path):
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "MILESTONES_DATA_DIR": str(tmp_path / "data"),
+    }
+    log = tmp_path / "standalone.log"
+    (tmp_path / "data" / "inbox").mkdir(parents=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(bin_dir / "airflow"), "standalone"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield {"port": port, "env": env, "data": tmp_path / "data", "log": log}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_extract_landing_in_inbox_runs_the_chain(standalone):
+    data, log, port = standalone["data"], standalone["log"], standalone["port"]
+
+    def page(path: str) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.read().decode()
+
+    def up() -> bool:
+        try:
+            return "Milestones runs" in page("/milestones/")
+        except OSError:
+            return False
+
+    _wait(up, 240, "the API server with the milestones plugin", log)
+
+    shutil.copy(SAMPLES / "customers_2026-11-21.csv", data / "inbox")
+    _wait(lambda: (data / "snapshots" / "2026-11-21" / "snapshot.parquet").is_file(), 240,
+          "the first extract to be claimed and validated", log)
+    shutil.copy(SAMPLES / "customers_2026-11-22.csv", data / "inbox")
+    _wait(lambda: (data / "runs" / "2026-11-22.json").is_file(), 240,
+          "detection and rendering of 2026-11-22 (asset-triggered)", log)
+    assert sorted(p.name for p in (data / "received").iterdir()) == [
+        "customers_2026-11-21.csv", "customers_2026-11-22.csv"]
+    assert not list((data / "inbox").iterdir())
+
+    conf = json.dumps({"date": "2026-11-22", "due_before": "2100-01-01T00:00:00+00:00"})
+    subprocess.run(["airflow", "dags", "trigger", "outreach_delivery", "--conf", conf],
+                   env=standalone["env"], check=True, capture_output=True, timeout=120)
+    _wait(lambda: json.loads((data / "runs" / "2026-11-22.json").read_text()).get("emails_sent", 0) > 0,
+          240, "outreach_delivery to send", log)
+    record = json.loads((data / "runs" / "2026-11-22.json").read_text())
+    assert record["emails_sent"] == len(list((data / "outbox").glob("*.eml")))
+    assert "2026-11-22" in page("/milestones/")
