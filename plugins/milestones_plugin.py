@@ -16,4 +16,6 @@ class MilestonesPlugin(AirflowPlugin):
     fastapi_apps = [{"app": create_app(), "url_prefix": "/milestones", "name": "Milestones"}]
     external_views = [
         {"name": "Milestones runs", "href": "/milestones/", "destination": "nav", "url_route": "milestones-runs"},
+        {"name": "Email templates", "href": "/milestones/gallery/", "destination": "nav",
+         "url_route": "milestones-gallery"},
     ]

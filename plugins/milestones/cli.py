@@ -67,6 +67,54 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    from milestones.preview import write_gallery
+
+    settings = _settings(args)
+    _emit(write_gallery(settings.templates_dir, args.out, settings.default_locale))
+    return EXIT_OK
+
+
+def cmd_proof(args: argparse.Namespace) -> int:
+    """Send one proof through the configured transport; no ledger entry, no customer send."""
+    from milestones import pipeline
+    from milestones.catalog import CatalogError, load_catalog
+    from milestones.logsafe import mask_email
+    from milestones.preview import proof_message
+    from milestones.rendering import RenderError
+
+    settings = _settings(args)
+    try:
+        message = proof_message(settings.templates_dir, args.template, args.locale, args.to,
+                                variant=args.variant, default_locale=settings.default_locale)
+        status = load_catalog(settings.templates_dir).status(args.template)
+    except (CatalogError, RenderError) as exc:
+        raise UserError(str(exc)) from None
+    transport = pipeline.make_transport(settings)
+    outcome = transport.send(message)
+    _emit({"proof": message["key"], "to": mask_email(message["email"]), "transport": transport.name,
+           "state": outcome.state, "error": outcome.error, "locale": message["locale"],
+           "missing_translation": message["missing_translation"], "approved": status.approved,
+           "subject": message["subject"]})
+    return EXIT_OK if outcome.state == "accepted" else 1
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from milestones.catalog import CatalogError, load_catalog
+
+    settings = _settings(args)
+    try:
+        catalog = load_catalog(settings.templates_dir)
+        names = list(catalog.templates) if args.all else args.names
+        if not names:
+            raise UserError("approve: name a template (or --all)")
+        approvals = {name: catalog.approve(name, args.by) for name in names}
+    except CatalogError as exc:
+        raise UserError(str(exc)) from None
+    _emit({name: {"hash": a.hash, "by": a.by, "at": a.at} for name, a in approvals.items()})
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="milestones", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -95,6 +143,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=300)
     p.add_argument("--as-of", type=_date, default=dt.date(2026, 11, 22))
     p.add_argument("--seed", type=int, default=42)
+
+    p = add("preview", cmd_preview, "render every template x locale for sample customers into a static gallery")
+    p.add_argument("--out", default=Path("preview"), type=Path, help="gallery directory (default ./preview)")
+
+    p = add("proof", cmd_proof, "send one test email of a template (marked as a proof, never in the ledger)")
+    p.add_argument("--template", required=True, help="template name from templates/catalog.yaml")
+    p.add_argument("--locale", required=True, help="e.g. en, fi, et, zh-CN")
+    p.add_argument("--to", required=True, help="address that receives the proof")
+    p.add_argument("--variant", help="sample variant, e.g. regular or milestone-50 (default: the last)")
+    p.add_argument("--data-dir", type=Path, help="data directory (the outbox lives there)")
+
+    p = add("approve", cmd_approve, "record that PERSON approved the current content of templates")
+    p.add_argument("names", nargs="*", metavar="NAME", help="template name(s) from templates/catalog.yaml")
+    p.add_argument("--all", action="store_true", help="approve every template in the catalog")
+    p.add_argument("--by", required=True, help="who approves (recorded with the content hash and time)")
     return parser
 
 

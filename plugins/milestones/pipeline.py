@@ -153,29 +153,42 @@ def send_at_for(day: dt.date, zone: str, hour: int, now: dt.datetime) -> int:
 
 def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str,
                  now: dt.datetime | None = None) -> dict[str, Any]:
-    """Render every ``send`` decision; a failure skips that email with its reason."""
+    """Render every ``send`` decision; a failure skips that email with its reason.
+
+    An event type whose template is not approved in the catalog is not rendered
+    (``not_approved``: emails held back and why); a customer whose language has
+    no translation gets the default locale, counted in ``missing_translations``.
+    """
     import pandas as pd
 
-    from milestones.rendering import RenderError, email_context, render_email
+    from milestones.catalog import approval_gate
+    from milestones.rendering import Renderer, RenderError, email_context
 
     day = _day(as_of)
     now = now or dt.datetime.now(dt.UTC)
     decisions = storage.read_parquet(storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet")
     people = storage.read_parquet(snapshot).set_index("customer_id")
-    rows, failures = [], []
+    renderer, gate = Renderer(settings.templates_dir, settings.default_locale), approval_gate(settings.templates_dir)
+    rows, failures, not_approved, missing = [], [], {}, Counter()
     for event in decisions[decisions["decision"] == "send"].to_dict("records"):
+        blocked = gate(event["event_type"])
+        if blocked:
+            held = not_approved.setdefault(event["event_type"], {"emails": 0, "reason": blocked})
+            held["emails"] += 1
+            continue
         customer = people.loc[event["customer_id"]]
         customer = customer.to_dict() if hasattr(customer, "to_dict") else dict(customer)
         locale = customer.get("locale") or settings.default_locale
         zone = customer.get("timezone") or settings.default_timezone
         unsubscribe = f"{settings.unsubscribe_url}?k={event['key']}"
         try:
-            r = render_email(settings.templates_dir, event["event_type"], locale,
-                             email_context(customer, event, unsubscribe_url=unsubscribe, locale=locale),
-                             default_locale=settings.default_locale)
+            r = renderer.render(event["event_type"], locale,
+                                email_context(customer, event, unsubscribe_url=unsubscribe, locale=locale))
         except RenderError as exc:
             failures.append({"key": event["key"], "customer_id": event["customer_id"], "reason": str(exc)})
             continue
+        if r.missing_translation:
+            missing[f"{r.template}: {r.requested_locale} -> {r.locale}"] += 1
         rows.append({
             "key": event["key"], "customer_id": event["customer_id"], "event_type": event["event_type"],
             "event_date": str(event["event_date"])[:10], "email": customer["email"], "locale": r.locale,
@@ -187,7 +200,8 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
                "template_version", "subject", "html", "text", "unsubscribe_url", "send_at"]
     out = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
     storage.write_parquet(pd.DataFrame(rows, columns=columns), out)
-    return {"messages": str(out), "rendered": len(rows), "render_failed": failures}
+    return {"messages": str(out), "rendered": len(rows), "render_failed": failures,
+            "not_approved": not_approved, "missing_translations": dict(sorted(missing.items()))}
 
 
 # --- stage 5: delivery ---------------------------------------------------------------------
@@ -245,6 +259,8 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
     skipped = Counter(decided["skipped"])
     if rendered["render_failed"]:
         skipped["render_error"] += len(rendered["render_failed"])
+    for held in rendered.get("not_approved", {}).values():
+        skipped["template_not_approved"] += held["emails"]
     if delivered.get("already_sent"):
         skipped["already_sent"] += delivered["already_sent"]
     summary = {
@@ -260,6 +276,12 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         "transport": delivered["transport"],
         "dry_run": delivered.get("dry_run", False),
     }
+    if rendered["render_failed"]:
+        summary["render_errors"] = dict(Counter(f["reason"] for f in rendered["render_failed"]))
+    if rendered.get("not_approved"):
+        summary["templates_not_approved"] = {k: v["reason"] for k, v in sorted(rendered["not_approved"].items())}
+    if rendered.get("missing_translations"):
+        summary["missing_translations"] = rendered["missing_translations"]
     storage.write_json({**summary, "render_failed": rendered["render_failed"],
                         "validation": validated}, run_record_path(settings, day))
     return summary

@@ -5,12 +5,21 @@ Customer data is untrusted: the environment is sandboxed (a name like
 arrives as text), and undefined variables fail loudly (StrictUndefined) for
 that one email, never as a blank.  Subjects are forced onto one line so that
 customer data can never add a header.
+
+Speed: a :class:`Renderer` compiles each template once.  CSS is inlined into
+the *template source* when it is loaded (Jinja tags are swapped for inert
+placeholders, css-inline runs, the tags are put back), so every email comes
+out with inline styles without running the inliner per email.  Locale
+resolution and Babel formatting are cached too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +30,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 PARTS = ("subject", "html", "text")
 SUFFIX = {"subject": "subject.txt", "html": "html", "text": "txt"}
+LAYOUT = "layouts/base.html"
+#: Used when the catalog names no asset host (images must be https).
+DEFAULT_ASSETS_URL = "https://milestones.example/email-assets"
 
 
 class RenderError(Exception):
@@ -35,21 +47,13 @@ class Rendered:
     template: str
     locale: str
     version: str
+    #: The locale the customer asked for (before fallback).
+    requested_locale: str = ""
+    #: True when the customer's language has no translation and the default was used.
+    missing_translation: bool = False
 
 
-@lru_cache(maxsize=8)
-def environment(templates_dir: str) -> jinja2.Environment:
-    """One environment per templates directory: compiled templates are cached in it."""
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(templates_dir),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-    return env
-
+# --- locale handling -----------------------------------------------------------------------
 
 def language_chain(locale: str | None, default: str = "en") -> list[str]:
     """``fi-FI`` -> ``["fi-FI", "fi", "en"]``; the default locale is always last."""
@@ -65,17 +69,252 @@ def language_chain(locale: str | None, default: str = "en") -> list[str]:
     return chain
 
 
+def _language(tag: str) -> str:
+    return tag.replace("_", "-").split("-")[0].lower()
+
+
+@lru_cache(maxsize=256)
+def babel_locale(requested: str | None, chosen: str):
+    """The Babel locale for formatting: the customer's own (``en-GB``) when its
+    language matches the template's, else the template's, so one email never
+    mixes languages."""
+    from babel import Locale, UnknownLocaleError
+
+    for tag in (requested, chosen):
+        if tag and _language(tag) == _language(chosen):
+            try:
+                return Locale.parse(tag.replace("-", "_"))
+            except (UnknownLocaleError, ValueError):
+                continue
+    return Locale.parse("en")
+
+
+# --- filters (Babel, cached: dates and ages repeat across a batch) -------------------------
+
+@lru_cache(maxsize=4096)
+def _format_date(value: dt.date, fmt: str, locale) -> str:
+    from babel.dates import format_date
+
+    return format_date(value, fmt, locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _format_number(value: int | float, locale) -> str:
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, locale=locale)
+
+
+_EN_ORDINAL = {"one": "st", "two": "nd", "few": "rd"}
+
+
+@lru_cache(maxsize=4096)
+def _ordinal(value: int, locale) -> str:
+    """50 -> ``50th`` (en), ``50.`` (fi, et), ``第50`` (zh)."""
+    lang = locale.language
+    if lang == "en":
+        return f"{value}{_EN_ORDINAL.get(locale.ordinal_form(value), 'th')}"
+    if lang == "zh":
+        return f"第{value}"
+    return f"{value}."
+
+
+def _fmt_locale(ctx) -> Any:
+    return ctx.get("babel_locale") or babel_locale(None, "en")
+
+
+@jinja2.pass_context
+def format_date_filter(ctx, value: dt.date | dt.datetime | str, fmt: str = "long") -> str:
+    """``{{ event.date|format_date }}`` in the email's locale; ``fmt``: short, medium, long, full or a pattern."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    elif isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    return _format_date(value, fmt, _fmt_locale(ctx))
+
+
+@jinja2.pass_context
+def format_number_filter(ctx, value: int | float) -> str:
+    return _format_number(value, _fmt_locale(ctx))
+
+
+@jinja2.pass_context
+def ordinal_filter(ctx, value: int) -> str:
+    return _ordinal(int(value), _fmt_locale(ctx))
+
+
+FILTERS: dict[str, Callable] = {
+    "format_date": format_date_filter,
+    "format_number": format_number_filter,
+    "ordinal": ordinal_filter,
+}
+
+
+# --- CSS inlining at load time ---------------------------------------------------------------
+
+_JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+
+
+def _protect(source: str) -> tuple[str, dict[str, str]]:
+    """Swap each Jinja tag for an inert word the HTML parser leaves alone."""
+    nonce = secrets.token_hex(4)
+    saved: dict[str, str] = {}
+
+    def swap(match: re.Match) -> str:
+        key = f"jinja{nonce}x{len(saved)}x"
+        saved[key] = match.group(0)
+        return key
+
+    return _JINJA_TAG.sub(swap, source), saved
+
+
+def _restore(html: str, saved: dict[str, str], name: str) -> str:
+    for key, tag in saved.items():
+        if html.count(key) != 1:
+            raise jinja2.TemplateSyntaxError(
+                f"CSS inlining moved or dropped a template tag ({tag!r}); keep template tags inside "
+                "element content or attribute values", 1, name)
+        html = html.replace(key, tag)
+    return html
+
+
+def inline_source(source: str, name: str, layout_css: str) -> str:
+    """Inline CSS into a template's source: a whole document (the layout) or a fragment (a child)."""
+    import css_inline
+
+    protected, saved = _protect(source)
+    if "<html" in protected.lower():
+        # Media queries cannot be inlined: keep them in a <style> for responsive clients.
+        out = css_inline.CSSInliner(keep_at_rules=True).inline(protected)
+    else:
+        out = css_inline.inline_fragment(protected, layout_css)
+    return _restore(out, saved, name)
+
+
+class InliningLoader(jinja2.FileSystemLoader):
+    """A file loader that returns ``.html`` sources with the layout's CSS already inlined."""
+
+    def __init__(self, searchpath: str | Path):
+        super().__init__(str(searchpath))
+        self.inlined: list[str] = []  # names inlined, for tests and the benchmark
+
+    def layout_css(self, environment: jinja2.Environment) -> str:
+        source, _, _ = super().get_source(environment, LAYOUT)
+        return "\n".join(_STYLE.findall(source))
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        if template.endswith(".html"):
+            source = inline_source(source, template, self.layout_css(environment))
+            self.inlined.append(template)
+        return source, filename, uptodate
+
+
+# --- the renderer ----------------------------------------------------------------------------
+
+def make_environment(templates_dir: Path | str, *, inline_css: bool = True) -> jinja2.Environment:
+    """The sandboxed, autoescaping, strict environment every email is rendered in."""
+    loader = InliningLoader(templates_dir) if inline_css else jinja2.FileSystemLoader(str(templates_dir))
+    env = ImmutableSandboxedEnvironment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,  # a Renderer is built per batch: no stat() per email
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+@lru_cache(maxsize=8)
+def environment(templates_dir: str) -> jinja2.Environment:
+    """One environment per templates directory (kept for callers of the old API)."""
+    return make_environment(templates_dir)
+
+
+class Renderer:
+    """Renders the emails of one batch from one templates directory.
+
+    Build one per batch (or per gallery build): it caches compiled templates,
+    locale resolution and version hashes, so edits made between batches are
+    picked up and nothing is re-read per email.
+    """
+
+    def __init__(self, templates_dir: Path | str, default_locale: str = "en", *,
+                 assets_url: str | None = None):
+        self.templates_dir = Path(templates_dir)
+        self.default_locale = default_locale
+        self.env = make_environment(self.templates_dir)
+        self.env.globals["assets_url"] = (assets_url or self._catalog_assets_url()).rstrip("/")
+        self._resolved: dict[tuple[str, str | None], tuple[str, bool]] = {}
+        self._templates: dict[str, tuple[jinja2.Template, ...]] = {}
+
+    def _catalog_assets_url(self) -> str:
+        from milestones.catalog import CatalogError, load_catalog
+
+        try:
+            return load_catalog(self.templates_dir).assets_url or DEFAULT_ASSETS_URL
+        except CatalogError:
+            return DEFAULT_ASSETS_URL
+
+    def resolve(self, event_type: str, locale: str | None) -> tuple[str, bool]:
+        """``(chosen locale, missing translation?)`` following ``fi-FI -> fi -> default``."""
+        key = (event_type, locale)
+        if key not in self._resolved:
+            chain = language_chain(locale, self.default_locale)
+            for candidate in chain:
+                if all((self.templates_dir / event_type / f"{candidate}.{SUFFIX[p]}").is_file() for p in PARTS):
+                    missing = bool(locale) and _language(candidate) != _language(locale)
+                    self._resolved[key] = (candidate, missing)
+                    break
+            else:
+                raise RenderError(f"no template for event {event_type!r} in any of {chain}")
+        return self._resolved[key]
+
+    def templates(self, event_type: str, chosen: str) -> tuple[jinja2.Template, ...]:
+        name = f"{event_type}/{chosen}"
+        if name not in self._templates:
+            try:
+                self._templates[name] = tuple(self.env.get_template(f"{name}.{SUFFIX[p]}") for p in PARTS)
+            except jinja2.TemplateError as exc:
+                raise RenderError(f"{name}: template error: {type(exc).__name__}: {exc}") from None
+        return self._templates[name]
+
+    def render(self, event_type: str, locale: str | None, context: dict[str, Any]) -> Rendered:
+        """Subject, HTML and text for one customer; :class:`RenderError` says why not."""
+        chosen, missing = self.resolve(event_type, locale)
+        subject_t, html_t, text_t = self.templates(event_type, chosen)
+        ctx = {**context, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen}
+        try:
+            subject, html, text = subject_t.render(ctx), html_t.render(ctx), text_t.render(ctx)
+        except jinja2.UndefinedError as exc:
+            raise RenderError(f"{event_type}/{chosen}: undefined variable ({exc.message})") from None
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"{event_type}/{chosen}: {type(exc).__name__}: {exc}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            # A filter given a value of the wrong kind, e.g. a date that is not a date.
+            raise RenderError(f"{event_type}/{chosen}: {type(exc).__name__}: {exc}") from None
+        subject = one_line(subject)
+        if not subject:
+            raise RenderError(f"{event_type}/{chosen}: empty subject")
+        if not text.strip() or not html.strip():
+            raise RenderError(f"{event_type}/{chosen}: empty body")
+        return Rendered(subject=subject, html=html, text=text.strip() + "\n", template=event_type,
+                        locale=chosen, version=template_version(str(self.templates_dir), event_type, chosen),
+                        requested_locale=locale or "", missing_translation=missing)
+
+
 def resolve(templates_dir: Path, event_type: str, locale: str | None, default: str = "en") -> str:
     """The locale whose templates exist for ``event_type`` (following the fallback chain)."""
-    for candidate in language_chain(locale, default):
-        if all((templates_dir / event_type / f"{candidate}.{SUFFIX[p]}").is_file() for p in PARTS):
-            return candidate
-    raise RenderError(f"no template for event {event_type!r} in any of {language_chain(locale, default)}")
+    return _renderer(str(templates_dir), default).resolve(event_type, locale)[0]
 
 
 @lru_cache(maxsize=256)
 def template_version(templates_dir: str, event_type: str, locale: str) -> str:
-    """Content hash of a template's three parts and the shared layouts."""
+    """Content hash of a template's three parts and the shared layouts (the ledger's version)."""
     root = Path(templates_dir)
     digest = hashlib.sha256()
     files = [root / event_type / f"{locale}.{SUFFIX[p]}" for p in PARTS]
@@ -91,47 +330,52 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=8)
+def _renderer(templates_dir: str, default_locale: str) -> Renderer:
+    return Renderer(templates_dir, default_locale)
+
+
 def render_email(templates_dir: Path, event_type: str, locale: str | None,
                  context: dict[str, Any], default_locale: str = "en") -> Rendered:
-    """Render subject, HTML and text for one customer and event."""
-    chosen = resolve(templates_dir, event_type, locale, default_locale)
-    env = environment(str(templates_dir))
-    try:
-        parts = {p: env.get_template(f"{event_type}/{chosen}.{SUFFIX[p]}").render(context)
-                 for p in PARTS}
-    except jinja2.UndefinedError as exc:
-        raise RenderError(f"{event_type}/{chosen}: undefined variable ({exc.message})") from None
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"{event_type}/{chosen}: {type(exc).__name__}: {exc}") from None
-    subject = one_line(parts["subject"])
-    if not subject:
-        raise RenderError(f"{event_type}/{chosen}: empty subject")
-    return Rendered(
-        subject=subject,
-        html=parts["html"],
-        text=parts["text"].strip() + "\n",
-        template=event_type,
-        locale=chosen,
-        version=template_version(str(templates_dir), event_type, chosen),
-    )
+    """Render subject, HTML and text for one customer and event (cached renderer per directory)."""
+    return _renderer(str(templates_dir), default_locale).render(event_type, locale, context)
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if hasattr(value, "date"):  # pandas Timestamp
+        return value.date()
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscribe_url: str,
                   locale: str) -> dict[str, Any]:
-    """The variables a template sees. Only these: nothing else of the customer's record."""
-    event_date = event["event_date"]
-    if hasattr(event_date, "date"):
-        event_date = event_date.date()
+    """The variables a template sees. Only these: nothing else of the customer's record.
+
+    ``name`` is the first name as given (templates put it where no case ending
+    is needed); ``event.milestone`` is the milestone year count (0 when this
+    year is not a milestone), so templates can say "50th" only when it is one.
+    """
+    first = str(customer.get("first_name") or "").strip()
+    milestone = int(event.get("milestone") or 0)
     return {
+        "name": first,
         "customer": {
-            "first_name": customer.get("first_name") or "",
-            "last_name": customer.get("last_name") or "",
+            "first_name": first,
+            "last_name": str(customer.get("last_name") or "").strip(),
+            "since": _as_date(customer.get("customer_since")),
         },
         "event": {
             "type": event["event_type"],
-            "date": event_date if isinstance(event_date, dt.date) else dt.date.fromisoformat(str(event_date)[:10]),
+            "date": _as_date(event["event_date"]),
             "years": int(event.get("years") or 0),
-            "milestone": int(event.get("milestone") or 0),
+            "milestone": milestone,
+            "is_milestone": milestone > 0,
         },
         "unsubscribe_url": unsubscribe_url,
         "locale": locale,

@@ -11,8 +11,9 @@ from __future__ import annotations
 def create_app():
     from fastapi import FastAPI
 
-    from milestones.web import runs
+    from milestones.web import gallery, runs
 
     app = FastAPI(title="milestones", description="Milestone pipeline pages and endpoints")
     app.include_router(runs.router)
+    app.include_router(gallery.router)
     return app

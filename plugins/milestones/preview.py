@@ -1,0 +1,230 @@
+"""The review gallery: every template x locale x variant rendered for sample customers.
+
+:func:`gallery_pages` builds the whole gallery in memory as ``{relative path:
+bytes}``; ``milestones preview --out DIR`` writes it to disk and the web router
+(:mod:`milestones.web.gallery`) serves the same pages inside the Airflow UI.
+All links are relative, so both work unchanged.  Images point at the bundled
+``templates/assets`` copy, so reviewing never reaches the internet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from milestones.catalog import Catalog, CatalogError, load_catalog
+from milestones.rendering import SUFFIX, Rendered, Renderer, RenderError, email_context
+
+PREVIEW_DATE = dt.date(2026, 11, 22)
+UNSUBSCRIBE_PREVIEW = "https://milestones.example/unsubscribe?k=preview"
+
+#: A typical customer per language (names need no inflection in the templates).
+PERSONAS: dict[str, dict[str, str]] = {
+    "en": {"first_name": "Emma", "last_name": "Brown", "customer_since": "2016-11-22"},
+    "fi": {"first_name": "Aino", "last_name": "Virtanen", "customer_since": "2016-11-22"},
+    "et": {"first_name": "Tõnu", "last_name": "Mägi", "customer_since": "2016-11-22"},
+    "zh": {"first_name": "李娜", "last_name": "", "customer_since": "2016-11-22"},
+}
+
+#: Per event type: (variant label, years, milestone) shown in the gallery.
+VARIANTS: dict[str, list[tuple[str, int, int]]] = {
+    "birthday": [("regular", 37, 0), ("milestone-50", 50, 50)],
+    "wedding_anniversary": [("regular", 7, 0), ("milestone-25", 25, 25)],
+    "customer_anniversary": [("first-year", 1, 1), ("regular", 3, 0), ("milestone-10", 10, 10)],
+}
+DEFAULT_VARIANTS = [("regular", 0, 0)]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One gallery entry: a template, a locale and a variant, with its sample context."""
+
+    template: str
+    event_type: str
+    locale: str
+    variant: str
+    context: dict[str, Any]
+
+    @property
+    def slug(self) -> str:
+        return f"{self.template}/{self.locale}-{self.variant}"
+
+
+def sample_context(event_type: str, locale: str, years: int, milestone: int,
+                   customer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The context a real send would build, for a sample customer."""
+    person = customer or PERSONAS.get(locale.split("-")[0], PERSONAS["en"])
+    event = {"event_type": event_type, "event_date": PREVIEW_DATE, "years": years, "milestone": milestone}
+    return email_context(person, event, unsubscribe_url=UNSUBSCRIBE_PREVIEW, locale=locale)
+
+
+def variants_for(event_type: str) -> list[tuple[str, int, int]]:
+    return VARIANTS.get(event_type, DEFAULT_VARIANTS)
+
+
+def cases(catalog: Catalog) -> list[Case]:
+    """Every template x catalog locale x variant."""
+    return [
+        Case(entry.name, entry.event_type, locale, label, sample_context(entry.event_type, locale, years, milestone))
+        for entry in catalog.templates.values()
+        for locale in entry.locales
+        for label, years, milestone in variants_for(entry.event_type)
+    ]
+
+
+def missing_translations(catalog: Catalog) -> dict[str, list[str]]:
+    """Locales the catalog promises but whose files are missing, per template."""
+    out: dict[str, list[str]] = {}
+    for entry in catalog.templates.values():
+        gone = [loc for loc in entry.locales
+                if not all((catalog.root / entry.name / f"{loc}.{s}").is_file() for s in SUFFIX.values())]
+        if gone:
+            out[entry.name] = gone
+    return out
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px 10px;vertical-align:top;text-align:left}
+.ok{color:#1a7f37}.bad{color:#b42318;font-weight:600}.muted{color:#666}
+.frames{display:flex;gap:24px;align-items:flex-start;flex-wrap:wrap}
+.frames figure{margin:0}.frames iframe{border:1px solid #bbb;background:#fff;height:900px}
+pre{white-space:pre-wrap;background:#fff;border:1px solid #ccc;padding:12px;max-width:600px}
+.subject{font-size:18px;font-weight:600}"""
+
+
+def _page(title: str, body: str, root: str) -> bytes:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style></head>'
+            f'<body><p><a href="{root}index.html">All templates</a></p>{body}</body></html>').encode()
+
+
+def _viewer(case: Case, r: Rendered) -> bytes:
+    e = html.escape
+    note = ""
+    if r.missing_translation or r.locale != case.locale:
+        note = f'<p class="bad">Missing translation: {e(case.locale)} falls back to {e(r.locale)}.</p>'
+    email_file = f"{case.locale}-{case.variant}.email.html"
+    body = f"""<h1>{e(case.template)} · {e(case.locale)} · {e(case.variant)}</h1>{note}
+<p>Subject: <span class="subject" id="subject">{e(r.subject)}</span></p>
+<p class="muted">Template version {e(r.version)} · <a href="{email_file}">open the email alone</a></p>
+<div class="frames">
+<figure><figcaption>Desktop (600 px)</figcaption>
+<iframe title="desktop" src="{email_file}" width="600"></iframe></figure>
+<figure><figcaption>Mobile (320 px)</figcaption>
+<iframe title="mobile" src="{email_file}" width="320"></iframe></figure>
+</div>
+<h2>Text part</h2><pre id="text">{e(r.text)}</pre>"""
+    return _page(f"{case.template} {case.locale} {case.variant}", body, "../")
+
+
+def _index(catalog: Catalog, rows: list[tuple[Case, Rendered | str]], missing: dict[str, list[str]]) -> bytes:
+    e = html.escape
+    parts = ["<h1>Email templates</h1>",
+             '<p class="muted">Every template in every locale, rendered for sample customers. '
+             "Open one to see it at desktop and mobile width with its subject and text part.</p>"]
+    for entry in catalog.templates.values():
+        try:
+            status = catalog.status(entry.name)
+            state = (f'<span class="ok">approved by {e(status.approval.by)} at {e(status.approval.at)}</span>'
+                     if status.approved else f'<span class="bad">{e(status.message())}</span>')
+        except CatalogError as exc:
+            state = f'<span class="bad">{e(str(exc))}</span>'
+        cells = []
+        for case, result in rows:
+            if case.template != entry.name:
+                continue
+            if isinstance(result, str):
+                cells.append(f'<li class="bad">{e(case.locale)} {e(case.variant)}: {e(result)}</li>')
+            else:
+                cells.append(f'<li><a href="{e(case.slug)}.html">{e(case.locale)} · {e(case.variant)}</a> '
+                             f'<span class="muted">{e(result.subject)}</span></li>')
+        gone = missing.get(entry.name)
+        gone_note = (f'<p class="bad">Missing translation: {e(", ".join(gone))} '
+                     f"(customers get {e(catalog.default_locale)})</p>") if gone else ""
+        parts.append(f'<section class="template"><h2>{e(entry.name)}</h2>'
+                     f"<p>Owner: {e(entry.owner)} · event <code>{e(entry.event_type)}</code> · {state}</p>"
+                     f"{gone_note}<ul>{''.join(cells)}</ul></section>")
+    return _page("Email templates", "".join(parts), "")
+
+
+def gallery_pages(templates_dir: Path | str, default_locale: str = "en") -> dict[str, bytes]:
+    """Every page of the gallery, keyed by relative path (``index.html`` first)."""
+    templates_dir = Path(templates_dir)
+    catalog = load_catalog(templates_dir)
+    renderer = Renderer(templates_dir, default_locale or catalog.default_locale, assets_url="../assets")
+    rows: list[tuple[Case, Rendered | str]] = []
+    pages: dict[str, bytes] = {}
+    for case in cases(catalog):
+        try:
+            r = renderer.render(case.event_type, case.locale, case.context)
+        except RenderError as exc:
+            rows.append((case, str(exc)))
+            continue
+        rows.append((case, r))
+        pages[f"{case.slug}.html"] = _viewer(case, r)
+        pages[f"{case.slug}.email.html"] = r.html.encode()
+    for image in sorted((templates_dir / "assets").glob("*.png")):
+        pages[f"assets/{image.name}"] = image.read_bytes()
+    return {"index.html": _index(catalog, rows, missing_translations(catalog)), **pages}
+
+
+def write_gallery(templates_dir: Path | str, out_dir: Path | str, default_locale: str = "en") -> dict[str, Any]:
+    """Write the gallery under ``out_dir``; returns a summary for the CLI."""
+    out_dir = Path(out_dir)
+    pages = gallery_pages(templates_dir, default_locale)
+    for rel, data in pages.items():
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    catalog = load_catalog(templates_dir)
+    emails = sum(1 for rel in pages if rel.endswith(".email.html"))
+    return {
+        "index": str(out_dir / "index.html"),
+        "emails": emails,
+        "render_failed": len(cases(catalog)) - emails,
+        "missing_translations": missing_translations(catalog),
+        "not_approved": sorted(n for n in catalog.templates if not catalog.status(n).approved),
+    }
+
+
+# --- proofs --------------------------------------------------------------------------------
+
+PROOF_PREFIX = "[Proof] "
+
+
+def proof_message(templates_dir: Path | str, template: str, locale: str, to: str, *,
+                  variant: str | None = None, default_locale: str = "en",
+                  now: dt.datetime | None = None) -> dict[str, Any]:
+    """A message row (as render_stage writes them) for a proof of ``template`` in ``locale``.
+
+    Marked as a proof: the subject starts with ``[Proof]``, the key and the
+    customer id start with ``proof-``; it is never written to the ledger.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        to = validate_email(to, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"--to: {exc}") from None
+    catalog = load_catalog(templates_dir)
+    entry = catalog.entry(template)
+    choices = variants_for(entry.event_type)
+    chosen = next((v for v in choices if v[0] == variant), None) if variant else choices[-1]
+    if chosen is None:
+        raise ValueError(f"--variant: {variant!r} is not one of {', '.join(v[0] for v in choices)}")
+    label, years, milestone = chosen
+    renderer = Renderer(templates_dir, default_locale)
+    r = renderer.render(entry.event_type, locale, sample_context(entry.event_type, locale, years, milestone))
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S")
+    key = f"proof-{template}-{r.locale}-{label}-{stamp}"
+    return {
+        "key": key, "customer_id": "proof", "event_type": entry.event_type,
+        "event_date": str(PREVIEW_DATE), "email": to, "locale": r.locale, "template": template,
+        "template_version": r.version, "subject": PROOF_PREFIX + r.subject, "html": r.html, "text": r.text,
+        "unsubscribe_url": UNSUBSCRIBE_PREVIEW, "missing_translation": r.missing_translation,
+    }
