@@ -179,11 +179,44 @@ def _restore(html: str, saved: dict[str, str], name: str) -> str:
     return html
 
 
+#: Text directly inside these elements is moved out of them by every HTML parser ("foster parenting").
+_NO_TEXT_INSIDE = frozenset({"table", "thead", "tbody", "tfoot", "tr", "colgroup"})
+
+
+def _check_tag_positions(protected: str, saved: dict[str, str], name: str) -> None:
+    """Refuse template tags the HTML parser would move (e.g. ``{% if %}`` between ``<tr>`` and ``<td>``)."""
+    from html.parser import HTMLParser
+
+    class Walker(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in ("br", "img", "meta", "link", "hr", "input", "col", "source", "wbr"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if tag in self.stack:
+                del self.stack[len(self.stack) - 1 - self.stack[::-1].index(tag):]
+
+        def handle_data(self, data):
+            if self.stack and self.stack[-1] in _NO_TEXT_INSIDE:
+                for key in saved:
+                    if key in data:
+                        raise jinja2.TemplateSyntaxError(
+                            f"CSS inlining moved or dropped a template tag ({saved[key]!r} directly inside "
+                            f"<{self.stack[-1]}>); put it inside a <td> or around the whole table", 1, name)
+
+    Walker().feed(protected)
+
+
 def inline_source(source: str, name: str, layout_css: str) -> str:
     """Inline CSS into a template's source: a whole document (the layout) or a fragment (a child)."""
     import css_inline
 
     protected, saved = _protect(source)
+    _check_tag_positions(protected, saved, name)
     if "<html" in protected.lower():
         # Media queries cannot be inlined: keep them in a <style> for responsive clients.
         out = css_inline.CSSInliner(keep_at_rules=True).inline(protected)

@@ -1,0 +1,173 @@
+"""Template lint: every template x locale x variant renders for every bundled sample customer.
+
+Checks what marketing can break: undefined variables, non-https links, the
+unsubscribe link, the 100 KB budget (Gmail clips larger bodies), escaping of
+hostile names, alt texts, the preheader, and that the text part says what the
+HTML says.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import markupsafe
+import pytest
+
+from milestones.catalog import load_catalog
+from milestones.preview import variants_for
+from milestones.rendering import SUFFIX, Renderer, email_context
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+SAMPLES = ROOT / "plugins" / "milestones" / "samples"
+UNSUB = "https://milestones.example/unsubscribe?k=lint-key"
+BUDGET = 100_000
+CATALOG = load_catalog(TEMPLATES)
+
+
+def sample_customers() -> list[dict[str, str]]:
+    """One customer per distinct first name in the bundled samples (hostile names included)."""
+    seen: dict[str, dict[str, str]] = {}
+    for path in sorted(SAMPLES.glob("customers_*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row["first_name"].strip() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["customer_since"]):
+                    seen.setdefault(row["first_name"], row)
+    return list(seen.values())
+
+
+CUSTOMERS = sample_customers()
+
+
+class Email(HTMLParser):
+    """What the lint needs from one rendered HTML email."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.anchors: list[tuple[str, str]] = []
+        self.alts: list[str | None] = []
+        self.blocks: list[str] = []  # text of each <p> and <h1>
+        self.preheader = ""
+        self.lang = None
+        self.viewport = False
+        self._open: list[list] = []  # [tag, text so far, attrs]
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for name in ("href", "src"):
+            if a.get(name):
+                self.links.append(a[name])
+        if tag == "img":
+            self.alts.append(a.get("alt"))
+        if tag == "html":
+            self.lang = a.get("lang")
+        if tag == "meta" and a.get("name") == "viewport":
+            self.viewport = True
+        if tag in ("p", "h1", "a") or (tag == "div" and a.get("class") == "preheader"):
+            self._open.append([tag, "", a])
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1][0] == tag:
+            name, text, attrs = self._open.pop()
+            text = " ".join(text.split())
+            if name == "a":
+                self.anchors.append((attrs.get("href", ""), text))
+                if self._open:
+                    self._open[-1][1] += text
+            elif name == "div":
+                self.preheader = text
+            else:
+                self.blocks.append(text)
+
+    def handle_data(self, data):
+        if self._open:
+            self._open[-1][1] += data
+
+
+def cases():
+    for entry in CATALOG.templates.values():
+        for locale in entry.locales:
+            for label, years, milestone in variants_for(entry.event_type):
+                yield pytest.param(entry, locale, years, milestone, id=f"{entry.name}-{locale}-{label}")
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return Renderer(TEMPLATES)
+
+
+def test_samples_include_hostile_names():
+    names = {c["first_name"] for c in CUSTOMERS}
+    assert {"<script>alert(1)</script>", '"Quoted" Name', "{{ 7*7 }}"} <= names
+    assert len(CUSTOMERS) >= 20
+
+
+@pytest.mark.parametrize("entry, locale, years, milestone", cases())
+def test_template_renders_cleanly_for_every_sample_customer(renderer, entry, locale, years, milestone):
+    for customer in CUSTOMERS:
+        event = {"event_type": entry.event_type, "event_date": "2026-11-22", "years": years, "milestone": milestone}
+        r = renderer.render(entry.event_type, locale, email_context(customer, event, unsubscribe_url=UNSUB,
+                                                                    locale=locale))
+        name = customer["first_name"].strip()
+        who = f"{entry.name}/{locale} for {name!r}"
+        assert r.locale == locale and not r.missing_translation, who
+        # Subject: one line, with the name verbatim (plain text, never evaluated).
+        assert "\n" not in r.subject and 0 < len(r.subject) < 160 and name in r.subject, who
+        doc = Email(r.html)
+        # Size budget (Gmail clips at ~102 KB) for each part.
+        assert len(r.html.encode()) < BUDGET and len(r.text.encode()) < BUDGET, who
+        # Links and images: https only; the unsubscribe link is there with visible words.
+        assert doc.links and all(link.startswith("https://") for link in doc.links), (who, doc.links)
+        unsub = [text for href, text in doc.anchors if href == UNSUB]
+        assert unsub and all(len(t) >= 4 for t in unsub), who
+        assert UNSUB in r.text, who
+        # Accessibility and inbox preview.
+        assert doc.alts and all(alt and alt.strip() for alt in doc.alts), who
+        assert doc.preheader, who
+        assert doc.lang == locale and doc.viewport, who
+        # Escaping: the name is text in the HTML, escaped exactly once; no template syntax leaks.
+        assert str(markupsafe.escape(name)) in r.html, who
+        if "<" in name:
+            assert name not in r.html, who
+        assert name in " ".join(doc.blocks), who
+        assert "{%" not in r.html and "{%" not in r.text, who
+        if name == "{{ 7*7 }}":
+            assert "{{ 7*7 }}" in r.text and "{{ 7*7 }}" in r.html, who
+        # The text part carries the same message: every paragraph and the heading.
+        plain = " ".join(r.text.split())
+        for block in doc.blocks:
+            if block and block not in unsub:
+                assert block in plain, (who, block)
+
+
+@pytest.mark.parametrize("customer", CUSTOMERS[:12], ids=lambda c: c["locale"] or "none")
+def test_customer_locales_resolve_to_a_translation(renderer, customer):
+    for entry in CATALOG.templates.values():
+        event = {"event_type": entry.event_type, "event_date": "2026-11-22", "years": 3, "milestone": 0}
+        locale = customer["locale"] or "en"
+        r = renderer.render(entry.event_type, locale, email_context(customer, event, unsubscribe_url=UNSUB,
+                                                                    locale=locale))
+        assert not r.missing_translation and r.locale in entry.locales
+
+
+def test_catalog_and_files_agree():
+    names = {p.name for p in TEMPLATES.iterdir() if p.is_dir() and p.name not in ("layouts", "assets")}
+    assert names == set(CATALOG.templates)
+    for entry in CATALOG.templates.values():
+        expected = {f"{loc}.{suffix}" for loc in entry.locales for suffix in SUFFIX.values()}
+        assert {p.name for p in (TEMPLATES / entry.name).iterdir()} == expected, entry.name
+        assert (TEMPLATES / "assets" / f"{entry.event_type}.png").is_file()
+        for locale in entry.locales:
+            source = (TEMPLATES / entry.name / f"{locale}.html").read_text(encoding="utf-8")
+            assert source.startswith('{% extends "layouts/base.html" %}'), (entry.name, locale)
+
+
+def test_layout_is_responsive():
+    layout = (TEMPLATES / "layouts" / "base.html").read_text(encoding="utf-8")
+    assert "max-width: 600px" in layout and "@media (max-width: 480px)" in layout
+    assert 'name="viewport"' in layout and "width: 100%" in layout
