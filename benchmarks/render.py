@@ -1,0 +1,121 @@
+"""Rendering throughput: milestones' renderer against bare Jinja2 on the same templates.
+
+Renders ``--count`` emails (subject + HTML + text) for a mix of event types,
+locales and sample names, in ``--repeats`` interleaved rounds, and prints the
+median rate of each side and their ratio.  Goal: the renderer (sandbox,
+StrictUndefined, locale fallback, Babel filters, inlined CSS, one-line
+subjects) keeps at least 70% of the bare rate.
+
+"Bare" is a plain ``jinja2.Environment`` (autoescape on, no sandbox, default
+Undefined) rendering the same three template files per email with the same
+context, the locale already resolved, and its compiled templates held in a
+dict: what a hand-written loop with no safety nets would do.
+
+    .venv/bin/python benchmarks/render.py              # 100,000 emails
+    .venv/bin/python benchmarks/render.py --count 2000 # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import itertools
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+import jinja2  # noqa: E402
+
+from milestones.catalog import load_catalog  # noqa: E402
+from milestones.rendering import FILTERS, SUFFIX, Renderer, babel_locale, email_context  # noqa: E402
+
+TEMPLATES = ROOT / "templates"
+SAMPLES = ROOT / "plugins" / "milestones" / "samples"
+EVENTS = [("birthday", 37, 0), ("birthday", 50, 50), ("wedding_anniversary", 25, 25), ("retirement", 0, 0),
+          ("marriage", 0, 0), ("graduation", 0, 0), ("new_child", 0, 0), ("customer_anniversary", 5, 5)]
+
+
+def workload(count: int) -> list[tuple[str, str, dict]]:
+    """``count`` (event type, customer locale, context) triples cycling through the samples."""
+    with (SAMPLES / "customers_2026-11-22.csv").open(encoding="utf-8", newline="") as fh:
+        people = [r for r in csv.DictReader(fh) if r["first_name"] and r["customer_since"][:2] in ("19", "20")]
+    mix = itertools.cycle(itertools.product(people[:60], EVENTS))
+    out = []
+    for n, (person, (event_type, years, milestone)) in zip(range(count), mix, strict=False):
+        locale = person["locale"] or "en"
+        event = {"event_type": event_type, "event_date": dt.date(2026, 11, 22), "years": years, "milestone": milestone}
+        ctx = email_context(person, event, unsubscribe_url=f"https://milestones.example/unsubscribe?k={n}",
+                            locale=locale)
+        out.append((event_type, locale, ctx))
+    return out
+
+
+def ours(work) -> float:
+    """Emails per second through :class:`Renderer` (a fresh one, as each batch builds)."""
+    start = time.perf_counter()
+    renderer = Renderer(TEMPLATES)
+    for event_type, locale, ctx in work:
+        renderer.render(event_type, locale, ctx)
+    return len(work) / (time.perf_counter() - start)
+
+
+def bare(work) -> float:
+    """Emails per second through a plain Jinja2 environment on the same files."""
+    catalog = load_catalog(TEMPLATES)
+    start = time.perf_counter()
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(FILTERS)
+    env.globals["assets_url"] = catalog.assets_url
+    compiled: dict[tuple[str, str], tuple] = {}
+    for event_type, locale, ctx in work:
+        chosen = locale.split("-")[0]
+        key = (event_type, chosen)
+        if key not in compiled:
+            compiled[key] = tuple(env.get_template(f"{event_type}/{chosen}.{SUFFIX[p]}")
+                                  for p in ("subject", "html", "text"))
+        full = {**ctx, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen}
+        for template in compiled[key]:
+            template.render(full)
+    return len(work) / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000, help="emails per side per run (default 100,000)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds; medians reported")
+    args = parser.parse_args(argv)
+
+    per_round = max(1, args.count // args.repeats)
+    work = workload(per_round)
+    ours(work[:200]), bare(work[:200])  # warm Babel and import caches for both sides alike
+    rates: dict[str, list[float]] = {"milestones": [], "bare_jinja2": []}
+    for _ in range(args.repeats):
+        rates["bare_jinja2"].append(bare(work))
+        rates["milestones"].append(ours(work))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    result = {
+        "emails_per_side": per_round * args.repeats,
+        "rounds": args.repeats,
+        "milestones_per_s_median": round(med["milestones"]),
+        "bare_jinja2_per_s_median": round(med["bare_jinja2"]),
+        "ratio": round(med["milestones"] / med["bare_jinja2"], 3),
+        "goal_ratio": 0.70,
+        "rounds_per_s": {k: [round(x) for x in v] for k, v in rates.items()},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    result["goal_met"] = result["ratio"] >= result["goal_ratio"]
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
