@@ -95,6 +95,8 @@ def render(run: dict[str, str], detected: dict[str, Any], decided: dict[str, Any
     result = pipeline.render_stage(run["as_of"], settings, snapshot=run["snapshot"])
     for failure in result["render_failed"]:
         log.warning("not rendered: %s (%s)", failure["key"], failure["reason"])
+    for event_type, held in result.get("not_approved", {}).items():
+        log.warning("%d %s emails held back: %s", held["emails"], event_type, held["reason"])
     validated = json.loads(Path(run["snapshot"]).with_name("validation.json").read_text(encoding="utf-8"))
     pipeline.summarise(run["as_of"], validated, detected, decided, result,
                        {"transport": "scheduled (outreach_delivery)"}, settings)

@@ -142,3 +142,45 @@ def test_proof_rejects_bad_input_clearly(settings, monkeypatch, capsys, argv, me
     monkeypatch.setenv("MILESTONES_DATA_DIR", str(settings.data_dir))
     assert main(["proof", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_proof_goes_through_sendgrid_when_the_connection_exists(settings, monkeypatch, capsys):
+    """The official client against a real HTTP server on 127.0.0.1 standing in for SendGrid."""
+    import http.server
+    import threading
+
+    from milestones.cli import main
+
+    received: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, "auth": self.headers["Authorization"], "json": json.loads(body)})
+            self.send_response(202)
+            self.send_header("X-Message-Id", "sg-proof-1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MILESTONES_DATA_DIR", str(settings.data_dir))
+        monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", f"http://:SG.test-key@127.0.0.1:{server.server_port}")
+        assert main(["proof", "--template", "birthday", "--locale", "zh-CN", "--to", "li@example.com"]) == 0
+    finally:
+        server.shutdown()
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["transport"] == "sendgrid" and out["state"] == "accepted"
+    (request,) = received
+    assert request["path"] == "/v3/mail/send" and request["auth"] == "Bearer SG.test-key"
+    payload = request["json"]
+    assert payload["subject"] == "[Proof] 李娜，祝您50岁生日快乐！"
+    assert payload["personalizations"][0]["to"] == [{"email": "li@example.com"}]
+    assert payload["personalizations"][0]["custom_args"]["key"].startswith("proof-birthday-zh-milestone-50-")
+    assert payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert not (Path(settings.data_dir) / "outbox").exists() or not any((Path(settings.data_dir) / "outbox").iterdir())
+    assert not (Path(settings.data_dir) / "ledger.sqlite").exists()
