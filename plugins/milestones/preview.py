@@ -32,7 +32,7 @@ PERSONAS: dict[str, dict[str, str]] = {
 #: Per event type: (variant label, years, milestone) shown in the gallery.
 VARIANTS: dict[str, list[tuple[str, int, int]]] = {
     "birthday": [("regular", 37, 0), ("milestone-50", 50, 50)],
-    "wedding_anniversary": [("regular", 7, 0), ("milestone-25", 25, 25)],
+    "wedding_anniversary": [("first-year", 1, 1), ("regular", 7, 0), ("milestone-25", 25, 25)],
     "customer_anniversary": [("first-year", 1, 1), ("regular", 3, 0), ("milestone-10", 10, 10)],
 }
 DEFAULT_VARIANTS = [("regular", 0, 0)]

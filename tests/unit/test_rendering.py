@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import re
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,17 @@ def test_named_wedding_anniversaries(renderer):
     assert "kultahäiden" in golden.text
     plain = renderer.render("wedding_anniversary", "en", ctx(event_type="wedding_anniversary", years=7))
     assert plain.subject == "Happy anniversary, Aino!" and "anniversary!" not in plain.text.split("\n")[2]
+
+
+@pytest.mark.parametrize("locale, heading", [
+    ("en", "One year together!"), ("fi", "Ensimmäinen yhteinen vuosi!"), ("et", "Esimene aasta koos!"),
+    ("zh", "携手一周年！"),
+])
+def test_first_wedding_anniversary_has_its_own_wording(renderer, locale, heading):
+    r = renderer.render("wedding_anniversary", locale,
+                        ctx(event_type="wedding_anniversary", years=1, milestone=1, locale=locale))
+    assert r.text.startswith(heading + "\n")
+    assert not re.search(r"\b1 (years|vuotta|aastat|abieluaastat)\b|携手1年", r.text + r.subject)
 
 
 def test_css_is_inlined_once_per_template_not_per_email(own_templates):
