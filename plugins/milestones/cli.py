@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
 
     p = add("preview", cmd_preview, "render every template x locale for sample customers into a static gallery")
-    p.add_argument("--out", default=Path("preview"), type=Path, help="gallery directory (default ./preview)")
+    p.add_argument("--out", default=Path("gallery"), type=Path, help="gallery directory (default ./gallery)")
 
     p = add("proof", cmd_proof, "send one test email of a template (marked as a proof, never in the ledger)")
     p.add_argument("--template", required=True, help="template name from templates/catalog.yaml")

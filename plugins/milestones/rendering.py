@@ -262,12 +262,6 @@ def make_environment(templates_dir: Path | str, *, inline_css: bool = True) -> j
     return env
 
 
-@lru_cache(maxsize=8)
-def environment(templates_dir: str) -> jinja2.Environment:
-    """One environment per templates directory (kept for callers of the old API)."""
-    return make_environment(templates_dir)
-
-
 class Renderer:
     """Renders the emails of one batch from one templates directory.
 
@@ -338,11 +332,6 @@ class Renderer:
         return Rendered(subject=subject, html=html, text=text.strip() + "\n", template=event_type,
                         locale=chosen, version=template_version(str(self.templates_dir), event_type, chosen),
                         requested_locale=locale or "", missing_translation=missing)
-
-
-def resolve(templates_dir: Path, event_type: str, locale: str | None, default: str = "en") -> str:
-    """The locale whose templates exist for ``event_type`` (following the fallback chain)."""
-    return _renderer(str(templates_dir), default).resolve(event_type, locale)[0]
 
 
 @lru_cache(maxsize=256)

@@ -187,3 +187,14 @@ def test_proof_goes_through_sendgrid_when_the_connection_exists(settings, monkey
     assert payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert not (Path(settings.data_dir) / "outbox").exists() or not any((Path(settings.data_dir) / "outbox").iterdir())
     assert not (Path(settings.data_dir) / "ledger.sqlite").exists()
+
+
+def test_the_app_the_plugin_mounts_serves_the_gallery():
+    from fastapi.testclient import TestClient
+
+    import milestones_plugin
+
+    (mounted,) = milestones_plugin.MilestonesPlugin.fastapi_apps
+    assert mounted["url_prefix"] == "/milestones"
+    page = TestClient(mounted["app"]).get("/gallery/")
+    assert page.status_code == 200 and "<h1>Email templates</h1>" in page.text
