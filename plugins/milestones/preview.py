@@ -57,6 +57,9 @@ def sample_context(event_type: str, locale: str, years: int, milestone: int,
                    customer: dict[str, Any] | None = None) -> dict[str, Any]:
     """The context a real send would build, for a sample customer."""
     person = customer or PERSONAS.get(locale.split("-")[0], PERSONAS["en"])
+    if customer is None and event_type == "customer_anniversary" and years:
+        # The sample customer joined exactly ``years`` ago, so the email's date and count agree.
+        person = {**person, "customer_since": PREVIEW_DATE.replace(year=PREVIEW_DATE.year - years).isoformat()}
     event = {"event_type": event_type, "event_date": PREVIEW_DATE, "years": years, "milestone": milestone}
     return email_context(person, event, unsubscribe_url=UNSUBSCRIBE_PREVIEW, locale=locale)
 
