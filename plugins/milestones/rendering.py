@@ -126,6 +126,9 @@ def _fmt_locale(ctx) -> Any:
 @jinja2.pass_context
 def format_date_filter(ctx, value: dt.date | dt.datetime | str, fmt: str = "long") -> str:
     """``{{ event.date|format_date }}`` in the email's locale; ``fmt``: short, medium, long, full or a pattern."""
+    if value is None or isinstance(value, jinja2.Undefined):
+        # Babel would print today's date for None: a missing date must fail the email instead.
+        raise ValueError("format_date: the date is missing")
     if isinstance(value, dt.datetime):
         value = value.date()
     elif isinstance(value, str):
@@ -364,7 +367,7 @@ def render_email(templates_dir: Path, event_type: str, locale: str | None,
 
 
 def _as_date(value: Any) -> dt.date | None:
-    if value is None or value == "" or (isinstance(value, float) and value != value):
+    if value is None or value == "" or value != value:  # NaN and NaT are not equal to themselves
         return None
     if isinstance(value, dt.datetime):
         return value.date()

@@ -190,6 +190,13 @@ def test_bad_event_date_fails_that_email(renderer):
         renderer.render("customer_anniversary", "en", context)
 
 
+def test_missing_date_fails_the_email_instead_of_printing_today(renderer):
+    context = ctx(event_type="customer_anniversary", since=None)
+    assert context["customer"]["since"] is None
+    with pytest.raises(RenderError, match="format_date: the date is missing"):
+        renderer.render("customer_anniversary", "fi", context)
+
+
 def test_email_context_exposes_only_the_fields_templates_need():
     c = email_context({"first_name": " Tõnu ", "last_name": "Mägi", "email": "secret@example.com",
                        "customer_since": dt.date(2012, 3, 27), "date_of_birth": "1991-08-14"},
