@@ -8,7 +8,6 @@ path), and python_http_client logging the Authorization header at DEBUG
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 from typing import Any
 
@@ -50,7 +49,7 @@ class SendGridTransport:
                 return Outcome(FAILED, error=f"HTTP {status}: {detail}")
             # 429 and 5xx: the request was answered and refused, safe to try again.
             return Outcome(PENDING, error=f"HTTP {status}: {detail}")
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             return Outcome(UNKNOWN, error=f"timeout after the request was sent: {exc}")
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, ConnectionRefusedError):
