@@ -53,6 +53,37 @@ def _check_utf8(path: Path) -> None:
             raise ExtractError(f"{path.name}: not UTF-8 (truncated multi-byte sequence at end)") from None
 
 
+def _read_csv(path: Path):
+    """Every column as a string (empty cell -> missing), RFC 4180 quoting, BOM or not.
+
+    Arrow's reader is multithreaded and checks UTF-8 as it converts; on a
+    decoding error the file is scanned once more to name the offending byte.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        try:
+            header = next(__import__("csv").reader([fh.readline()]))
+        except (UnicodeDecodeError, StopIteration):
+            header = []
+    try:
+        return pcsv.read_csv(
+            path,
+            # Quoted fields may hold newlines (addresses, names pasted from mail).
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name.strip(): pa.string() for name in header},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower():
+            _check_utf8(path)
+        raise
+
+
 def read_extract(path: Path | str) -> pd.DataFrame:
     """Read an extract into a frame of nullable strings (empty cell -> missing).
 
@@ -60,6 +91,7 @@ def read_extract(path: Path | str) -> pd.DataFrame:
     missing, unreadable, not UTF-8, empty, or missing a required column.
     """
     import pandas as pd
+    import pyarrow as pa
 
     path = Path(path)
     if not path.is_file():
@@ -69,23 +101,21 @@ def read_extract(path: Path | str) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-            frame = frame.astype("string")
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            table = table.cast(pa.schema([(f.name, pa.string()) for f in table.schema]))
         elif suffix in {".csv", ".txt"}:
-            _check_utf8(path)
-            frame = pd.read_csv(
-                path,
-                dtype="string",
-                keep_default_na=False,
-                na_values=[""],
-                encoding="utf-8-sig",
-                engine="c",
-            )
+            table = _read_csv(path)
         else:
             raise ExtractError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)")
+        # Arrow checks UTF-8 here, when the strings are first looked at.
+        frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow"))
     except ExtractError:
         raise
-    except Exception as exc:  # pandas/pyarrow raise many types for a broken file
+    except Exception as exc:  # pyarrow raises many types for a broken file
+        if "utf8" in str(exc).lower() and suffix != ".parquet":
+            _check_utf8(path)  # raises with the offset of the first bad byte
         raise ExtractError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
@@ -93,7 +123,4 @@ def read_extract(path: Path | str) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ExtractError(f"{path.name}: missing required column(s): {', '.join(missing)}")
-    # Whitespace around a value is an export artefact, not data.
-    for col in frame.columns:
-        frame[col] = frame[col].str.strip().replace("", pd.NA)
     return frame

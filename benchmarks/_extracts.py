@@ -1,0 +1,62 @@
+"""Deterministic large CRM extracts for the benchmarks, generated vectorised (numpy)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+LOCALES = np.array(["en", "en-GB", "fi", "fi-FI", "et", "zh-CN"])
+ZONES = np.array(["Europe/London", "America/New_York", "Europe/Helsinki", "Europe/Tallinn",
+                  "Asia/Shanghai", "Pacific/Auckland"])
+MARITAL = np.array(["single", "married", "partnered", "divorced", "widowed", ""])
+EMPLOYMENT = np.array(["employed", "self_employed", "student", "unemployed", "retired", ""])
+
+
+def _dates(rng, n, start: str, end: str) -> np.ndarray:
+    lo, hi = np.datetime64(start), np.datetime64(end)
+    days = rng.integers(0, int((hi - lo).astype(int)), n)
+    return (lo + days.astype("timedelta64[D]")).astype(str)
+
+
+def frame(n: int, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1, bad_share: float = 0.01) -> pd.DataFrame:
+    """``n`` customers as an extract frame of strings; about ``bad_share`` rows are invalid."""
+    rng = np.random.default_rng(seed)
+    ids = np.char.add("C", np.arange(n).astype(str))
+    df = pd.DataFrame({
+        "customer_id": ids,
+        "first_name": rng.choice(np.array(["Aino", "Bob", "李娜", "Jüri", "O'Brien"]), n),
+        "last_name": rng.choice(np.array(["Smith", "Tamm", ""]), n),
+        "email": np.char.add(np.char.add("c", np.arange(n).astype(str)), "@example.com"),
+        "locale": rng.choice(LOCALES, n),
+        "timezone": rng.choice(ZONES, n),
+        "date_of_birth": _dates(rng, n, "1930-01-01", "2006-01-01"),
+        "customer_since": _dates(rng, n, "2000-01-01", str(as_of)),
+        "marital_status": rng.choice(MARITAL, n),
+        "wedding_date": np.where(rng.random(n) < 0.4, _dates(rng, n, "2007-01-01", str(as_of)), ""),
+        "employment_status": rng.choice(EMPLOYMENT, n),
+        "retirement_date": np.where(rng.random(n) < 0.05, _dates(rng, n, "2020-01-01", "2030-01-01"), ""),
+        "graduation_date": np.where(rng.random(n) < 0.05, _dates(rng, n, "2020-01-01", "2030-01-01"), ""),
+        "children_count": rng.integers(0, 4, n).astype(str),
+        "marketing_opt_in": rng.choice(np.array(["true", "false", "yes", "1"]), n),
+        "deceased": rng.choice(np.array(["false", "", "0"]), n),
+        "updated_at": f"{as_of}T06:00:00Z",
+    })
+    bad = np.flatnonzero(rng.random(n) < bad_share)
+    kinds = np.array_split(bad, 5)
+    df.loc[kinds[0], "email"] = "not-an-email"
+    df.loc[kinds[1], "date_of_birth"] = "1970-01-01"
+    df.loc[kinds[2], "timezone"] = "Mars/Olympus"
+    df.loc[kinds[3], "marketing_opt_in"] = "maybe"
+    df.loc[kinds[4], "date_of_birth"] = "2031-02-30"
+    return df
+
+
+def write_csv(n: int, out_dir: Path, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1) -> Path:
+    path = Path(out_dir) / f"customers_{as_of}.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame(n, as_of, seed).to_csv(path, index=False)
+    return path
