@@ -63,8 +63,11 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
     )
     out = storage.stage_dir(settings.data_dir, "snapshots", day)
     storage.write_parquet(result.quarantine, out / "quarantine.parquet")
+    from milestones.validation import write_data_docs
+
+    docs = write_data_docs(result.gx_results, Path(settings.data_dir) / "docs", extract.name)
     summary = {"extract": str(extract), "snapshot_date": str(day), **result.summary(),
-               "quarantine": str(out / "quarantine.parquet")}
+               "quarantine": str(out / "quarantine.parquet"), "data_docs": str(docs)}
     if not result.gate_passed:
         storage.write_json(summary, out / "validation.json")
         raise GateFailed(result.gate_message, summary)
@@ -275,6 +278,7 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         "unknown": delivered.get("unknown", 0),
         "transport": delivered["transport"],
         "dry_run": delivered.get("dry_run", False),
+        "data_docs": validated.get("data_docs"),
     }
     if rendered["render_failed"]:
         summary["render_errors"] = dict(Counter(f["reason"] for f in rendered["render_failed"]))

@@ -52,8 +52,9 @@ def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
     day = pipeline.snapshot_day(extract)
     previous = storage.latest_snapshot_before(settings.data_dir, day)
     summary = pipeline.validate_stage(extract, settings, previous=previous)
-    log.info("validated %s: %s rows, %s quarantined; quarantine file %s",
-             Path(extract).name, summary["rows"], summary["quarantined"], summary["quarantine"])
+    log.info("validated %s: %s rows, %s quarantined; quarantine file %s; Data Docs file://%s",
+             Path(extract).name, summary["rows"], summary["quarantined"], summary["quarantine"],
+             summary["data_docs"])
     context["outlet_events"][SNAPSHOT].extra = {"snapshot": summary["snapshot"],
                                                 "snapshot_date": summary["snapshot_date"]}
     return summary
