@@ -32,7 +32,8 @@ DEFAULT_ARGS = {"owner": "data-engineering", "retries": 2, "retry_delay": timede
     doc_md=__doc__,
     params={
         "date": Param(None, type=["null", "string"], format="date", description="re-run one snapshot date"),
-        "days": Param(1, type="integer", minimum=1, maximum=31, description="catch-up window in days"),
+        "days": Param(None, type=["null", "integer"], minimum=1, maximum=31,
+                      description="catch-up window in days (default: setting catch_up_days)"),
     },
 )
 def milestone_detection():

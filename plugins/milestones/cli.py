@@ -59,6 +59,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from milestones import storage
+    from milestones.events import detect_events
+    from milestones.validation import validate_extract
+
+    settings = _settings(args)
+    if args.out.suffix.lower() not in {".csv", ".parquet"}:
+        raise UserError(f"--out must end in .csv or .parquet, not {args.out.name!r}")
+    current = validate_extract(args.extract, as_of=args.as_of)
+    previous = validate_extract(args.previous).valid if args.previous else None
+    events = detect_events(current.valid, previous, as_of=args.as_of, days=args.days,
+                           leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.suffix.lower() == ".csv":
+        events.assign(event_date=events["event_date"].dt.strftime("%Y-%m-%d")).to_csv(args.out, index=False)
+    else:
+        storage.write_parquet(events, args.out)
+    _emit({"as_of": str(args.as_of), "days": args.days, "rows": current.rows, "valid": len(current.valid),
+           "quarantined": len(current.quarantine), "events": len(events),
+           "by_type": dict(sorted(Counter(events["event_type"]).items())),
+           "stale": int(events["stale"].sum()), "out": str(args.out)})
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from milestones.sample import write_samples
 
@@ -129,13 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extract", required=True, type=Path, help="CRM extract (CSV or Parquet)")
     p.add_argument("--previous", type=Path, help="previous extract or validated snapshot")
     p.add_argument("--as-of", required=True, type=_date, help="date the events fall on (YYYY-MM-DD)")
-    p.add_argument("--days", type=int, default=1, help="catch-up window in days (default 1)")
+    p.add_argument("--days", type=int, help="catch-up window in days (default: setting catch_up_days, 1)")
     p.add_argument("--data-dir", type=Path, help="data directory (default ./data or MILESTONES_DATA_DIR)")
 
     p = add("validate", cmd_validate, "validate an extract; exit 3 when the file gate fails")
     p.add_argument("extract", type=Path)
     p.add_argument("--previous", type=Path, help="previous extract or snapshot (row-drop gate)")
     p.add_argument("--as-of", type=_date, help="snapshot date if the file name has none")
+    p.add_argument("--data-dir", type=Path)
+
+    p = add("detect", cmd_detect, "detect the life events of an extract for a date; write them to a file")
+    p.add_argument("--extract", required=True, type=Path)
+    p.add_argument("--previous", type=Path, help="previous extract, for change events")
+    p.add_argument("--as-of", required=True, type=_date)
+    p.add_argument("--days", type=int, default=1, help="catch-up window: the N days ending --as-of")
+    p.add_argument("--out", required=True, type=Path, help="events file, .csv or .parquet")
     p.add_argument("--data-dir", type=Path)
 
     p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")

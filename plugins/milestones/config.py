@@ -36,6 +36,9 @@ class Settings:
     send_hour: int = 9
     #: Where a 29 February birthday is celebrated in common years: "feb28" or "mar1".
     leap_day_rule: str = "feb28"
+    #: Catch-up window: events of this many days ending on the run's date are detected
+    #: (each once; events older than their type's max_age_days are recorded stale, not sent).
+    catch_up_days: int = 1
     #: Ledger database URL (SQLAlchemy); default is SQLite under data_dir.
     ledger_url: str | None = None
     #: Sender shown to customers.

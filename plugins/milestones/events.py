@@ -1,41 +1,96 @@
-"""Life-event detection, vectorised: date events on the customer's own calendar day,
-change events from two snapshots.
+"""Life-event detection, vectorised, from rules declared in ``rules/events.yaml``.
 
-Every event carries a deterministic ``key`` (customer, event type, occurrence
-date) so that re-runs, retries and backfills never create a second event.
+Date events fall on the calendar day in each customer's own time zone; change
+events come from comparing the current validated snapshot with the previous
+one.  Every event carries a deterministic ``key`` so that re-runs, retries and
+backfills never create a second event:
+
+* annual events (birthday, anniversaries): customer, type, occurrence date;
+* one-off events (retirement, marriage, graduation, new child): customer, type,
+  year, so a marriage seen both as a status change and as a wedding date in the
+  same year is one marriage.
+
+Nothing here loops over customers: columns are compared whole with numpy, and
+time zones are handled one zone at a time (a few hundred at most).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
-EVENT_TYPES = (
-    "birthday",
-    "retirement",
-    "marriage",
-    "wedding_anniversary",
-    "graduation",
-    "new_child",
-    "customer_anniversary",
-)
-#: Anniversary-style events: (event type, source column, milestone years).
-ANNUAL_RULES = (
-    ("birthday", "date_of_birth", (18, 30, 40, 50, 60, 65, 70, 80, 90, 100)),
-    ("wedding_anniversary", "wedding_date", (1, 5, 10, 25, 40, 50)),
-    ("customer_anniversary", "customer_since", (1, 5, 10, 20, 25)),
-)
-#: One-off events that fire on the day a date column names.
-DATE_RULES = (
-    ("retirement", "retirement_date"),
-    ("graduation", "graduation_date"),
-    ("marriage", "wedding_date_set"),
-)
-EVENT_COLUMNS = ["customer_id", "event_type", "event_date", "years", "milestone", "source", "key"]
+RULES_FILE = Path(__file__).with_name("rules") / "events.yaml"
+EVENT_COLUMNS = ["customer_id", "event_type", "event_date", "years", "milestone", "source", "key",
+                 "days_late", "stale"]
+KINDS = ("annual", "on_date", "change")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: str
+    column: str
+    milestones: tuple[int, ...] = ()
+    to: tuple[str, ...] = ()
+    from_: tuple[str, ...] = ()
+    increased: bool = False
+    set: bool = False
+
+
+@dataclass(frozen=True)
+class EventRule:
+    event_type: str
+    max_age_days: int
+    triggers: tuple[Trigger, ...] = field(default_factory=tuple)
+
+    @property
+    def annual(self) -> bool:
+        return all(t.kind == "annual" for t in self.triggers)
+
+
+def parse_rules(data: dict[str, Any], source: str = "rules") -> tuple[EventRule, ...]:
+    """Turn the YAML mapping into rules, with a clear error for every mistake."""
+    events = data.get("events")
+    if not isinstance(events, dict) or not events:
+        raise ValueError(f"{source}: expected a non-empty 'events' mapping")
+    rules = []
+    for name, spec in events.items():
+        where = f"{source}: event {name!r}"
+        if not isinstance(spec, dict) or not spec.get("triggers"):
+            raise ValueError(f"{where}: needs 'triggers'")
+        triggers = []
+        for t in spec["triggers"]:
+            kind = t.get("kind")
+            if kind not in KINDS:
+                raise ValueError(f"{where}: unknown trigger kind {kind!r} (use {', '.join(KINDS)})")
+            if not t.get("column"):
+                raise ValueError(f"{where}: a {kind} trigger needs 'column'")
+            if kind == "change" and not (t.get("to") or t.get("from") or t.get("increased") or t.get("set")):
+                raise ValueError(f"{where}: a change trigger needs one of to, from, increased, set")
+            triggers.append(Trigger(kind=kind, column=t["column"],
+                                    milestones=tuple(int(m) for m in t.get("milestones", ())),
+                                    to=tuple(t.get("to", ())), from_=tuple(t.get("from", ())),
+                                    increased=bool(t.get("increased")), set=bool(t.get("set"))))
+        kinds = {t.kind for t in triggers}
+        if "annual" in kinds and kinds != {"annual"}:
+            raise ValueError(f"{where}: annual triggers cannot be mixed with one-off ones")
+        rules.append(EventRule(str(name), int(spec.get("max_age_days", 3)), tuple(triggers)))
+    return tuple(rules)
+
+
+@lru_cache(maxsize=8)
+def load_rules(path: Path | str = RULES_FILE) -> tuple[EventRule, ...]:
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        return parse_rules(yaml.safe_load(fh) or {}, str(path))
 
 
 def event_key(customer_id: str, event_type: str, occurrence: dt.date | str) -> str:
@@ -45,128 +100,118 @@ def event_key(customer_id: str, event_type: str, occurrence: dt.date | str) -> s
 
 
 def local_dates(snapshot: pd.DataFrame, *, as_of: dt.date | None = None,
-                instant: dt.datetime | None = None, default_timezone: str = "UTC") -> pd.Series:
-    """Each customer's calendar date: ``as_of`` for all, or ``instant`` in their own zone.
+                instant: dt.datetime | None = None, default_timezone: str = "UTC") -> np.ndarray:
+    """Each customer's calendar date (datetime64[D]): ``as_of`` for all, or ``instant`` in their zone.
 
-    With an instant, customers are grouped by time zone (a few hundred zones at
-    most), so the conversion is one call per zone, not per customer.
+    With an instant, customers are grouped by time zone, so the conversion is one
+    call per zone, not per customer.
     """
     import zoneinfo
 
-    import pandas as pd
+    import numpy as np
 
     if instant is None:
         if as_of is None:
             raise ValueError("give as_of or instant")
-        return pd.Series(pd.Timestamp(as_of), index=snapshot.index, dtype="datetime64[s]")
+        return np.full(len(snapshot), np.datetime64(as_of, "D"))
     if instant.tzinfo is None:
         raise ValueError("instant must be timezone-aware")
-    zones = snapshot["timezone"].fillna(default_timezone)
-    out = pd.Series(pd.NaT, index=snapshot.index, dtype="datetime64[s]")
-    for zone, idx in zones.groupby(zones, sort=False).groups.items():
-        local = instant.astimezone(zoneinfo.ZoneInfo(zone)).date()
-        out.loc[idx] = pd.Timestamp(local)
+    zones = snapshot["timezone"].fillna(default_timezone).to_numpy(dtype=object)
+    names, inverse = np.unique(zones, return_inverse=True)
+    per_zone = np.array([np.datetime64(instant.astimezone(zoneinfo.ZoneInfo(z)).date(), "D")
+                         for z in names])
+    return per_zone[inverse]
+
+
+def _month_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month*100+day) of datetime64[D] values, vectorised; NaT gives garbage, mask it."""
+    import numpy as np
+
+    years = days.astype("datetime64[Y]")
+    months = days.astype("datetime64[M]")
+    month = (months - years).astype(np.int64) + 1
+    day = (days - months).astype(np.int64) + 1
+    return years.astype(np.int64) + 1970, month * 100 + day, month
+
+
+def _is_leap(year: np.ndarray) -> np.ndarray:
+    return ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+
+
+def _frame(ids, event_type, dates, years, milestone, source):
+    import pandas as pd
+
+    return pd.DataFrame({"customer_id": ids, "event_type": event_type, "event_date": dates,
+                         "years": years, "milestone": milestone, "source": source})
+
+
+def _annual(rule: EventRule, trig: Trigger, snap: pd.DataFrame, today: np.ndarray, days: int,
+            leap_day_rule: str) -> list[pd.DataFrame]:
+    import numpy as np
+
+    src = snap[trig.column].to_numpy(dtype="datetime64[D]")
+    has = ~np.isnat(src)
+    if not has.any():
+        return []
+    src_year, src_md, _ = _month_day(src)
+    leap_md = 301 if leap_day_rule == "mar1" else 228
+    ids = snap["customer_id"].to_numpy()
+    out = []
+    for back in range(days):
+        target = today - np.timedelta64(back, "D")
+        t_year, t_md, _ = _month_day(target)
+        hit = has & ((src_md == t_md) | ((src_md == 229) & ~_is_leap(t_year) & (t_md == leap_md)))
+        years = t_year - src_year
+        hit &= years > 0  # year 0 is the event itself, not an anniversary
+        idx = np.flatnonzero(hit)
+        if idx.size:
+            yrs = years[idx]
+            out.append(_frame(ids[idx], rule.event_type, target[idx], yrs,
+                              np.where(np.isin(yrs, trig.milestones), yrs, 0), trig.column))
     return out
 
 
-def _annual(snapshot, local_today, days, leap_day_rule):
+def _on_date(rule: EventRule, trig: Trigger, snap: pd.DataFrame, today: np.ndarray, days: int):
     import numpy as np
-    import pandas as pd
 
-    frames = []
-    for event_type, column, milestones in ANNUAL_RULES:
-        src = snapshot[column]
-        has = src.notna().to_numpy()
-        if not has.any():
-            continue
-        src_month = src.dt.month.to_numpy()
-        src_day = src.dt.day.to_numpy()
-        src_year = src.dt.year.to_numpy()
-        src_md = src_month * 100 + src_day
-        for back in range(days):
-            target = local_today - pd.Timedelta(days=back)
-            t_year = target.dt.year.to_numpy()
-            t_md = (target.dt.month * 100 + target.dt.day).to_numpy()
-            t_leap = ((t_year % 4 == 0) & (t_year % 100 != 0)) | (t_year % 400 == 0)
-            leap_md = 301 if leap_day_rule == "mar1" else 228
-            hit = has & (
-                (src_md == t_md)
-                | ((src_md == 229) & ~t_leap & (t_md == leap_md))
-            )
-            years = t_year - src_year
-            hit &= years > 0  # year 0 is the event itself, not an anniversary
-            if not hit.any():
-                continue
-            idx = np.flatnonzero(hit)
-            yrs = years[idx]
-            frames.append(pd.DataFrame({
-                "customer_id": snapshot["customer_id"].to_numpy()[idx],
-                "event_type": event_type,
-                "event_date": target.to_numpy()[idx],
-                "years": yrs,
-                "milestone": np.where(np.isin(yrs, milestones), yrs, 0),
-                "source": column,
-            }))
-    return frames
-
-
-def _on_date(snapshot, local_today, days):
-    import numpy as np
-    import pandas as pd
-
-    frames = []
-    for event_type, column in DATE_RULES:
-        col = "wedding_date" if column == "wedding_date_set" else column
-        src = snapshot[col]
-        lo = local_today - pd.Timedelta(days=days - 1)
-        hit = (src.notna() & (src >= lo) & (src <= local_today)).to_numpy()
-        if not hit.any():
-            continue
-        idx = np.flatnonzero(hit)
-        frames.append(pd.DataFrame({
-            "customer_id": snapshot["customer_id"].to_numpy()[idx],
-            "event_type": event_type,
-            "event_date": src.to_numpy()[idx],
-            "years": 0,
-            "milestone": 0,
-            "source": col,
-        }))
-    return frames
-
-
-def _changes(snapshot, previous, local_today):
-    import pandas as pd
-
-    if previous is None or previous.empty:
+    src = snap[trig.column].to_numpy(dtype="datetime64[D]")
+    hit = ~np.isnat(src) & (src <= today) & (src > today - np.timedelta64(days, "D"))
+    idx = np.flatnonzero(hit)
+    if not idx.size:
         return []
-    prev = previous.set_index("customer_id")
-    cur = snapshot.assign(_today=local_today).set_index("customer_id")
-    common = cur.index.intersection(prev.index)  # new customers produce no change events
-    cur, prev = cur.loc[common], prev.loc[common]
-    rules = {
-        "marriage": cur["marital_status"].isin(["married", "partnered"])
-        & ~prev["marital_status"].isin(["married", "partnered"]),
-        "retirement": (cur["employment_status"] == "retired") & (prev["employment_status"] != "retired"),
-        "graduation": (prev["employment_status"] == "student") & (cur["employment_status"] != "student")
-        & cur["employment_status"].notna(),
-        "new_child": cur["children_count"].fillna(0) > prev["children_count"].fillna(0),
-    }
-    rules["marriage"] |= cur["wedding_date"].notna() & prev["wedding_date"].isna()
-    frames = []
-    for event_type, mask in rules.items():
-        mask = mask.fillna(False).astype(bool)
-        if not mask.any():
-            continue
-        hit = cur[mask.to_numpy()]
-        frames.append(pd.DataFrame({
-            "customer_id": hit.index.to_numpy(),
-            "event_type": event_type,
-            "event_date": hit["_today"].to_numpy(),
-            "years": 0,
-            "milestone": 0,
-            "source": "change",
-        }))
-    return frames
+    return [_frame(snap["customer_id"].to_numpy()[idx], rule.event_type, src[idx], 0, 0, trig.column)]
+
+
+def _change(rule: EventRule, trig: Trigger, cur: pd.DataFrame, prev: pd.DataFrame, today: np.ndarray):
+    """``cur`` and ``prev`` are aligned row by row (customers present in both)."""
+    import numpy as np
+    import pandas as pd
+
+    now, before = cur[trig.column], prev[trig.column]
+    if trig.to:
+        hit = now.isin(trig.to) & ~before.isin(trig.to)
+    elif trig.from_:
+        hit = before.isin(trig.from_) & ~now.isin(trig.from_) & now.notna()
+    elif trig.increased:
+        hit = pd.to_numeric(now).fillna(0) > pd.to_numeric(before).fillna(0)
+    else:  # set
+        hit = now.notna() & before.isna()
+    idx = np.flatnonzero(hit.fillna(False).to_numpy(dtype=bool))
+    if not idx.size:
+        return []
+    return [_frame(cur["customer_id"].to_numpy()[idx], rule.event_type, today[idx], 0, 0, "change")]
+
+
+def _aligned(snapshot: pd.DataFrame, previous: pd.DataFrame, today: np.ndarray):
+    """Rows of customers in both snapshots, in the same order (new customers drop out)."""
+    import numpy as np
+
+    prev_pos = previous.reset_index(drop=True).reset_index().set_index("customer_id")["index"]
+    pos = prev_pos.reindex(snapshot["customer_id"]).to_numpy()
+    both = ~np.isnan(pos.astype(float))
+    cur = snapshot[both].reset_index(drop=True)
+    prev = previous.iloc[pos[both].astype(np.int64)].reset_index(drop=True)
+    return cur, prev, today[both]
 
 
 def detect_events(
@@ -178,39 +223,62 @@ def detect_events(
     days: int = 1,
     leap_day_rule: str = "feb28",
     default_timezone: str = "UTC",
+    rules: tuple[EventRule, ...] | None = None,
 ) -> pd.DataFrame:
     """All events whose day (in each customer's zone) falls in the ``days`` ending today.
 
     ``snapshot`` and ``previous`` are validated, typed snapshots
-    (:func:`milestones.validation.normalise`).  One row per event; an event found
-    by two rules (a status change and a wedding date) is kept once.
+    (:func:`milestones.validation.normalise`).  One row per event; ``days_late``
+    counts the days since it happened and ``stale`` marks events older than
+    their type's ``max_age_days`` (detected, recorded, never sent).
     """
+    import numpy as np
     import pandas as pd
 
     if days < 1:
         raise ValueError("days must be >= 1")
     if leap_day_rule not in {"feb28", "mar1"}:
         raise ValueError(f"leap_day_rule must be 'feb28' or 'mar1', not {leap_day_rule!r}")
+    rules = rules if rules is not None else load_rules()
     snapshot = snapshot.reset_index(drop=True)
     today = local_dates(snapshot, as_of=as_of, instant=instant, default_timezone=default_timezone)
-    frames = _annual(snapshot, today, days, leap_day_rule)
-    frames += _on_date(snapshot, today, days)
-    frames += _changes(snapshot, previous, today)
+    have_previous = previous is not None and not previous.empty
+    if have_previous:
+        cur, prev, cur_today = _aligned(snapshot, previous.reset_index(drop=True), today)
+    frames: list[pd.DataFrame] = []
+    for rule in rules:
+        for trig in rule.triggers:
+            if trig.kind == "annual":
+                frames += _annual(rule, trig, snapshot, today, days, leap_day_rule)
+            elif trig.kind == "on_date":
+                frames += _on_date(rule, trig, snapshot, today, days)
+            elif have_previous:
+                frames += _change(rule, trig, cur, prev, cur_today)
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in [
-            ("customer_id", "string"), ("event_type", "string"), ("event_date", "datetime64[s]"),
-            ("years", "int64"), ("milestone", "int64"), ("source", "string"), ("key", "string")]})
+        return _empty()
     events = pd.concat(frames, ignore_index=True)
     events["event_date"] = events["event_date"].astype("datetime64[s]")
-    # One-off events are keyed by type and year: a marriage seen both as a status
-    # change and as a wedding date in the same year is one marriage.
-    one_off = ~events["event_type"].isin([r[0] for r in ANNUAL_RULES])
-    occurrence = events["event_date"].dt.strftime("%Y-%m-%d")
-    occurrence = occurrence.where(~one_off, events["event_date"].dt.year.astype(str))
+    annual = events["event_type"].isin([r.event_type for r in rules if r.annual])
+    occurrence = np.where(annual, events["event_date"].dt.strftime("%Y-%m-%d"),
+                          events["event_date"].dt.year.astype(str))
     events = events.assign(_occ=occurrence).drop_duplicates(["customer_id", "event_type", "_occ"])
     events["key"] = [event_key(c, t, o) for c, t, o in
                      zip(events["customer_id"], events["event_type"], events["_occ"], strict=True)]
-    events = events.drop(columns="_occ")
+    today_by_id = pd.Series(today, index=snapshot["customer_id"].to_numpy())
+    late = (today_by_id.reindex(events["customer_id"]).to_numpy().astype("datetime64[D]")
+            - events["event_date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
+    max_age = events["event_type"].map({r.event_type: r.max_age_days for r in rules}).to_numpy()
+    events["days_late"] = late
+    events["stale"] = late > max_age
     events["years"] = events["years"].astype("int64")
     events["milestone"] = events["milestone"].astype("int64")
     return events[EVENT_COLUMNS].sort_values(["customer_id", "event_type"]).reset_index(drop=True)
+
+
+def _empty() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in [
+        ("customer_id", "string"), ("event_type", "string"), ("event_date", "datetime64[s]"),
+        ("years", "int64"), ("milestone", "int64"), ("source", "string"), ("key", "string"),
+        ("days_late", "int64"), ("stale", "bool")]})

@@ -110,9 +110,9 @@ def previous_snapshot_for(previous: Path | str | None, day: dt.date, settings: S
 # --- stage 2: detection --------------------------------------------------------------------
 
 def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str | None = None,
-                 previous: Path | str | None = None, days: int = 1,
+                 previous: Path | str | None = None, days: int | None = None,
                  instant: dt.datetime | None = None) -> dict[str, Any]:
-    """Detect the events falling on ``as_of`` (or in the ``days`` before it)."""
+    """Detect the events falling on ``as_of`` (or in the ``days`` ending on it)."""
     from milestones.events import detect_events
 
     day = _day(as_of)
@@ -123,12 +123,14 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     snap_day = Path(snapshot).parent.name
     prev_path = Path(previous) if previous else storage.latest_snapshot_before(settings.data_dir, snap_day)
     prev = storage.read_parquet(prev_path) if prev_path else None
+    days = days or settings.catch_up_days
     events = detect_events(current, prev, as_of=None if instant else day, instant=instant, days=days,
                            leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone)
     out = storage.stage_dir(settings.data_dir, "events", day) / "events.parquet"
     storage.write_parquet(events, out)
     return {"events": str(out), "snapshot": str(snapshot), "previous": str(prev_path) if prev_path else None,
-            "as_of": str(day), "by_type": dict(Counter(events["event_type"]))}
+            "as_of": str(day), "by_type": dict(Counter(events["event_type"])),
+            "stale": int(events["stale"].sum())}
 
 
 # --- stage 3: policy -----------------------------------------------------------------------
@@ -245,7 +247,7 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
 # --- the whole chain -----------------------------------------------------------------------
 
 def run(extract: Path | str, as_of: dt.date | str, settings: Settings, *,
-        previous: Path | str | None = None, days: int = 1) -> dict[str, Any]:
+        previous: Path | str | None = None, days: int | None = None) -> dict[str, Any]:
     """Validate, detect, decide, render and deliver one extract for ``as_of``."""
     day = _day(as_of)
     snap_day = snapshot_day(extract, day)

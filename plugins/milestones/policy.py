@@ -39,6 +39,8 @@ def decide(events: pd.DataFrame, snapshot: pd.DataFrame,
         reason[mask] = why
 
     apply(out["deceased"].fillna(False), "deceased")
+    if "stale" in out.columns:  # found by a catch-up run, too late to be welcome
+        apply(out["stale"].fillna(False), "stale")
     apply(~out["marketing_opt_in"].fillna(False).astype(bool), "no_opt_in")
     rank = out["event_type"].map({t: i for i, t in enumerate(priority)}).fillna(len(priority))
     candidates = out.assign(_rank=rank.to_numpy(), _ok=(reason == ""))

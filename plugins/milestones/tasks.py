@@ -77,7 +77,8 @@ def snapshot_for_run(context: dict[str, Any]) -> dict[str, str]:
 
 
 def detect(run: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
-    days = int((context.get("params") or {}).get("days") or 1)
+    days = (context.get("params") or {}).get("days")
+    days = int(days) if days else None  # None: the catch_up_days setting
     return pipeline.detect_stage(run["as_of"], load_settings(), snapshot=run["snapshot"], days=days)
 
 
