@@ -138,11 +138,17 @@ def _is_leap(year: np.ndarray) -> np.ndarray:
     return ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
 
 
-def _frame(ids, event_type, dates, years, milestone, source):
+def _frame(pos, event_type, dates, years, milestone, source):
+    """Events as row positions in the snapshot: ids are looked up once, at the end."""
     import pandas as pd
 
-    return pd.DataFrame({"customer_id": ids, "event_type": event_type, "event_date": dates,
+    return pd.DataFrame({"pos": pos, "event_type": event_type, "event_date": dates,
                          "years": years, "milestone": milestone, "source": source})
+
+
+def _uniform(today: np.ndarray):
+    """The single date when every customer shares it (an ``as_of`` run), else None."""
+    return today[0] if len(today) and (today == today[0]).all() else None
 
 
 def _annual(rule: EventRule, trig: Trigger, snap: pd.DataFrame, today: np.ndarray, days: int,
@@ -155,18 +161,22 @@ def _annual(rule: EventRule, trig: Trigger, snap: pd.DataFrame, today: np.ndarra
         return []
     src_year, src_md, _ = _month_day(src)
     leap_md = 301 if leap_day_rule == "mar1" else 228
-    ids = snap["customer_id"].to_numpy()
+    same_day = _uniform(today)
     out = []
     for back in range(days):
-        target = today - np.timedelta64(back, "D")
-        t_year, t_md, _ = _month_day(target)
+        # One date for everybody (as_of runs): compare against scalars, not a column.
+        target = (same_day if same_day is not None else today) - np.timedelta64(back, "D")
+        t_year, t_md, _ = _month_day(np.atleast_1d(target))
+        if same_day is not None:
+            t_year, t_md = t_year[0], t_md[0]
         hit = has & ((src_md == t_md) | ((src_md == 229) & ~_is_leap(t_year) & (t_md == leap_md)))
         years = t_year - src_year
         hit &= years > 0  # year 0 is the event itself, not an anniversary
         idx = np.flatnonzero(hit)
         if idx.size:
             yrs = years[idx]
-            out.append(_frame(ids[idx], rule.event_type, target[idx], yrs,
+            dates = target if same_day is not None else target[idx]
+            out.append(_frame(idx, rule.event_type, dates, yrs,
                               np.where(np.isin(yrs, trig.milestones), yrs, 0), trig.column))
     return out
 
@@ -179,11 +189,13 @@ def _on_date(rule: EventRule, trig: Trigger, snap: pd.DataFrame, today: np.ndarr
     idx = np.flatnonzero(hit)
     if not idx.size:
         return []
-    return [_frame(snap["customer_id"].to_numpy()[idx], rule.event_type, src[idx], 0, 0, trig.column)]
+    return [_frame(idx, rule.event_type, src[idx], 0, 0, trig.column)]
 
 
-def _change(rule: EventRule, trig: Trigger, cur: pd.DataFrame, prev: pd.DataFrame, today: np.ndarray):
-    """``cur`` and ``prev`` are aligned row by row (customers present in both)."""
+def _change(rule: EventRule, trig: Trigger, cur: pd.DataFrame, prev: pd.DataFrame,
+            today: np.ndarray, cur_pos: np.ndarray):
+    """``cur`` and ``prev`` are aligned row by row (customers present in both);
+    ``cur_pos`` maps their rows back to positions in the current snapshot."""
     import numpy as np
     import pandas as pd
 
@@ -199,19 +211,19 @@ def _change(rule: EventRule, trig: Trigger, cur: pd.DataFrame, prev: pd.DataFram
     idx = np.flatnonzero(hit.fillna(False).to_numpy(dtype=bool))
     if not idx.size:
         return []
-    return [_frame(cur["customer_id"].to_numpy()[idx], rule.event_type, today[idx], 0, 0, "change")]
+    return [_frame(cur_pos[idx], rule.event_type, today[idx], 0, 0, "change")]
 
 
 def _aligned(snapshot: pd.DataFrame, previous: pd.DataFrame, today: np.ndarray):
     """Rows of customers in both snapshots, in the same order (new customers drop out)."""
     import numpy as np
+    import pandas as pd
 
-    prev_pos = previous.reset_index(drop=True).reset_index().set_index("customer_id")["index"]
-    pos = prev_pos.reindex(snapshot["customer_id"]).to_numpy()
-    both = ~np.isnan(pos.astype(float))
-    cur = snapshot[both].reset_index(drop=True)
-    prev = previous.iloc[pos[both].astype(np.int64)].reset_index(drop=True)
-    return cur, prev, today[both]
+    prev_pos = pd.Index(previous["customer_id"]).get_indexer(snapshot["customer_id"])
+    cur_pos = np.flatnonzero(prev_pos >= 0)
+    cur = snapshot.take(cur_pos).reset_index(drop=True)
+    prev = previous.take(prev_pos[cur_pos]).reset_index(drop=True)
+    return cur, prev, today[cur_pos], cur_pos
 
 
 def detect_events(
@@ -244,7 +256,9 @@ def detect_events(
     today = local_dates(snapshot, as_of=as_of, instant=instant, default_timezone=default_timezone)
     have_previous = previous is not None and not previous.empty
     if have_previous:
-        cur, prev, cur_today = _aligned(snapshot, previous.reset_index(drop=True), today)
+        columns = ["customer_id"] + sorted({t.column for r in rules for t in r.triggers if t.kind == "change"})
+        cur, prev, cur_today, cur_pos = _aligned(snapshot[columns], previous.reset_index(drop=True)[columns],
+                                                 today)
     frames: list[pd.DataFrame] = []
     for rule in rules:
         for trig in rule.triggers:
@@ -253,20 +267,21 @@ def detect_events(
             elif trig.kind == "on_date":
                 frames += _on_date(rule, trig, snapshot, today, days)
             elif have_previous:
-                frames += _change(rule, trig, cur, prev, cur_today)
+                frames += _change(rule, trig, cur, prev, cur_today, cur_pos)
     if not frames:
         return _empty()
     events = pd.concat(frames, ignore_index=True)
     events["event_date"] = events["event_date"].astype("datetime64[s]")
-    annual = events["event_type"].isin([r.event_type for r in rules if r.annual])
-    occurrence = np.where(annual, events["event_date"].dt.strftime("%Y-%m-%d"),
-                          events["event_date"].dt.year.astype(str))
-    events = events.assign(_occ=occurrence).drop_duplicates(["customer_id", "event_type", "_occ"])
+    annual = events["event_type"].isin([r.event_type for r in rules if r.annual]).to_numpy()
+    day = events["event_date"].to_numpy().astype("datetime64[D]")
+    # Annual events are one per occurrence date, one-off events one per year.
+    occurrence = np.where(annual, day.astype(str), day.astype("datetime64[Y]").astype(str))
+    events = events.assign(_occ=occurrence).drop_duplicates(["pos", "event_type", "_occ"])
+    pos = events["pos"].to_numpy()
+    events.insert(0, "customer_id", snapshot["customer_id"].take(pos).to_numpy())
     events["key"] = [event_key(c, t, o) for c, t, o in
                      zip(events["customer_id"], events["event_type"], events["_occ"], strict=True)]
-    today_by_id = pd.Series(today, index=snapshot["customer_id"].to_numpy())
-    late = (today_by_id.reindex(events["customer_id"]).to_numpy().astype("datetime64[D]")
-            - events["event_date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
+    late = (today[pos] - events["event_date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
     max_age = events["event_type"].map({r.event_type: r.max_age_days for r in rules}).to_numpy()
     events["days_late"] = late
     events["stale"] = late > max_age

@@ -1,0 +1,142 @@
+"""Detection speed and memory at scale, beside the same rules in DuckDB SQL.
+
+Builds N customers (default 10,000,000) and a previous snapshot in memory, then
+times milestones.events.detect_events for one day and a 7-day window, and the
+same rules written as DuckDB SQL over the same in-memory frames, in the same
+run. Medians of REPEATS; peak RSS of the process at the end.
+Goal: at most 2x DuckDB's time, under 6 GB peak.
+
+    .venv/bin/python benchmarks/detect.py [--rows N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+
+from milestones.events import detect_events  # noqa: E402
+
+AS_OF = dt.date(2026, 11, 22)
+
+
+def _dates(rng, n, start, end, share=1.0):
+    lo = np.datetime64(start, "D")
+    span = int((np.datetime64(end, "D") - lo).astype(int))
+    out = lo + rng.integers(0, span, n).astype("timedelta64[D]")
+    if share < 1.0:
+        out[rng.random(n) >= share] = np.datetime64("NaT")
+    return out.astype("datetime64[s]")
+
+
+def snapshots(n: int, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    ids = pd.array(np.char.add("C", np.arange(n).astype("U9")), dtype="string[pyarrow]")
+    cur = pd.DataFrame({
+        "customer_id": ids,
+        "timezone": pd.Categorical.from_codes(rng.integers(0, 4, n), ["Europe/Helsinki", "Asia/Shanghai",
+                                                                       "America/New_York", "UTC"]),
+        "date_of_birth": _dates(rng, n, "1930-01-01", "2006-01-01", 0.95),
+        "customer_since": _dates(rng, n, "2000-01-01", str(AS_OF)),
+        "wedding_date": _dates(rng, n, "1970-01-01", str(AS_OF), 0.4),
+        "retirement_date": _dates(rng, n, "2020-01-01", "2031-01-01", 0.05),
+        "graduation_date": _dates(rng, n, "2020-01-01", "2031-01-01", 0.05),
+        "marital_status": pd.Categorical.from_codes(rng.integers(0, 5, n), ["single", "married", "partnered",
+                                                                            "divorced", "widowed"]),
+        "employment_status": pd.Categorical.from_codes(rng.integers(0, 5, n), ["employed", "self_employed",
+                                                                               "student", "unemployed", "retired"]),
+        "children_count": pd.array(rng.integers(0, 4, n), dtype="Int64"),
+    })
+    prev = cur.copy()
+    flip = rng.random(n) < 0.002  # a few thousand changes of each kind
+    prev.loc[flip, "marital_status"] = "single"
+    prev.loc[flip, "employment_status"] = "student"
+    prev.loc[flip, "children_count"] = prev.loc[flip, "children_count"] - 1
+    return cur, prev
+
+
+DUCK_SQL = """
+WITH days AS (SELECT (DATE '{as_of}' - d::INTEGER) AS t FROM range({days}) r(d)),
+annual AS (
+  SELECT c.customer_id, a.event_type, days.t AS event_date, year(days.t) - year(a.src) AS years
+  FROM cur c,
+       LATERAL (VALUES ('birthday', c.date_of_birth::DATE), ('wedding_anniversary', c.wedding_date::DATE),
+                       ('customer_anniversary', c.customer_since::DATE)) a(event_type, src),
+       days
+  WHERE a.src IS NOT NULL AND year(days.t) > year(a.src) AND (
+        (month(a.src) = month(days.t) AND day(a.src) = day(days.t))
+     OR (month(a.src) = 2 AND day(a.src) = 29 AND month(days.t) = 2 AND day(days.t) = 28
+         AND NOT ((year(days.t) % 4 = 0 AND year(days.t) % 100 <> 0) OR year(days.t) % 400 = 0)))
+),
+on_date AS (
+  SELECT customer_id, o.event_type, o.src AS event_date, 0 AS years
+  FROM cur, LATERAL (VALUES ('retirement', retirement_date::DATE), ('graduation', graduation_date::DATE),
+                            ('marriage', wedding_date::DATE)) o(event_type, src)
+  WHERE o.src BETWEEN DATE '{as_of}' - {days_minus_one} AND DATE '{as_of}'
+),
+changes AS (
+  SELECT c.customer_id, x.event_type, DATE '{as_of}' AS event_date, 0 AS years
+  FROM cur c JOIN prev p USING (customer_id),
+  LATERAL (VALUES
+    ('marriage', c.marital_status IN ('married', 'partnered') AND coalesce(p.marital_status NOT IN ('married', 'partnered'), true)),
+    ('marriage', c.wedding_date IS NOT NULL AND p.wedding_date IS NULL),
+    ('retirement', c.employment_status = 'retired' AND coalesce(p.employment_status <> 'retired', true)),
+    ('graduation', p.employment_status = 'student' AND c.employment_status <> 'student'),
+    ('new_child', coalesce(c.children_count, 0) > coalesce(p.children_count, 0))) x(event_type, hit)
+  WHERE x.hit
+),
+events AS (SELECT * FROM annual UNION ALL SELECT * FROM on_date UNION ALL SELECT * FROM changes)
+SELECT DISTINCT ON (customer_id, event_type,
+       CASE WHEN event_type LIKE '%anniversary' OR event_type = 'birthday' THEN strftime(event_date, '%Y-%m-%d')
+            ELSE year(event_date)::VARCHAR END)
+       customer_id, event_type, event_date, years,
+       substr(sha256(customer_id || chr(31) || event_type || chr(31) ||
+              CASE WHEN event_type LIKE '%anniversary' OR event_type = 'birthday' THEN strftime(event_date, '%Y-%m-%d')
+                   ELSE year(event_date)::VARCHAR END), 1, 32) AS key
+FROM events
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import duckdb
+
+    t = time.perf_counter()
+    cur, prev = snapshots(args.rows)
+    print(f"{args.rows:,} customers + previous snapshot built in {time.perf_counter() - t:.1f} s")
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    con.register("cur", cur)
+    con.register("prev", prev)
+    for days in (1, 7):
+        ours, duck = [], []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            ev = detect_events(cur, prev, as_of=AS_OF, days=days)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            sql = DUCK_SQL.format(as_of=AS_OF, days=days, days_minus_one=days - 1)
+            dk = con.execute(sql).df()
+            duck.append(time.perf_counter() - t)
+        same = set(ev["key"]) == set(dk["key"])
+        o, d = statistics.median(ours), statistics.median(duck)
+        print(f"window {days} day(s): milestones {o:6.2f} s  duckdb {d:6.2f} s  ratio {o / d:4.2f}x  "
+              f"events {len(ev):,} (duckdb {len(dk):,}, same keys: {same})")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:,.0f} MB (goal < 6,144 MB); goal ratio <= 2x DuckDB")
+
+
+if __name__ == "__main__":
+    main()
