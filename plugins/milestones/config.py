@@ -50,6 +50,16 @@ class Settings:
     max_invalid_share: float = 0.05
     #: Validation gate: stop if the row count drops by more than this share.
     max_row_drop_share: float = 0.20
+    #: Seconds to wait for SendGrid on every request (the client has no default).
+    send_timeout: float = 10.0
+    #: Emails sent at once (threads, each with its own kept-alive connection).
+    send_concurrency: int = 8
+    #: Attempts per email for retryable answers (429, 5xx, connection refused).
+    send_max_attempts: int = 5
+    #: SendGrid unsubscribe group (ASM) id; 0 = none.
+    asm_group_id: int = 0
+    #: SendGrid categories added to every email (the event type is always added).
+    categories: str = "milestones"
     #: Dry run: render and record everything, send nothing.
     dry_run: bool = False
     #: SendGrid sandbox mode (the API validates but does not deliver).

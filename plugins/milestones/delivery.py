@@ -82,7 +82,8 @@ class OutboxTransport:
 
 
 def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str,
-                     sandbox: bool = False, asm_group_id: int | None = None) -> dict[str, Any]:
+                     sandbox: bool = False, asm_group_id: int | None = None,
+                     categories: tuple[str, ...] = ("milestones",)) -> dict[str, Any]:
     """The Mail Send v3 JSON body for one email (custom_args per personalization)."""
     payload: dict[str, Any] = {
         "personalizations": [{
@@ -95,7 +96,7 @@ def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str
             {"type": "text/plain", "value": message["text"]},
             {"type": "text/html", "value": message["html"]},
         ],
-        "categories": ["milestones", str(message["event_type"])],
+        "categories": list(dict.fromkeys([*categories, str(message["event_type"])]))[:10],
         "headers": {
             "List-Unsubscribe": f"<{message['unsubscribe_url']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -110,13 +111,15 @@ def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str
     return payload
 
 
-def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger) -> Counter:
-    """Send each message at most once. Returns counts by outcome.
+def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger,
+            concurrency: int = 1) -> Counter:
+    """Send each message at most once, ``concurrency`` at a time. Returns counts by outcome.
 
     ``already_sent`` counts messages whose key the ledger already held beyond
     ``pending`` (a re-run, a retry, another worker): they are not sent again.
+    Each send is claimed in the ledger first, so workers racing on the same
+    batch (threads here, or other processes) never send one email twice.
     """
-    counts: Counter = Counter()
     ledger.register(
         {
             "key": m["key"],
@@ -128,21 +131,27 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
         }
         for m in messages
     )
-    for m in messages:
+
+    def one(m: dict[str, Any]) -> str:
         if not ledger.claim(m["key"]):
-            counts["already_sent"] += 1
-            continue
+            return "already_sent"
         try:
             outcome = transport.send(m)
         except Exception as exc:  # an unexpected failure after the claim: outcome unknown
             outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
         ledger.finish(m["key"], outcome.state, message_id=outcome.message_id,
                       error=outcome.error, transport=transport.name)
-        counts[{ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}[outcome.state]] += 1
         if outcome.state != ACCEPTED:
             log.warning("email %s to %s: %s (%s)", m["key"], mask_email(m["email"]),
                         outcome.state, outcome.error)
-    return counts
+        return {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}[outcome.state]
+
+    if concurrency <= 1:
+        return Counter(one(m) for m in messages)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") as pool:
+        return Counter(pool.map(one, messages))
 
 
 def sendgrid_connection() -> dict[str, str] | None:

@@ -211,6 +211,10 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
 
 # --- stage 5: delivery ---------------------------------------------------------------------
 
+#: SendGrid refuses a send_at more than 72 hours ahead; keep a margin.
+SENDGRID_MAX_SCHEDULE = dt.timedelta(hours=71)
+
+
 def make_transport(settings: Settings):
     """SendGrid when the ``sendgrid_default`` connection exists, else the file outbox."""
     from milestones.delivery import OutboxTransport, sendgrid_connection
@@ -220,7 +224,10 @@ def make_transport(settings: Settings):
         from milestones.sendgrid_transport import SendGridTransport
 
         return SendGridTransport(conn["api_key"], conn["host"], from_email=settings.from_email,
-                                 from_name=settings.from_name, sandbox=settings.sandbox_mode)
+                                 from_name=settings.from_name, sandbox=settings.sandbox_mode,
+                                 timeout=settings.send_timeout, asm_group_id=settings.asm_group_id or None,
+                                 categories=tuple(c.strip() for c in settings.categories.split(",") if c.strip()),
+                                 max_attempts=settings.send_max_attempts)
     return OutboxTransport(Path(settings.data_dir) / "outbox", from_email=settings.from_email,
                            from_name=settings.from_name)
 
@@ -234,13 +241,17 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
     day = _day(as_of)
     path = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
     messages = storage.read_parquet(path)
-    if due_before is not None:
-        messages = messages[messages["send_at"] <= int(due_before.timestamp())]
     transport = transport or make_transport(settings)
+    if due_before is not None:
+        # SendGrid holds an email until its send_at (at most 72 hours ahead); the
+        # outbox has no such queue, so it only takes what is due now.
+        horizon = SENDGRID_MAX_SCHEDULE if transport.name == "sendgrid" else dt.timedelta(0)
+        messages = messages[messages["send_at"] <= int((due_before + horizon).timestamp())]
     records = messages.to_dict("records")
     if settings.dry_run:
         return {"transport": transport.name, "dry_run": True, "would_send": len(records)}
-    counts = deliver(records, transport, Ledger(settings.ledger_database_url))
+    counts = deliver(records, transport, Ledger(settings.ledger_database_url),
+                     concurrency=settings.send_concurrency)
     return {"transport": transport.name, "dry_run": False, **dict(counts)}
 
 

@@ -1,0 +1,116 @@
+"""The official sendgrid client, through our transport, against a faulty server on 127.0.0.1.
+
+The server counts what it received and accepted per email key: no duplicate
+(accepted at most once) and no loss (every email either accepted or recorded
+failed/unknown/pending in the ledger with its reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+
+import pytest
+
+from milestones.delivery import deliver
+from milestones.ledger import Ledger
+from milestones.sendgrid_transport import SendGridTransport
+from tests.servers.fault_server import FaultServer
+
+API_KEY = "SG.test-key-never-logged.abcdefghijklmnop"
+
+
+def message(key: str, **extra) -> dict:
+    return {"key": key, "customer_id": f"C-{key}", "event_type": "birthday", "event_date": "2026-11-22",
+            "email": f"{key}@example.com", "subject": "Happy birthday!", "html": "<p>Hi</p>",
+            "text": "Hi", "unsubscribe_url": f"https://milestones.example/u?k={key}",
+            "template_version": "v1", "send_at": 0, **extra}
+
+
+def transport(url: str, **kw) -> SendGridTransport:
+    defaults = {"from_email": "hello@milestones.example", "from_name": "Milestones",
+                "timeout": 0.5, "backoff": 0.01, "max_attempts": 4}
+    return SendGridTransport(API_KEY, url, **{**defaults, **kw})
+
+
+PLAN = {
+    "ok": [],
+    "ratelimited": ["429", "429", "202"],
+    "flaky": ["500", "503", "202"],
+    "dropped": ["drop"],
+    "slow": ["slow"],
+    "bad": ["400"],
+    "unauthorized": ["401"],
+    "too-big": ["413"],
+    "down": ["503", "503", "503", "503"],  # one answer per attempt (max_attempts=4)
+}
+EXPECTED = {"ok": "accepted", "ratelimited": "accepted", "flaky": "accepted", "dropped": "unknown",
+            "slow": "unknown", "bad": "failed", "unauthorized": "failed", "too-big": "failed",
+            "down": "pending"}
+
+
+def test_faults_no_duplicate_no_loss(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    with FaultServer(PLAN, slow_seconds=1.5) as server:
+        counts = deliver([message(k) for k in PLAN], transport(server.url), ledger, concurrency=4)
+        states = ledger.states()
+        assert states == EXPECTED
+        assert counts == {"sent": 3, "unknown": 2, "failed": 3, "retry_later": 1}
+        assert all(n == 1 for n in server.accepted.values())
+        assert server.received["ratelimited"] == 3 and server.received["flaky"] == 3
+        # Ambiguous outcomes were sent exactly once and never blindly resent.
+        assert server.received["dropped"] == 1 and server.received["slow"] == 1
+        assert server.received["bad"] == 1  # 4xx: never retried
+        assert ledger.get("ratelimited")["message_id"] == "msg-ratelimited"
+        assert "HTTP 400" in ledger.get("bad")["last_error"]
+
+        # A re-run sends only what is still owed (pending), nothing already decided.
+        before = dict(server.received)
+        again = deliver([message(k) for k in PLAN], transport(server.url), ledger, concurrency=4)
+        assert again["already_sent"] == len(PLAN) - 1
+        assert {k: n - before.get(k, 0) for k, n in server.received.items() if n != before.get(k, 0)} == {"down": 1}
+        assert ledger.states()["down"] == "accepted"
+    # The key went out in the Authorization header, and nowhere else.
+    assert server.auth_headers == {f"Bearer {API_KEY}"}
+    assert API_KEY not in caplog.text
+    assert all(API_KEY not in (ledger.get(k)["last_error"] or "") for k in PLAN)
+
+
+def test_connection_refused_is_retried_then_left_pending(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    with FaultServer() as server:
+        url = server.url
+    # The server is gone: nothing listens on that port any more.
+    counts = deliver([message("a")], transport(url), ledger)
+    assert counts == {"retry_later": 1}
+    assert ledger.get("a")["state"] == "pending" and "not sent" in ledger.get("a")["last_error"]
+
+
+def _race(url: str, db: str, keys: list[str]) -> None:
+    deliver([message(k) for k in keys], transport(url), Ledger(db), concurrency=4)
+
+
+def test_racing_workers_never_send_twice(tmp_path):
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    Ledger(db)  # create the schema before the race
+    keys = [f"k{i}" for i in range(120)]
+    with FaultServer() as server:
+        ctx = multiprocessing.get_context("spawn")
+        workers = [ctx.Process(target=_race, args=(server.url, db, keys[i:] + keys[:i])) for i in (0, 40, 80)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+            assert w.exitcode == 0
+        assert server.accepted == {k: 1 for k in keys}
+        assert sum(server.received.values()) == len(keys)
+    assert set(Ledger(db).states().values()) == {"accepted"}
+
+
+@pytest.mark.parametrize("status", ["400", "413"])
+def test_a_bad_email_fails_alone(tmp_path, status):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    with FaultServer({"bad": [status]}) as server:
+        counts = deliver([message("bad"), message("good1"), message("good2")], transport(server.url), ledger)
+    assert counts == {"failed": 1, "sent": 2}
