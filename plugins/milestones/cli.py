@@ -85,6 +85,24 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ledger(args: argparse.Namespace) -> int:
+    """Operator view of the send ledger: counts, unknown emails, and resolving them."""
+    from milestones.ledger import UNKNOWN, Ledger
+
+    settings = _settings(args)
+    ledger = Ledger(settings.ledger_database_url)
+    if args.action == "resolve":
+        if not args.key or not args.state or not args.note:
+            raise UserError("resolve needs KEY, --as accepted|pending|failed and --note")
+        if not ledger.resolve(args.key, args.state, args.note):
+            raise UserError(f"no unknown email with key {args.key!r}")
+        _emit({"key": args.key, "state": args.state, "note": args.note})
+        return EXIT_OK
+    unknown = [k for k, s in ledger.states().items() if s == UNKNOWN]
+    _emit({"states": ledger.counts(), "unknown": unknown[:100], "unknown_total": len(unknown)})
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from milestones.sample import write_samples
 
@@ -170,6 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", required=True, type=_date)
     p.add_argument("--days", type=int, default=1, help="catch-up window: the N days ending --as-of")
     p.add_argument("--out", required=True, type=Path, help="events file, .csv or .parquet")
+    p.add_argument("--data-dir", type=Path)
+
+    p = add("ledger", cmd_ledger, "show the send ledger, or resolve an email left unknown")
+    p.add_argument("action", choices=["status", "resolve"])
+    p.add_argument("key", nargs="?", help="email key (resolve)")
+    p.add_argument("--as", dest="state", choices=["accepted", "pending", "failed"],
+                   help="accepted: it went out; pending: send it again; failed: give up")
+    p.add_argument("--note", help="why (kept in the ledger)")
     p.add_argument("--data-dir", type=Path)
 
     p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")

@@ -250,8 +250,11 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
     records = messages.to_dict("records")
     if settings.dry_run:
         return {"transport": transport.name, "dry_run": True, "would_send": len(records)}
-    counts = deliver(records, transport, Ledger(settings.ledger_database_url),
-                     concurrency=settings.send_concurrency)
+    ledger = Ledger(settings.ledger_database_url)
+    # A worker that died mid-send left rows "sending": they become "unknown" for an
+    # operator (or the event webhook) to resolve, never resent blindly.
+    ledger.mark_stale_unknown()
+    counts = deliver(records, transport, ledger, concurrency=settings.send_concurrency)
     return {"transport": transport.name, "dry_run": False, **dict(counts)}
 
 
