@@ -111,8 +111,11 @@ def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str
     return payload
 
 
+OUTCOME_NAMES = {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}
+
+
 def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger,
-            concurrency: int = 1) -> Counter:
+            concurrency: int = 1, batch_size: int = 200) -> Counter:
     """Send each message at most once, ``concurrency`` at a time. Returns counts by outcome.
 
     ``already_sent`` counts messages whose key the ledger already held beyond
@@ -132,26 +135,39 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
         for m in messages
     )
 
-    def one(m: dict[str, Any]) -> str:
-        if not ledger.claim(m["key"]):
-            return "already_sent"
+    def send(m: dict[str, Any]) -> dict[str, Any]:
         try:
             outcome = transport.send(m)
         except Exception as exc:  # an unexpected failure after the claim: outcome unknown
             outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-        ledger.finish(m["key"], outcome.state, message_id=outcome.message_id,
-                      error=outcome.error, transport=transport.name)
         if outcome.state != ACCEPTED:
             log.warning("email %s to %s: %s (%s)", m["key"], mask_email(m["email"]),
                         outcome.state, outcome.error)
-        return {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}[outcome.state]
+        return {"key": m["key"], "state": outcome.state, "message_id": outcome.message_id,
+                "error": outcome.error, "transport": transport.name}
 
-    if concurrency <= 1:
-        return Counter(one(m) for m in messages)
-    from concurrent.futures import ThreadPoolExecutor
+    counts: Counter = Counter()
+    pool = None
+    if concurrency > 1:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") as pool:
-        return Counter(pool.map(one, messages))
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send")
+    try:
+        # Claims and outcomes go to the ledger a batch at a time: two transactions
+        # per batch instead of two per email. A crash mid-batch leaves its claimed
+        # rows "sending", which become "unknown", never resent: still at most once.
+        for i in range(0, len(messages), batch_size):
+            batch = messages[i:i + batch_size]
+            won = ledger.claim_many([m["key"] for m in batch])
+            counts["already_sent"] += len(batch) - len(won)
+            mine = [m for m in batch if m["key"] in won]
+            results = list(pool.map(send, mine)) if pool else [send(m) for m in mine]
+            ledger.finish_many(results)
+            counts.update(OUTCOME_NAMES[r["state"]] for r in results)
+    finally:
+        if pool:
+            pool.shutdown()
+    return +counts
 
 
 def sendgrid_connection() -> dict[str, str] | None:

@@ -109,6 +109,34 @@ class Ledger:
             )
         return res.rowcount == 1
 
+    def claim_many(self, keys: list[str]) -> set[str]:
+        """Claim a batch in one statement; returns the keys this caller won."""
+        won: set[str] = set()
+        with self.engine.begin() as conn:
+            for i in range(0, len(keys), 500):
+                res = conn.execute(
+                    emails.update()
+                    .where(emails.c.key.in_(keys[i:i + 500]), emails.c.state == PENDING)
+                    .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=_now())
+                    .returning(emails.c.key)
+                )
+                won.update(res.scalars())
+        return won
+
+    def finish_many(self, outcomes: list[dict[str, Any]]) -> None:
+        """Record many outcomes in one transaction: dicts with key, state, message_id, error, transport."""
+        if not outcomes:
+            return
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                emails.update().where(emails.c.key == sa.bindparam("k")).values(
+                    state=sa.bindparam("s"), message_id=sa.bindparam("m"), last_error=sa.bindparam("e"),
+                    transport=sa.bindparam("t"), updated_at=now),
+                [{"k": o["key"], "s": o["state"], "m": o.get("message_id"), "e": o.get("error"),
+                  "t": o.get("transport", "")} for o in outcomes],
+            )
+
     def finish(self, key: str, state: str, *, message_id: str | None = None,
                error: str | None = None, transport: str | None = None) -> None:
         """Record the outcome of a claimed send. ``pending`` puts it back for a retry."""
