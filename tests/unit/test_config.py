@@ -47,3 +47,15 @@ def test_bad_values_are_named(monkeypatch, tmp_path):
 
 def test_data_dir_is_a_path(tmp_path):
     assert isinstance(load_settings(data_dir=str(tmp_path)).data_dir, Path)
+
+
+def test_every_setting_is_documented():
+    """The README's configuration reference lists every setting with its env var."""
+    import dataclasses
+
+    from milestones.config import PROJECT_ROOT, Settings
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [f.name for f in dataclasses.fields(Settings) if f.name != "extra"
+               and f"| `{f.name}` | `MILESTONES_{f.name.upper()}` |" not in readme]
+    assert missing == []
