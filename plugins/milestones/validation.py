@@ -139,6 +139,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         # Nanosecond precision on purpose: GX compares datetime64[ns] columns
         # vectorised, any other unit row by row in Python (about 2 s per 1M rows).
         parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+        # pandas also takes 1990-1-5; the contract says YYYY-MM-DD.
+        parsed = parsed.where(raw.str.match(r"^\d{4}-\d{2}-\d{2}$").fillna(False).astype(bool))
         work[f"_{col}"] = parsed
         work[f"_{col}_bad"] = raw.where(raw.notna() & parsed.isna())
         work[f"_{col}_placeholder"] = raw.where(raw.isin(PLACEHOLDER_DATES))

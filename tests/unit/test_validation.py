@@ -39,6 +39,7 @@ BAD = [
     ({"timezone": "Mars/Olympus"}, "timezone:unknown"),
     ({"date_of_birth": "1980-02-30"}, "date_of_birth:unparseable"),
     ({"date_of_birth": "17.05.1980"}, "date_of_birth:unparseable"),
+    ({"date_of_birth": "1980-5-17"}, "date_of_birth:unparseable"),
     ({"date_of_birth": "1970-01-01"}, "date_of_birth:placeholder"),
     ({"date_of_birth": "1900-01-01"}, "date_of_birth:placeholder"),
     ({"date_of_birth": "2027-01-01"}, "date_of_birth:in_future"),
