@@ -103,6 +103,62 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+REASONS = {
+    "": "sent (or due to be sent)",
+    "deceased": "the CRM marks the customer deceased: never contacted",
+    "no_opt_in": "no marketing opt-in",
+    "suppressed": "the address unsubscribed, bounced or reported spam",
+    "stale": "found too long after it happened (catch-up after an outage)",
+    "quiet_day": "a quiet day: nothing is sent",
+    "holdout": "in the holdout group, which receives nothing so that uplift can be measured",
+    "frequency_cap": "already had a milestone email within the frequency cap",
+    "lower_priority_same_day": "another event of the same day had priority: one email per customer",
+    "template_not_approved": "the template's current content is not approved",
+}
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    """Every decision the pipeline took for one customer, with its reason and the email's fate."""
+    import pandas as pd
+
+    from milestones.feedback import Feedback
+
+    settings = _settings(args)
+    root = Path(settings.data_dir) / "decisions"
+    days = [root / str(args.as_of)] if args.as_of else sorted(root.glob("*"))
+    frames = [pd.read_parquet(d / "decisions.parquet") for d in days if (d / "decisions.parquet").is_file()]
+    if not frames:
+        raise UserError(f"no decisions under {root}" + (f" for {args.as_of}" if args.as_of else ""))
+    decisions = pd.concat(frames)
+    mine = decisions[decisions["customer_id"] == args.customer_id].sort_values("event_date")
+    feedback = Feedback(settings.ledger_database_url)
+    out = []
+    for row in mine.to_dict("records"):
+        email = feedback.ledger.get(row["key"])
+        entry = {"date": str(row["event_date"])[:10], "event": row["event_type"], "decision": row["decision"],
+                 "reason": row["reason"] or None, "key": row["key"],
+                 "email_state": email["state"] if email else None}
+        out.append(entry)
+        fate = f", email {entry['email_state']}" if entry["email_state"] else ""
+        print(f"{entry['date']} {entry['event']}: {row['decision']}: "
+              f"{REASONS.get(row['reason'], row['reason'])}{fate}")
+    webhook = [e["event"] for e in feedback.events_for(customer_id=args.customer_id)]
+    if not out:
+        print(f"no events detected for {args.customer_id}")
+    _emit({"customer_id": args.customer_id, "decisions": out, "webhook_events": webhook})
+    return EXIT_OK
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    """Serve the event webhook (and the other pages) on its own, without Airflow."""
+    import uvicorn
+
+    from milestones.web import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from milestones.sample import write_samples
 
@@ -197,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accepted: it went out; pending: send it again; failed: give up")
     p.add_argument("--note", help="why (kept in the ledger)")
     p.add_argument("--data-dir", type=Path)
+
+    p = add("why", cmd_why, "explain every decision taken for one customer")
+    p.add_argument("customer_id")
+    p.add_argument("--as-of", type=_date, help="only this date (default: every date)")
+    p.add_argument("--data-dir", type=Path)
+
+    p = add("webhook", cmd_webhook, "serve the SendGrid event webhook on its own")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
 
     p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")
     p.add_argument("--out", default="samples", type=Path)

@@ -60,6 +60,23 @@ class Settings:
     asm_group_id: int = 0
     #: SendGrid categories added to every email (the event type is always added).
     categories: str = "milestones"
+    #: At most one milestone email per customer in this many days.
+    frequency_cap_days: int = 30
+    #: When events fall together, the one email goes to the first of these present.
+    priority: str = ("retirement,marriage,new_child,graduation,birthday,wedding_anniversary,"
+                     "customer_anniversary")
+    #: Share of customers (stable, by salted hash of customer_id) who receive nothing (0-1).
+    holdout_share: float = 0.05
+    #: Salt of the holdout hash; change it to draw a new holdout group.
+    holdout_salt: str = "milestones-holdout-v1"
+    #: Comma-separated dates (YYYY-MM-DD) on which nothing is sent.
+    quiet_dates: str = ""
+    #: SendGrid Event Webhook verification key (base64 DER, from SendGrid's settings).
+    webhook_public_key: str = ""
+    #: Largest webhook request body accepted, in bytes.
+    webhook_max_bytes: int = 1_048_576
+    #: Seconds a signed webhook request stays valid (replay window).
+    webhook_replay_seconds: float = 300.0
     #: Dry run: render and record everything, send nothing.
     dry_run: bool = False
     #: SendGrid sandbox mode (the API validates but does not deliver).

@@ -166,6 +166,13 @@ class Ledger:
                 out.update(conn.execute(query.where(emails.c.key.in_(keys[i:i + 500]))).all())
             return out
 
+    def contacted_since(self, day: str) -> list[tuple[str, str]]:
+        """(customer_id, key) of emails sent, or possibly sent, for events on or after ``day``."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(
+                sa.select(emails.c.customer_id, emails.c.key)
+                .where(emails.c.event_date >= day, emails.c.state.in_((ACCEPTED, SENDING, UNKNOWN)))).all())
+
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(emails.c.state, sa.func.count()).group_by(emails.c.state)).all()

@@ -135,12 +135,32 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
 
 # --- stage 3: policy -----------------------------------------------------------------------
 
+def policy_for(day: dt.date, settings: Settings, event_keys) -> Any:
+    """The contact policy of ``day``: settings, suppressions and recent sends from the ledger."""
+    from milestones.feedback import Feedback
+    from milestones.policy import Policy
+
+    feedback = Feedback(settings.ledger_database_url)
+    since = str(day - dt.timedelta(days=settings.frequency_cap_days - 1))
+    keys = set(event_keys)
+    # Today's own events are not "recent contact": a re-run must find them already sent.
+    recent = {cid for cid, key in feedback.ledger.contacted_since(since) if key not in keys}
+    quiet = {dt.date.fromisoformat(d.strip()) for d in settings.quiet_dates.split(",") if d.strip()}
+    return Policy(
+        priority=tuple(t.strip() for t in settings.priority.split(",") if t.strip()),
+        holdout_share=settings.holdout_share, holdout_salt=settings.holdout_salt,
+        quiet_dates=frozenset(quiet), suppressed=frozenset(feedback.suppressed()),
+        recently_contacted=frozenset(recent),
+    )
+
+
 def decide_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str) -> dict[str, Any]:
     from milestones.policy import decide
 
     day = _day(as_of)
     events = storage.read_parquet(storage.stage_dir(settings.data_dir, "events", day) / "events.parquet")
-    decisions = decide(events, storage.read_parquet(snapshot))
+    decisions = decide(events, storage.read_parquet(snapshot), policy_for(day, settings, events["key"]),
+                       as_of=day)
     out = storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet"
     storage.write_parquet(decisions, out)
     skipped = Counter(decisions.loc[decisions["decision"] == "skip", "reason"])

@@ -1,11 +1,15 @@
 """Contact policy: who is contacted, applied in one place, one recorded reason per event.
 
-Rules run in order; the first that matches decides.  Every event gets a row in
-the decisions file, sent or not, so ``why`` can always explain it.
+Rules run in the order of :data:`RULE_ORDER`; the first that matches decides,
+and every event gets a row in the decisions file, sent or not, so
+``milestones why`` can always explain it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,14 +27,38 @@ DEFAULT_PRIORITY = (
     "wedding_anniversary",
     "customer_anniversary",
 )
+#: Skip reasons, in the order they are checked.
+RULE_ORDER = ("deceased", "no_opt_in", "suppressed", "stale", "quiet_day", "holdout",
+              "frequency_cap", "lower_priority_same_day")
 
 
-def decide(events: pd.DataFrame, snapshot: pd.DataFrame,
-           priority: tuple[str, ...] = DEFAULT_PRIORITY) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Policy:
+    priority: tuple[str, ...] = DEFAULT_PRIORITY
+    holdout_share: float = 0.0
+    holdout_salt: str = "milestones-holdout-v1"
+    quiet_dates: frozenset[dt.date] = frozenset()
+    #: Addresses (lower case) that unsubscribed, bounced or reported spam.
+    suppressed: frozenset[str] = frozenset()
+    #: Customers already sent a milestone email within the frequency cap.
+    recently_contacted: frozenset[str] = field(default_factory=frozenset)
+
+
+def in_holdout(customer_id: str, share: float, salt: str) -> bool:
+    """Stable membership: the same customer is in (or out) of the holdout on every run."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{salt}\x1f{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None = None,
+           *, as_of: dt.date | None = None) -> pd.DataFrame:
     """Return ``events`` with ``decision`` (send/skip) and ``reason`` columns."""
     import numpy as np
 
-    people = snapshot.set_index("customer_id")[["marketing_opt_in", "deceased"]]
+    policy = policy or Policy()
+    people = snapshot.set_index("customer_id")[["marketing_opt_in", "deceased", "email"]]
     out = events.join(people, on="customer_id")
     reason = np.full(len(out), "", dtype=object)
 
@@ -39,14 +67,20 @@ def decide(events: pd.DataFrame, snapshot: pd.DataFrame,
         reason[mask] = why
 
     apply(out["deceased"].fillna(False), "deceased")
+    apply(~out["marketing_opt_in"].fillna(False).astype(bool), "no_opt_in")
+    apply(out["email"].str.lower().isin(policy.suppressed).fillna(False), "suppressed")
     if "stale" in out.columns:  # found by a catch-up run, too late to be welcome
         apply(out["stale"].fillna(False), "stale")
-    apply(~out["marketing_opt_in"].fillna(False).astype(bool), "no_opt_in")
-    rank = out["event_type"].map({t: i for i, t in enumerate(priority)}).fillna(len(priority))
+    if as_of is not None and as_of in policy.quiet_dates:
+        apply(np.ones(len(out), dtype=bool), "quiet_day")
+    ids = out["customer_id"].to_numpy()
+    apply([in_holdout(c, policy.holdout_share, policy.holdout_salt) for c in ids], "holdout")
+    apply(out["customer_id"].isin(policy.recently_contacted), "frequency_cap")
+    rank = out["event_type"].map({t: i for i, t in enumerate(policy.priority)}).fillna(len(policy.priority))
     candidates = out.assign(_rank=rank.to_numpy(), _ok=(reason == ""))
     best = (candidates[candidates["_ok"]].sort_values(["customer_id", "_rank", "event_date"])
             .drop_duplicates("customer_id")["key"])
     apply((reason == "") & ~out["key"].isin(best).to_numpy(), "lower_priority_same_day")
     out["decision"] = np.where(reason == "", SEND, SKIP)
     out["reason"] = reason
-    return out.drop(columns=["marketing_opt_in", "deceased"])
+    return out.drop(columns=["marketing_opt_in", "deceased", "email"])

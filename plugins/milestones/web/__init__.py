@@ -11,9 +11,10 @@ from __future__ import annotations
 def create_app():
     from fastapi import FastAPI
 
-    from milestones.web import gallery, runs
+    from milestones.web import gallery, runs, webhook
 
     app = FastAPI(title="milestones", description="Milestone pipeline pages and endpoints")
     app.include_router(runs.router)
     app.include_router(gallery.router)
+    app.include_router(webhook.router)
     return app

@@ -1,0 +1,125 @@
+"""The SendGrid Event Webhook receiver with real ECDSA signatures (keys made here)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+
+from milestones.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, Feedback
+
+
+@pytest.fixture
+def signer(tmp_path, monkeypatch):
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MILESTONES_WEBHOOK_PUBLIC_KEY", base64.b64encode(public).decode())
+    monkeypatch.setenv("MILESTONES_WEBHOOK_MAX_BYTES", "20000")
+
+    def sign(body: bytes, timestamp: str | None = None) -> dict[str, str]:
+        timestamp = timestamp or str(int(time.time()))
+        signature = private.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {SIGNATURE_HEADER: base64.b64encode(signature).decode(), TIMESTAMP_HEADER: timestamp,
+                "Content-Type": "application/json"}
+
+    from milestones.web import create_app
+
+    return sign, TestClient(create_app()), tmp_path / "data"
+
+
+def _events():
+    return [
+        {"event": "unsubscribe", "email": "Quit@Example.com", "sg_event_id": "e1", "timestamp": 1790000000,
+         "key": "k1", "customer_id": "C1", "event_type": "birthday"},
+        {"event": "delivered", "email": "ok@example.com", "sg_event_id": "e2", "timestamp": 1790000001,
+         "key": "k2", "customer_id": "C2", "event_type": "birthday"},
+        {"event": "open", "email": "ok@example.com", "timestamp": 1790000002, "key": "k2", "customer_id": "C2"},
+    ]
+
+
+def _stored(data) -> int:
+    from milestones.config import load_settings
+
+    return len(Feedback(load_settings().ledger_database_url).events_for())
+
+
+def test_signed_events_are_stored_once_and_acted_on(signer):
+    sign, client, data = signer
+    from milestones.config import load_settings
+    from milestones.ledger import Ledger
+
+    ledger = Ledger(load_settings().ledger_database_url)
+    ledger.register([{"key": "k2", "customer_id": "C2", "event_type": "birthday", "event_date": "2026-11-22",
+                      "template_version": "v", "transport": "sendgrid"}])
+    ledger.claim("k2")
+    ledger.finish("k2", "unknown", error="timeout after the request was sent")
+
+    body = json.dumps(_events()).encode()
+    first = client.post("/webhook/sendgrid", content=body, headers=sign(body))
+    assert first.status_code == 200 and first.json() == {"stored": 3, "suppressed": 1, "settled": 1}
+    # The same delivery again (SendGrid retries): nothing new, events without an id included.
+    again = client.post("/webhook/sendgrid", content=body, headers=sign(body))
+    assert again.json() == {"duplicate": 3}
+    feedback = Feedback(load_settings().ledger_database_url)
+    assert feedback.suppressed() == {"quit@example.com": "unsubscribe"}
+    assert ledger.get("k2")["state"] == "accepted"
+
+
+@pytest.mark.parametrize("case", ["tampered", "stale", "unsigned", "wrong key"])
+def test_untrusted_requests_are_refused_and_nothing_stored(signer, case):
+    sign, client, data = signer
+    body = json.dumps(_events()).encode()
+    headers = sign(body)
+    if case == "tampered":
+        body = body.replace(b"unsubscribe", b"delivered__")
+    elif case == "stale":
+        old = str(int(time.time()) - 3600)
+        headers = sign(body, old)
+    elif case == "unsigned":
+        headers = {"Content-Type": "application/json"}
+    else:
+        other = ec.generate_private_key(ec.SECP256R1())
+        ts = headers[TIMESTAMP_HEADER]
+        headers[SIGNATURE_HEADER] = base64.b64encode(
+            other.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    response = client.post("/webhook/sendgrid", content=body, headers=headers)
+    assert response.status_code == 403
+    assert _stored(data) == 0
+
+
+def test_malformed_and_oversized(signer):
+    sign, client, data = signer
+    bad = b'{"event": "open",'
+    assert client.post("/webhook/sendgrid", content=bad, headers=sign(bad)).status_code == 400
+    not_list = b'{"event": "open"}'
+    assert client.post("/webhook/sendgrid", content=not_list, headers=sign(not_list)).status_code == 400
+    huge = json.dumps([{"event": "open", "email": "x@example.com", "pad": "x" * 30000}]).encode()
+    assert client.post("/webhook/sendgrid", content=huge, headers=sign(huge)).status_code == 413
+    assert _stored(data) == 0
+
+
+def test_suppression_reaches_the_next_decision(signer):
+    sign, client, data = signer
+    import datetime as dt
+
+    import pandas as pd
+
+    from milestones.config import load_settings
+    from milestones.pipeline import policy_for
+    from milestones.policy import decide
+
+    body = json.dumps(_events()[:1]).encode()
+    assert client.post("/webhook/sendgrid", content=body, headers=sign(body)).status_code == 200
+    policy = policy_for(dt.date(2026, 11, 22), load_settings(), [])
+    people = pd.DataFrame([{"customer_id": "C1", "email": "quit@example.com", "marketing_opt_in": True,
+                            "deceased": False}])
+    events = pd.DataFrame([{"customer_id": "C1", "event_type": "birthday",
+                            "event_date": pd.Timestamp("2026-11-22"), "key": "x"}])
+    assert list(decide(events, people, policy)["reason"]) == ["suppressed"]
