@@ -159,6 +159,21 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_approve_run(args: argparse.Namespace) -> int:
+    """Let a run the circuit breaker held send anyway (recorded with who and when)."""
+    import datetime as dt
+
+    from milestones import storage
+    from milestones.pipeline import approval_path
+
+    settings = _settings(args)
+    record = {"date": str(args.date), "approved_by": args.by,
+              "approved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    storage.write_json(record, approval_path(args.date, settings))
+    _emit(record)
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from milestones.sample import write_samples
 
@@ -262,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("webhook", cmd_webhook, "serve the SendGrid event webhook on its own")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+
+    p = add("approve-run", cmd_approve_run, "let a run held by the circuit breaker send")
+    p.add_argument("date", type=_date)
+    p.add_argument("--by", required=True, help="who approves")
+    p.add_argument("--data-dir", type=Path)
 
     p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")
     p.add_argument("--out", default="samples", type=Path)

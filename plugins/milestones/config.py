@@ -71,6 +71,12 @@ class Settings:
     holdout_salt: str = "milestones-holdout-v1"
     #: Comma-separated dates (YYYY-MM-DD) on which nothing is sent.
     quiet_dates: str = ""
+    #: Circuit breaker: hold an event type's sends above this multiple of its trailing median.
+    breaker_multiple: float = 3.0
+    #: ...once this many earlier runs exist to take the median of...
+    breaker_min_history: int = 3
+    #: ...and only when more than this many emails would go out.
+    breaker_min_sends: int = 50
     #: SendGrid Event Webhook verification key (base64 DER, from SendGrid's settings).
     webhook_public_key: str = ""
     #: Largest webhook request body accepted, in bytes.

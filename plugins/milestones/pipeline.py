@@ -161,11 +161,53 @@ def decide_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     events = storage.read_parquet(storage.stage_dir(settings.data_dir, "events", day) / "events.parquet")
     decisions = decide(events, storage.read_parquet(snapshot), policy_for(day, settings, events["key"]),
                        as_of=day)
+    sends = Counter(decisions.loc[decisions["decision"] == "send", "event_type"])
+    tripped = circuit_breaker(day, settings, sends)
+    if tripped and not run_approved(day, settings):
+        held = (decisions["decision"] == "send") & decisions["event_type"].isin(tripped)
+        decisions.loc[held, "decision"] = "skip"
+        decisions.loc[held, "reason"] = "circuit_breaker"
     out = storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet"
     storage.write_parquet(decisions, out)
     skipped = Counter(decisions.loc[decisions["decision"] == "skip", "reason"])
     return {"decisions": str(out), "send": int((decisions["decision"] == "send").sum()),
-            "skipped": dict(skipped)}
+            "skipped": dict(skipped), "sends_by_type": dict(sends), "circuit_breaker": tripped,
+            "approved": bool(tripped) and run_approved(day, settings)}
+
+
+def circuit_breaker(day: dt.date, settings: Settings, sends: Counter) -> dict[str, dict[str, Any]]:
+    """Event types that would send far more than usual: {type: why}. Empty when all is normal.
+
+    "Usual" is the median of the same type's sends over the earlier run records.
+    """
+    import json
+    import statistics
+
+    history: dict[str, list[int]] = {}
+    for path in sorted((Path(settings.data_dir) / "runs").glob("*.json")):
+        if path.stem >= str(day):
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        for event_type in sends:
+            history.setdefault(event_type, []).append(int(record.get("sends_by_type", {}).get(event_type, 0)))
+    tripped = {}
+    for event_type, count in sends.items():
+        past = history.get(event_type, [])
+        if len(past) < settings.breaker_min_history or count <= settings.breaker_min_sends:
+            continue
+        median = statistics.median(past)
+        if count > settings.breaker_multiple * max(median, 1):
+            tripped[event_type] = {"would_send": count, "trailing_median": median,
+                                   "multiple": settings.breaker_multiple}
+    return tripped
+
+
+def approval_path(day: dt.date | str, settings: Settings) -> Path:
+    return Path(settings.data_dir) / "approvals" / f"{day}.json"
+
+
+def run_approved(day: dt.date | str, settings: Settings) -> bool:
+    return approval_path(day, settings).is_file()
 
 
 # --- stage 4: rendering --------------------------------------------------------------------
@@ -304,6 +346,11 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         skipped["already_sent"] += delivered["already_sent"]
     summary = {
         "as_of": str(day),
+        **({"circuit_breaker": "held sends of " + ", ".join(
+            f"{t} ({w['would_send']} > {w['multiple']} x median {w['trailing_median']})"
+            for t, w in decided["circuit_breaker"].items())
+            + f": approve with `milestones approve-run {day} --by NAME` and re-run"}
+           if decided.get("circuit_breaker") and not decided.get("approved") else {}),
         "rows": validated["rows"],
         "valid": validated["valid"],
         "quarantined": validated["quarantined"],
@@ -315,6 +362,7 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         "transport": delivered["transport"],
         "dry_run": delivered.get("dry_run", False),
         "data_docs": validated.get("data_docs"),
+        "sends_by_type": decided.get("sends_by_type", {}),
     }
     if rendered["render_failed"]:
         summary["render_errors"] = dict(Counter(f["reason"] for f in rendered["render_failed"]))
