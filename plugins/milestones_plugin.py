@@ -18,4 +18,6 @@ class MilestonesPlugin(AirflowPlugin):
         {"name": "Milestones runs", "href": "/milestones/", "destination": "nav", "url_route": "milestones-runs"},
         {"name": "Email templates", "href": "/milestones/gallery/", "destination": "nav",
          "url_route": "milestones-gallery"},
+        {"name": "Milestones results", "href": "/milestones/report/", "destination": "nav",
+         "url_route": "milestones-report"},
     ]

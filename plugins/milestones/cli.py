@@ -174,6 +174,20 @@ def cmd_approve_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Results by date, event type and locale, as CSV (and HTML beside it)."""
+    from milestones import report
+
+    settings = _settings(args)
+    rows = report.build(settings.data_dir, settings.ledger_database_url)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report.to_csv(rows), encoding="utf-8")
+    args.out.with_suffix(".html").write_text(report.to_html(rows), encoding="utf-8")
+    totals = {c: sum(r[c] for r in rows) for c in report.COLUMNS[3:]}
+    _emit({"out": str(args.out), "html": str(args.out.with_suffix(".html")), "rows": len(rows), **totals})
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from milestones.sample import write_samples
 
@@ -281,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("approve-run", cmd_approve_run, "let a run held by the circuit breaker send")
     p.add_argument("date", type=_date)
     p.add_argument("--by", required=True, help="who approves")
+    p.add_argument("--data-dir", type=Path)
+
+    p = add("report", cmd_report, "results for marketing: CSV (and an HTML page beside it)")
+    p.add_argument("--out", type=Path, default=Path("report.csv"))
     p.add_argument("--data-dir", type=Path)
 
     p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")

@@ -11,10 +11,11 @@ from __future__ import annotations
 def create_app():
     from fastapi import FastAPI
 
-    from milestones.web import gallery, runs, webhook
+    from milestones.web import gallery, report, runs, webhook
 
     app = FastAPI(title="milestones", description="Milestone pipeline pages and endpoints")
     app.include_router(runs.router)
     app.include_router(gallery.router)
     app.include_router(webhook.router)
+    app.include_router(report.router)
     return app

@@ -1,0 +1,43 @@
+"""Results report: counts from decisions, ledger and webhook events; CSV and the UI page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from fastapi.testclient import TestClient
+
+from milestones import pipeline, report
+from milestones.config import load_settings
+from milestones.feedback import Feedback
+
+
+def test_report_counts_and_pages(tmp_path, monkeypatch, sample_current, sample_previous):
+    monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path))
+    settings = load_settings()
+    summary = pipeline.run(sample_current, "2026-11-22", settings, previous=sample_previous)
+    sent = [p.stem for p in (tmp_path / "outbox").glob("*.eml")]
+    feedback = Feedback(settings.ledger_database_url)
+    feedback.ingest([{"event": "delivered", "key": k, "sg_event_id": f"d{k}", "email": "x@example.com"}
+                     for k in sent[:10]]
+                    + [{"event": "open", "key": k, "sg_event_id": f"o{k}"} for k in sent[:4]]
+                    + [{"event": "click", "key": sent[0], "sg_event_id": "c0"},
+                       {"event": "click", "key": sent[0], "sg_event_id": "c1"},  # two clicks, one email
+                       {"event": "unsubscribe", "key": sent[1], "sg_event_id": "u1", "email": "y@example.com"}])
+    rows = report.build(tmp_path, settings.ledger_database_url)
+    total = {c: sum(r[c] for r in rows) for c in report.COLUMNS[3:]}
+    assert total["detected"] == sum(summary["events"].values())
+    assert total["contacted"] == summary["emails_sent"] == len(sent)
+    assert total["holdout"] == summary["skipped"].get("holdout", 0)
+    assert (total["delivered"], total["opened"], total["clicked"], total["unsubscribed"]) == (10, 4, 1, 1)
+    assert {r["locale"] for r in rows} >= {"en", "fi", "et", "zh"}
+
+    from milestones.web import create_app
+
+    client = TestClient(create_app())
+    page = client.get("/report/")
+    assert page.status_code == 200 and "<svg" in page.text and "Milestones results" in page.text
+    parsed = list(csv.DictReader(io.StringIO(client.get("/report/report.csv").text)))
+    assert sum(int(r["contacted"]) for r in parsed) == len(sent)
+    assert json.dumps(rows)  # plain data, fit for CSV/XCom
