@@ -97,20 +97,24 @@ class Feedback:
         """Store new events, suppress addresses, settle unknown emails. Returns counts."""
         counts: Counter = Counter()
         now = dt.datetime.now(dt.UTC)
-        for event in events:
-            if not isinstance(event, dict) or not event.get("event"):
-                counts["ignored"] += 1
-                continue
-            row = {
-                "dedupe_key": _dedupe_key(event), "event": str(event["event"])[:32],
-                "email": (event.get("email") or "").lower()[:320] or None,
-                "key": event.get("key"), "customer_id": event.get("customer_id"),
-                "event_type": event.get("event_type"),
-                "occurred_at": dt.datetime.fromtimestamp(int(event["timestamp"]), dt.UTC)
-                if str(event.get("timestamp", "")).isdigit() else None,
-                "received_at": now, "payload": json.dumps(event, sort_keys=True),
-            }
-            with self.engine.begin() as conn:
+        to_settle: list[tuple[str, str]] = []
+        # One transaction per delivery from SendGrid; a savepoint per event lets a
+        # duplicate be skipped without losing the rest of the batch.
+        with self.engine.begin() as conn:
+            suppressed = set(conn.execute(sa.select(suppressions.c.email)).scalars())
+            for event in events:
+                if not isinstance(event, dict) or not event.get("event"):
+                    counts["ignored"] += 1
+                    continue
+                row = {
+                    "dedupe_key": _dedupe_key(event), "event": str(event["event"])[:32],
+                    "email": (event.get("email") or "").lower()[:320] or None,
+                    "key": event.get("key"), "customer_id": event.get("customer_id"),
+                    "event_type": event.get("event_type"),
+                    "occurred_at": dt.datetime.fromtimestamp(int(event["timestamp"]), dt.UTC)
+                    if str(event.get("timestamp", "")).isdigit() else None,
+                    "received_at": now, "payload": json.dumps(event, sort_keys=True),
+                }
                 try:
                     with conn.begin_nested():
                         conn.execute(webhook_events.insert(), [row])
@@ -118,16 +122,16 @@ class Feedback:
                     counts["duplicate"] += 1
                     continue
                 counts["stored"] += 1
-                if row["event"] in SUPPRESSING and row["email"]:
-                    exists = conn.execute(sa.select(suppressions.c.email)
-                                          .where(suppressions.c.email == row["email"])).first()
-                    if not exists:
-                        conn.execute(suppressions.insert(), [{"email": row["email"], "reason": row["event"],
-                                                              "created_at": now}])
-                        counts["suppressed"] += 1
-            if row["event"] in CONFIRMING and row["key"]:
-                if self.ledger.resolve(row["key"], "accepted", f"webhook: {row['event']}"):
-                    counts["settled"] += 1
+                if row["event"] in SUPPRESSING and row["email"] and row["email"] not in suppressed:
+                    conn.execute(suppressions.insert(), [{"email": row["email"], "reason": row["event"],
+                                                          "created_at": now}])
+                    suppressed.add(row["email"])
+                    counts["suppressed"] += 1
+                if row["event"] in CONFIRMING and row["key"]:
+                    to_settle.append((row["key"], row["event"]))
+        for key, event in to_settle:
+            if self.ledger.resolve(key, "accepted", f"webhook: {event}"):
+                counts["settled"] += 1
         return counts
 
     def suppressed(self) -> dict[str, str]:

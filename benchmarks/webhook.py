@@ -1,0 +1,98 @@
+"""Event webhook receiver under load: signed batches from concurrent clients on 127.0.0.1.
+
+Starts the receiver (milestones.web via uvicorn) in its own process with a fresh
+SQLite ledger, posts EVENTS events (default 20,000) in signed batches of BATCH from
+CLIENTS threads, then checks that every event was stored exactly once (a resent
+batch stores nothing). Prints events/s and batch p95 latency.
+
+    .venv/bin/python benchmarks/webhook.py [--events N] [--batch B] [--clients C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = base64.b64encode(private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = Path(tempfile.mkdtemp(prefix="milestones-webhook-"))
+    env = {**os.environ, "MILESTONES_DATA_DIR": str(data), "MILESTONES_WEBHOOK_PUBLIC_KEY": public}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("milestones")), "webhook", "--port", str(port)],
+                              env=env)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        kinds = ["processed", "delivered", "open", "click", "unsubscribe", "bounce"]
+        batches = []
+        for b in range(0, args.events, args.batch):
+            events = [{"event": kinds[i % len(kinds)], "email": f"c{i}@example.com", "sg_event_id": f"ev{i}",
+                       "timestamp": 1790000000 + i, "key": f"k{i}", "customer_id": f"C{i}",
+                       "event_type": "birthday"} for i in range(b, min(b + args.batch, args.events))]
+            batches.append(json.dumps(events).encode())
+
+        def post(body: bytes) -> tuple[float, dict]:
+            ts = str(int(time.time()))
+            sig = base64.b64encode(private.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            t = time.perf_counter()
+            conn.request("POST", "/webhook/sendgrid", body=body, headers={
+                "Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Signature": sig,
+                "X-Twilio-Email-Event-Webhook-Timestamp": ts})
+            resp = conn.getresponse()
+            result = json.loads(resp.read())
+            conn.close()
+            assert resp.status == 200, (resp.status, result)
+            return time.perf_counter() - t, result
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(args.clients) as pool:
+            results = list(pool.map(post, batches))
+        wall = time.perf_counter() - t0
+        stored = sum(r.get("stored", 0) for _, r in results)
+        _, again = post(batches[0])  # SendGrid retries a batch: nothing new
+        lat = sorted(t for t, _ in results)
+        print(f"{args.events:,} events in {len(batches)} signed batches of {args.batch}, {args.clients} clients")
+        print(f"stored {stored:,} (lost {args.events - stored}), resent batch stored {again.get('stored', 0)}")
+        print(f"{args.events / wall:,.0f} events/s; batch latency median {statistics.median(lat) * 1000:.0f} ms, "
+              f"p95 {lat[int(len(lat) * 0.95) - 1] * 1000:.0f} ms")
+        assert stored == args.events and again.get("stored", 0) == 0
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
