@@ -1,0 +1,94 @@
+"""The same ledger guarantees on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from milestones.delivery import deliver
+from milestones.feedback import Feedback
+from milestones.ledger import Ledger
+from tests.e2e.test_sendgrid_faults import message, transport
+from tests.pg import postgres_server
+from tests.servers.fault_server import FaultServer
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    url = request.getfixturevalue("pg_server")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a clean slate per test
+        conn.execute(sa.text("DROP TABLE IF EXISTS emails, webhook_events, suppressions"))
+    engine.dispose()
+    return url
+
+
+def row(key: str, day: str = "2026-11-22") -> dict:
+    return {"key": key, "customer_id": f"C-{key}", "event_type": "birthday", "event_date": day,
+            "template_version": "v1", "transport": "sendgrid"}
+
+
+def test_register_claim_finish(db_url):
+    ledger = Ledger(db_url)
+    assert ledger.register([row("a"), row("b")]) == 2
+    assert ledger.register([row("a"), row("c")]) == 1
+    assert ledger.claim_many(["a", "b", "c"]) == {"a", "b", "c"}
+    assert ledger.claim_many(["a", "b"]) == set()
+    ledger.finish_many([{"key": "a", "state": "accepted", "message_id": "m1", "transport": "sendgrid"},
+                        {"key": "b", "state": "failed", "error": "HTTP 400", "transport": "sendgrid"}])
+    assert ledger.states() == {"a": "accepted", "b": "failed", "c": "sending"}
+    assert ledger.get("a")["message_id"] == "m1"
+    assert sorted(ledger.contacted_since("2026-11-01")) == [("C-a", "a"), ("C-c", "c")]
+
+
+def test_one_winner_per_claim_across_threads(db_url):
+    ledger = Ledger(db_url)
+    ledger.register([row(f"k{i}") for i in range(50)])
+    won: list[set] = []
+    keys = [f"k{i}" for i in range(50)]
+    threads = [threading.Thread(target=lambda: won.append(ledger.claim_many(keys))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = [k for w in won for k in w]
+    assert sorted(claimed) == sorted(keys)  # every key claimed exactly once
+
+
+def _worker(url: str, db: str, keys: list[str]) -> None:
+    deliver([message(k) for k in keys], transport(url), Ledger(db), concurrency=4, batch_size=25)
+
+
+def test_worker_processes_with_overlapping_batches_never_send_twice(db_url):
+    Ledger(db_url)
+    keys = [f"p{i}" for i in range(150)]
+    with FaultServer() as server:
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_worker, args=(server.url, db_url, keys[i:] + keys[:i])) for i in (0, 50, 100)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(180)
+            assert p.exitcode == 0
+    assert server.accepted == {k: 1 for k in keys}
+    assert sum(server.received.values()) == len(keys)
+    assert set(Ledger(db_url).states().values()) == {"accepted"}
+
+
+def test_webhook_tables(db_url):
+    feedback = Feedback(db_url)
+    counts = feedback.ingest([{"event": "bounce", "email": "B@example.com", "sg_event_id": "1"},
+                              {"event": "bounce", "email": "B@example.com", "sg_event_id": "1"}])
+    assert counts == {"stored": 1, "suppressed": 1, "duplicate": 1}
+    assert feedback.suppressed() == {"b@example.com": "bounce"}
