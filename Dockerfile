@@ -1,0 +1,32 @@
+# The milestones image: Airflow 3.3 with the project's pinned dependencies baked in
+# (uv sync --frozen from uv.lock at build time; nothing is installed at container start).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/milestones/.venv \
+    AIRFLOW_HOME=/opt/airflow \
+    PATH=/opt/milestones/.venv/bin:$PATH
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 50000 --gid 0 airflow \
+ && pip install --no-cache-dir uv==0.13.8
+
+WORKDIR /opt/milestones
+# Dependencies first (cached while only the code changes).
+COPY pyproject.toml uv.lock README.md ./
+RUN mkdir -p plugins/milestones && touch plugins/milestones/__init__.py \
+ && uv sync --frozen --no-dev --extra deploy --no-install-project
+COPY dags ./dags
+COPY plugins ./plugins
+COPY templates ./templates
+RUN uv sync --frozen --no-dev --extra deploy \
+ && mkdir -p /opt/airflow /data \
+ && chown -R airflow:0 /opt/airflow /data
+
+USER airflow
+ENTRYPOINT ["tini", "--", "airflow"]
+CMD ["version"]
