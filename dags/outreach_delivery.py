@@ -5,7 +5,8 @@ Sends the rendered emails that are due, exactly once.
 
 * **Schedule**: every 15 minutes (emails are due at the configured local hour in
   each customer's own time zone, so "due" moves around the clock).
-* **Does**: for each recent date with rendered messages, claims each due email in
+* **Does**: splits each recent date's rendered messages into shards of
+  `delivery_shard_size` (dynamic task mapping, one retryable task per shard), claims each due email in
   the ledger and sends it through SendGrid (connection `sendgrid_default`) or, with
   no connection, the file outbox. Re-runs, retries and overlapping runs never
   send an email twice: the ledger's key decides.
@@ -38,18 +39,20 @@ DEFAULT_ARGS = {"owner": "data-engineering", "retries": 3, "retry_delay": timede
 )
 def outreach_delivery():
     @task
-    def due_dates(**context) -> list[str]:
+    def plan_shards(**context) -> list[dict]:
         from milestones import tasks
 
-        return tasks.days_to_deliver(context)
+        return tasks.plan_shards(context)
 
+    # One mapped task per shard (delivery_shard_size emails): each retries on its own,
+    # and workers on several machines share the day.
     @task
-    def deliver(day: str, **context) -> dict:
+    def deliver(shard: dict, **context) -> dict:
         from milestones import tasks
 
-        return tasks.deliver(day, context)
+        return tasks.deliver(shard, context)
 
-    deliver.expand(day=due_dates())
+    deliver.expand(shard=plan_shards())
 
 
 outreach_delivery()

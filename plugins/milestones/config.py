@@ -52,6 +52,8 @@ class Settings:
     max_row_drop_share: float = 0.20
     #: Seconds to wait for SendGrid on every request (the client has no default).
     send_timeout: float = 10.0
+    #: Emails per mapped delivery task (each shard is retried on its own).
+    delivery_shard_size: int = 1000
     #: Emails sent at once (threads, each with its own kept-alive connection).
     send_concurrency: int = 8
     #: Attempts per email for retryable answers (429, 5xx, connection refused).

@@ -294,15 +294,28 @@ def make_transport(settings: Settings):
                            from_name=settings.from_name)
 
 
+def shards_for(as_of: dt.date | str, settings: Settings) -> list[dict[str, Any]]:
+    """Row ranges of the day's messages file, ``delivery_shard_size`` each: one mapped task per shard."""
+    import pyarrow.parquet as pq
+
+    day = _day(as_of)
+    path = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
+    if not path.is_file():
+        return []
+    rows = pq.ParquetFile(path).metadata.num_rows
+    size = max(1, settings.delivery_shard_size)
+    return [{"date": str(day), "start": i, "stop": min(i + size, rows)} for i in range(0, rows, size)]
+
+
 def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.datetime | None = None,
-                  transport=None) -> dict[str, Any]:
-    """Send the rendered messages of ``as_of`` that are due, each at most once."""
+                  transport=None, start: int | None = None, stop: int | None = None) -> dict[str, Any]:
+    """Send the rendered messages of ``as_of`` (rows ``start:stop``) that are due, each at most once."""
     from milestones.delivery import deliver
     from milestones.ledger import Ledger
 
     day = _day(as_of)
     path = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
-    messages = storage.read_parquet(path)
+    messages = storage.read_parquet(path).iloc[start:stop]
     transport = transport or make_transport(settings)
     if due_before is not None:
         # SendGrid holds an email until its send_at (at most 72 hours ahead); the
@@ -380,14 +393,30 @@ def run_record_path(settings: Settings, day: dt.date | str) -> Path:
 
 
 def record_delivery(day: dt.date | str, settings: Settings, delivered: dict[str, Any]) -> dict[str, Any]:
-    """Add a scheduled delivery's counts to the run record of ``day`` (DAG path)."""
+    """Refresh the delivery counts of ``day``'s run record from the ledger (DAG path).
+
+    Counts are recomputed, not added: shards delivering in parallel, retries and
+    re-runs all leave the record matching the ledger. A file lock keeps two
+    shards on one machine from interleaving their read and write.
+    """
+    import fcntl
     import json
 
+    import sqlalchemy as sa
+
+    from milestones.ledger import Ledger, emails
+
     path = run_record_path(settings, day)
-    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"as_of": str(day)}
-    for field in ("sent", "failed", "unknown"):
-        name = "emails_sent" if field == "sent" else field
-        record[name] = record.get(name, 0) + delivered.get(field, 0)
-    record["transport"] = delivered.get("transport", record.get("transport"))
-    storage.write_json(record, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(settings.ledger_database_url)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with ledger.engine.connect() as conn:
+            states = dict(conn.execute(sa.select(emails.c.state, sa.func.count())
+                                       .where(emails.c.event_date == str(day)).group_by(emails.c.state)).all())
+        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"as_of": str(day)}
+        record.update(emails_sent=states.get("accepted", 0), failed=states.get("failed", 0),
+                      unknown=states.get("unknown", 0),
+                      transport=delivered.get("transport", record.get("transport")))
+        storage.write_json(record, path)
     return record

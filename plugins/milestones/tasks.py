@@ -118,11 +118,18 @@ def days_to_deliver(context: dict[str, Any], lookback_days: int = 3) -> list[str
     return sorted(p.name for p in root.glob("*") if p.name in wanted and (p / "messages.parquet").is_file())
 
 
-def deliver(day: str, context: dict[str, Any]) -> dict[str, Any]:
-    """Send what is due for ``day``; the ledger makes a retry or re-run send nothing twice."""
+def plan_shards(context: dict[str, Any]) -> list[dict[str, Any]]:
+    """One shard (date, row range) per mapped delivery task."""
+    settings = load_settings()
+    return [shard for day in days_to_deliver(context) for shard in pipeline.shards_for(day, settings)]
+
+
+def deliver(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Send what is due in one shard; the ledger makes a retry or re-run send nothing twice."""
     param = (context.get("params") or {}).get("due_before")
     due = dt.datetime.fromisoformat(param) if param else dt.datetime.now(dt.UTC)
     settings = load_settings()
-    delivered = pipeline.deliver_stage(day, settings, due_before=due)
-    pipeline.record_delivery(day, settings, delivered)
-    return {"date": day, **delivered}
+    delivered = pipeline.deliver_stage(shard["date"], settings, due_before=due,
+                                       start=shard["start"], stop=shard["stop"])
+    pipeline.record_delivery(shard["date"], settings, delivered)
+    return {**shard, **delivered}

@@ -34,6 +34,7 @@ def chain(airflow_db, tmp_path_factory):
     data = tmp_path_factory.mktemp("chain") / "data"
     old = os.environ.get("MILESTONES_DATA_DIR")
     os.environ["MILESTONES_DATA_DIR"] = str(data)
+    os.environ["MILESTONES_DELIVERY_SHARD_SIZE"] = "25"  # several mapped delivery tasks
     try:
         dags = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags
         states = {}
@@ -42,13 +43,16 @@ def chain(airflow_db, tmp_path_factory):
             states[f"ingest {name}"] = run.state
         states["detection"] = dags["milestone_detection"].test(run_conf={"date": AS_OF}).state
         conf = {"date": AS_OF, "due_before": FAR_FUTURE}
-        states["delivery"] = dags["outreach_delivery"].test(run_conf=conf).state
+        delivery = dags["outreach_delivery"].test(run_conf=conf)
+        states["delivery"] = delivery.state
+        shards = sorted(ti.map_index for ti in delivery.get_task_instances() if ti.task_id == "deliver")
         first = sorted(p.name for p in (data / "outbox").glob("*.eml"))
         states["delivery again"] = dags["outreach_delivery"].test(run_conf=conf).state
         second = sorted(p.name for p in (data / "outbox").glob("*.eml"))
-        yield {"data": data, "states": states, "first": first, "second": second,
+        yield {"data": data, "states": states, "first": first, "second": second, "shards": shards,
                "current": _rows(SAMPLES / "customers_2026-11-22.csv")}
     finally:
+        os.environ.pop("MILESTONES_DELIVERY_SHARD_SIZE", None)
         if old is None:
             os.environ.pop("MILESTONES_DATA_DIR", None)
         else:
@@ -72,6 +76,14 @@ def test_emails_match_the_ledger_and_are_sent_once(chain):
     assert chain["second"] == chain["first"], "a second delivery run must send nothing new"
     accepted = {k for k, s in ledger.states().items() if s == "accepted"}
     assert {n.removesuffix(".eml") for n in chain["first"]} == accepted
+
+
+def test_delivery_fans_out_in_shards(chain):
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(chain["data"] / "messages" / AS_OF / "messages.parquet").metadata.num_rows
+    assert rows > 25
+    assert chain["shards"] == list(range(-(-rows // 25)))  # one mapped task per 25 emails
 
 
 def test_outbox_format(chain):
