@@ -76,6 +76,9 @@ def test_change_events():
                {"customer_id": "new", "marital_status": "married", "employment_status": "retired"})
     got = {(c, t) for c, t, *_ in events_of(cur, prev, as_of=dt.date(2026, 11, 22))}
     assert got == {("m", "marriage"), ("r", "retirement"), ("g", "graduation"), ("k", "new_child")}
+    # Customers are matched by id, not by row order.
+    shuffled = prev.iloc[::-1].reset_index(drop=True)
+    assert events_of(cur, shuffled, as_of=dt.date(2026, 11, 22)) == events_of(cur, prev, as_of=dt.date(2026, 11, 22))
     # No previous snapshot: no change events at all.
     assert not events_of(cur, None, as_of=dt.date(2026, 11, 22))
 
