@@ -7,7 +7,8 @@ stored, and acted on before the next send:
 * unsubscribe, group_unsubscribe, bounce, dropped, spamreport -> the address is
   suppressed (policy skips it, reason ``suppressed``);
 * processed, delivered, open, click with a ``key`` custom arg -> an email the
-  ledger holds as ``unknown`` is settled ``accepted`` (it did go out).
+  ledger holds as ``unknown`` is settled ``accepted`` (it did go out), and the
+  email's ledger row records when it was delivered, first opened, first clicked.
 
 Tables live in the ledger's database (``settings.ledger_database_url``).
 """
@@ -23,10 +24,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from milestones.ledger import Ledger
+from milestones.ledger import Ledger, emails
 
 SUPPRESSING = {"unsubscribe", "group_unsubscribe", "bounce", "dropped", "spamreport"}
 CONFIRMING = {"processed", "delivered", "open", "click"}
+#: Webhook events recorded on the email's ledger row.
+TRACKED = {"delivered": "delivered_at", "open": "opened_at", "click": "clicked_at"}
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
@@ -129,6 +132,10 @@ class Feedback:
                     counts["suppressed"] += 1
                 if row["event"] in CONFIRMING and row["key"]:
                     to_settle.append((row["key"], row["event"]))
+                    column = TRACKED.get(row["event"])
+                    if column is not None:  # first report wins: later opens keep the first time
+                        conn.execute(emails.update().where(emails.c.key == row["key"], emails.c[column].is_(None))
+                                     .values({column: row["occurred_at"] or now}))
         for key, event in to_settle:
             if self.ledger.resolve(key, "accepted", f"webhook: {event}"):
                 counts["settled"] += 1

@@ -38,6 +38,10 @@ emails = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_error", sa.Text),
+    # What the SendGrid event webhook reported back for this email (first time seen).
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("opened_at", sa.DateTime(timezone=True)),
+    sa.Column("clicked_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint(f"state IN {STATES!r}".replace(",)", ")"), name="emails_state_valid"),
 )
 

@@ -70,6 +70,8 @@ def test_signed_events_are_stored_once_and_acted_on(signer):
     feedback = Feedback(load_settings().ledger_database_url)
     assert feedback.suppressed() == {"quit@example.com": "unsubscribe"}
     assert ledger.get("k2")["state"] == "accepted"
+    k2 = ledger.get("k2")
+    assert k2["delivered_at"] is not None and k2["opened_at"] is not None and k2["clicked_at"] is None
 
 
 @pytest.mark.parametrize("case", ["tampered", "stale", "unsigned", "wrong key"])
