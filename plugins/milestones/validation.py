@@ -150,6 +150,10 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return work
 
 
+def _is_cheap(rule: Rule) -> bool:
+    return rule.expectation == "ExpectColumnValuesToBeNull" and rule.kwargs["column"].startswith("_")
+
+
 def _columns(rule: Rule) -> tuple[str, ...]:
     return tuple(rule.kwargs[k] for k in ("column", "column_A", "column_B") if k in rule.kwargs)
 
@@ -184,6 +188,12 @@ def run_suite(work: pd.DataFrame, rules: list[Rule]):
     groups: dict[tuple[str, ...], list[Rule]] = {}
     for rule in rules:
         groups.setdefault(_columns(rule), []).append(rule)
+    # Null checks on helper columns (null for every good row) filter only the bad
+    # rows, so they share one batch instead of paying a batch each.
+    cheap = [k for k, g in groups.items() if all(_is_cheap(r) for r in g)]
+    if len(cheap) > 1:
+        merged = [r for k in cheap for r in groups.pop(k)]
+        groups[tuple(dict.fromkeys(c for r in merged for c in _columns(r)))] = merged
     failures: dict[int, list[str]] = {}
     results = []
     for n, (columns, group) in enumerate(groups.items()):
