@@ -1,4 +1,5 @@
-"""The same ledger guarantees on SQLite and on a real PostgreSQL server."""
+"""The same ledger guarantees on SQLite and on a real PostgreSQL server (racing worker
+processes included: the one race test for both databases)."""
 
 from __future__ import annotations
 

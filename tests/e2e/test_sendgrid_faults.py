@@ -8,7 +8,6 @@ failed/unknown/pending in the ledger with its reason).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 
 import pytest
 
@@ -85,27 +84,6 @@ def test_connection_refused_is_retried_then_left_pending(tmp_path):
     counts = deliver([message("a")], transport(url), ledger)
     assert counts == {"retry_later": 1}
     assert ledger.get("a")["state"] == "pending" and "not sent" in ledger.get("a")["last_error"]
-
-
-def _race(url: str, db: str, keys: list[str]) -> None:
-    deliver([message(k) for k in keys], transport(url), Ledger(db), concurrency=4)
-
-
-def test_racing_workers_never_send_twice(tmp_path):
-    db = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    Ledger(db)  # create the schema before the race
-    keys = [f"k{i}" for i in range(120)]
-    with FaultServer() as server:
-        ctx = multiprocessing.get_context("spawn")
-        workers = [ctx.Process(target=_race, args=(server.url, db, keys[i:] + keys[:i])) for i in (0, 40, 80)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(120)
-            assert w.exitcode == 0
-        assert server.accepted == {k: 1 for k in keys}
-        assert sum(server.received.values()) == len(keys)
-    assert set(Ledger(db).states().values()) == {"accepted"}
 
 
 @pytest.mark.parametrize("status", ["400", "413"])
