@@ -47,6 +47,16 @@ def sample_previous() -> Path:
 
 
 @pytest.fixture
+def own_templates(tmp_path):
+    """A private copy of the templates a test may edit."""
+    import shutil
+
+    target = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", target)
+    return target
+
+
+@pytest.fixture
 def settings(tmp_path):
     """Settings with a fresh data directory per test."""
     from milestones.config import load_settings

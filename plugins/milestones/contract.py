@@ -36,8 +36,5 @@ MARITAL_STATUSES = ("single", "married", "partnered", "divorced", "widowed")
 EMPLOYMENT_STATUSES = ("employed", "self_employed", "student", "unemployed", "retired")
 TRUE_LITERALS = ("true", "1", "yes")
 FALSE_LITERALS = ("false", "0", "no")
-#: Locales the product has templates for; region variants (fi-FI) fall back to these.
-SUPPORTED_LANGUAGES = ("en", "fi", "et", "zh")
-LOCALE_PATTERN = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 #: Snapshot date carried by the file name.
 FILENAME_PATTERN = re.compile(r"^customers_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")

@@ -105,13 +105,7 @@ class Ledger:
 
     def claim(self, key: str) -> bool:
         """Move ``key`` from pending to sending. True only for the one caller that wins."""
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                emails.update()
-                .where(emails.c.key == key, emails.c.state == PENDING)
-                .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=_now())
-            )
-        return res.rowcount == 1
+        return key in self.claim_many([key])
 
     def claim_many(self, keys: list[str]) -> set[str]:
         """Claim a batch in one statement; returns the keys this caller won."""

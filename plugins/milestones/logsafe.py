@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
-
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
 
 
 def mask_email(address: str) -> str:
@@ -14,10 +11,6 @@ def mask_email(address: str) -> str:
     if not sep:
         return "***"
     return f"{local[:1]}***@{domain}"
-
-
-def mask_emails_in(text: str) -> str:
-    return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
 
 
 def silence_http_client_debug() -> None:

@@ -1,6 +1,8 @@
 """Contact policy: who is contacted, applied in one place, one recorded reason per event.
 
-Rules run in the order of :data:`RULE_ORDER`; the first that matches decides,
+Rules run in this order, and the first that matches decides: deceased,
+no_opt_in, suppressed, stale, quiet_day, holdout, frequency_cap,
+lower_priority_same_day (one email per customer and day, by priority);
 and every event gets a row in the decisions file, sent or not, so
 ``milestones why`` can always explain it.
 """
@@ -27,10 +29,6 @@ DEFAULT_PRIORITY = (
     "wedding_anniversary",
     "customer_anniversary",
 )
-#: Skip reasons, in the order they are checked.
-RULE_ORDER = ("deceased", "no_opt_in", "suppressed", "stale", "quiet_day", "holdout",
-              "frequency_cap", "lower_priority_same_day")
-
 
 @dataclass(frozen=True)
 class Policy:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -17,13 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 EVENT_TYPES = {"birthday", "retirement", "marriage", "wedding_anniversary", "graduation", "new_child",
                "customer_anniversary"}
-
-
-@pytest.fixture
-def own_templates(tmp_path):
-    target = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, target)
-    return target
 
 
 def test_shipped_catalog_lists_every_event_type_and_every_template_is_approved():

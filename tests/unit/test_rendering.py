@@ -6,7 +6,6 @@ import datetime as dt
 import email
 import email.policy
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,6 @@ def ctx(first_name="Aino", event_type="birthday", years=37, milestone=0, locale=
 @pytest.fixture(scope="module")
 def renderer():
     return Renderer(TEMPLATES)
-
-
-@pytest.fixture
-def own_templates(tmp_path):
-    """A private copy of the templates a test may edit."""
-    target = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, target)
-    return target
 
 
 def test_language_chain_falls_back_region_then_language_then_default():
