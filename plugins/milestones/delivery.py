@@ -115,13 +115,19 @@ OUTCOME_NAMES = {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING
 
 
 def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger,
-            concurrency: int = 1, batch_size: int = 200) -> Counter:
+            concurrency: int = 1, batch_size: int = 500) -> Counter:
     """Send each message at most once, ``concurrency`` at a time. Returns counts by outcome.
 
     ``already_sent`` counts messages whose key the ledger already held beyond
     ``pending`` (a re-run, a retry, another worker): they are not sent again.
     Each send is claimed in the ledger first, so workers racing on the same
     batch (threads here, or other processes) never send one email twice.
+
+    Batches are pipelined: while one batch is on the wire, the ledger records
+    the previous batch's outcomes and claims the next. A transport with
+    ``submit(batch, concurrency) -> Future[list[Outcome]]`` (SendGrid: one event
+    loop, kept-alive connections) sends a batch itself; any other is called
+    from ``concurrency`` threads.
     """
     ledger.register(
         {
@@ -134,39 +140,79 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
         }
         for m in messages
     )
-
-    def send(m: dict[str, Any]) -> dict[str, Any]:
-        try:
-            outcome = transport.send(m)
-        except Exception as exc:  # an unexpected failure after the claim: outcome unknown
-            outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-        if outcome.state != ACCEPTED:
-            log.warning("email %s to %s: %s (%s)", m["key"], mask_email(m["email"]),
-                        outcome.state, outcome.error)
-        return {"key": m["key"], "state": outcome.state, "message_id": outcome.message_id,
-                "error": outcome.error, "transport": transport.name}
-
     counts: Counter = Counter()
-    pool = None
-    if concurrency > 1:
-        from concurrent.futures import ThreadPoolExecutor
 
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send")
+    def claim(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        won = ledger.claim_many([m["key"] for m in batch])
+        counts["already_sent"] += len(batch) - len(won)
+        return [m for m in batch if m["key"] in won]
+
+    def record(batch: list[dict[str, Any]], outcomes: list[Outcome]) -> None:
+        results = []
+        for m, outcome in zip(batch, outcomes, strict=True):
+            if outcome.state != ACCEPTED:
+                log.warning("email %s to %s: %s (%s)", m["key"], mask_email(m["email"]),
+                            outcome.state, outcome.error)
+            results.append({"key": m["key"], "state": outcome.state, "message_id": outcome.message_id,
+                            "error": outcome.error, "transport": transport.name})
+        ledger.finish_many(results)
+        counts.update(OUTCOME_NAMES[r["state"]] for r in results)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    submit = getattr(transport, "submit", None)
+    pools: list[ThreadPoolExecutor] = []
+    if submit is None:
+        def send(m: dict[str, Any]) -> Outcome:
+            try:
+                return transport.send(m)
+            except Exception as exc:  # an unexpected failure after the claim: outcome unknown
+                return Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
+
+        runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliver")
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") if concurrency > 1 else None
+        pools = [p for p in (runner, pool) if p]
+
+        def submit(batch, _concurrency):
+            return runner.submit(lambda: list(pool.map(send, batch)) if pool else [send(m) for m in batch])
+
+    batches = [messages[i:i + batch_size] for i in range(0, len(messages), batch_size)]
+    claimed: list[dict[str, Any]] = []  # claimed, not yet handed to the transport
+    inflight = None  # (batch, future) on the wire
+    done = None  # (batch, outcomes) not yet recorded
     try:
-        # Claims and outcomes go to the ledger a batch at a time: two transactions
-        # per batch instead of two per email. A crash mid-batch leaves its claimed
-        # rows "sending", which become "unknown", never resent: still at most once.
-        for i in range(0, len(messages), batch_size):
-            batch = messages[i:i + batch_size]
-            won = ledger.claim_many([m["key"] for m in batch])
-            counts["already_sent"] += len(batch) - len(won)
-            mine = [m for m in batch if m["key"] in won]
-            results = list(pool.map(send, mine)) if pool else [send(m) for m in mine]
-            ledger.finish_many(results)
-            counts.update(OUTCOME_NAMES[r["state"]] for r in results)
+        # A crash leaves the claimed rows of at most two batches "sending"; they
+        # become "unknown", never resent: still at most once.
+        claimed = claim(batches[0]) if batches else []
+        for i in range(len(batches)):
+            if claimed:
+                inflight, claimed = (claimed, submit(claimed, concurrency)), []
+            if done:
+                record(*done)
+                done = None
+            if i + 1 < len(batches):
+                claimed = claim(batches[i + 1])
+            if inflight:
+                done = (inflight[0], inflight[1].result())
+                inflight = None
+        if done:
+            record(*done)
+            done = None
+    except BaseException:
+        if inflight:
+            inflight[1].cancel()
+        try:
+            if done:
+                record(*done)
+            if claimed:  # claimed but never handed over: free them for the next run
+                ledger.finish_many([{"key": m["key"], "state": PENDING, "transport": transport.name,
+                                     "error": "claimed, not sent: delivery stopped"} for m in claimed])
+        except Exception:
+            log.exception("could not record the outcomes of a stopped delivery")
+        raise
     finally:
-        if pool:
-            pool.shutdown()
+        for p in pools:
+            p.shutdown(wait=False, cancel_futures=True)
     return +counts
 
 
