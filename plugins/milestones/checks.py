@@ -1,7 +1,7 @@
 """Vectorised value checks too rich for a regex: e-mail addresses, locales.
 
-Each function takes a column of strings and returns the values that FAIL
-(the rest missing), so that GX can check "this helper column is null" and
+Each function takes an Arrow string column and returns the values that FAIL
+(the rest null), so that GX can check "this helper column is null" and
 report the failing rows.  The verdicts are exactly those of the real
 validators (email-validator, Babel); the speed comes from asking them once per
 distinct value, and, for e-mail, from a fast path that is a provable subset of
@@ -14,10 +14,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
+    import pyarrow as pa
 
 # RFC 5322 dot-atom local part, ASCII only: email-validator accepts every such
-# local part of at most 64 characters (tests/unit/test_checks.py holds it to that).
+# local part of at most 64 characters (tests/unit/test_validation.py holds it to that).
 _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _FAST = rf"^(?P<local>{_DOT_ATOM})@(?P<domain>[A-Za-z0-9.-]+)$"
 
@@ -39,7 +39,7 @@ def _domain_ok(domain: str) -> bool:
     return email_problem(f"a@{domain}") is None
 
 
-def invalid_emails(emails: pd.Series) -> pd.Series:
+def invalid_emails(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     """The addresses email-validator rejects (others missing), checked once per distinct value.
 
     Arrow's RE2 splits every address into local part and domain in one pass; an
@@ -47,24 +47,20 @@ def invalid_emails(emails: pd.Series) -> pd.Series:
     domain accepted by email-validator) is valid; every other distinct address
     goes to email-validator itself.
     """
-    import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.array(emails.astype("string[pyarrow]"))
     parts = pc.extract_regex(arr, _FAST)
     local, domain = pc.struct_field(parts, "local"), pc.struct_field(parts, "domain")
     fast = pc.and_kleene(pc.less_equal(pc.utf8_length(local), 64),
                          pc.less_equal(pc.utf8_length(arr), 254))
     good_domains = pa.array([d for d in pc.unique(domain.filter(fast)).to_pylist() if _domain_ok(d)],
-                            type=pa.string())
+                            type=pa.large_string())
     fast = pc.fill_null(pc.and_kleene(fast, pc.is_in(domain, value_set=good_domains)), False)
     slow = pc.and_(pc.invert(fast), pc.is_valid(arr))
     bad_values = [v for v in pc.unique(arr.filter(slow)).to_pylist() if email_problem(v) is not None]
-    bad = pc.fill_null(pc.and_(slow, pc.is_in(arr, value_set=pa.array(bad_values, type=pa.string()))), False)
-    mask = np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool)
-    return emails.where(pd.Series(mask, index=emails.index))
+    bad = pc.fill_null(pc.and_(slow, pc.is_in(arr, value_set=pa.array(bad_values, type=pa.large_string()))), False)
+    return keep_where(bad, arr)
 
 
 @lru_cache(maxsize=4096)
@@ -79,8 +75,18 @@ def locale_known(tag: str) -> bool:
     return True
 
 
-def unknown_locales(locales: pd.Series) -> pd.Series:
-    """The locale tags Babel does not know (others missing)."""
-    known = {v: locale_known(v) for v in locales.dropna().unique()}
-    bad = [v for v, ok in known.items() if not ok]
-    return locales.where(locales.isin(bad))
+def unknown_locales(locales: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The locale tags Babel does not know (others null), asked once per distinct tag."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = [v for v in pc.unique(locales).to_pylist() if v is not None and not locale_known(v)]
+    return keep_where(pc.is_in(locales, value_set=pa.array(bad, type=locales.type)), locales)
+
+
+def keep_where(mask, values):
+    """``values`` where ``mask`` is true, null elsewhere (a null mask counts as false)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(pc.fill_null(mask, False), values, pa.scalar(None, values.type))

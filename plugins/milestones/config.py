@@ -50,6 +50,8 @@ class Settings:
     max_invalid_share: float = 0.05
     #: Validation gate: stop if the row count drops by more than this share.
     max_row_drop_share: float = 0.20
+    #: Rows validated at once (GX runs per chunk); peak memory follows it, not the file size.
+    validation_chunk_rows: int = 1_000_000
     #: Seconds to wait for SendGrid on every request (the client has no default).
     send_timeout: float = 10.0
     #: Emails per mapped delivery task (each shard is retried on its own).

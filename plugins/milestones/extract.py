@@ -70,10 +70,13 @@ def _read_csv(path: Path):
     try:
         return pcsv.read_csv(
             path,
+            # Blocks of 16 MB: few, large Arrow chunks per column (every later kernel
+            # pays per chunk), still several blocks for the reader's threads.
+            read_options=pcsv.ReadOptions(block_size=16 << 20),
             # Quoted fields may hold newlines (addresses, names pasted from mail).
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
-                column_types={name.strip(): pa.string() for name in header},
+                column_types={name.strip(): pa.large_string() for name in header},
                 strings_can_be_null=True,
                 null_values=[""],
             ),
@@ -84,13 +87,15 @@ def _read_csv(path: Path):
         raise
 
 
-def read_extract(path: Path | str) -> pd.DataFrame:
-    """Read an extract into a frame of nullable strings (empty cell -> missing).
+def read_table(path: Path | str):
+    """Read an extract into an Arrow table of strings (empty cell -> null), column names stripped.
+
+    Columnar and compact: a 10-million-row extract is held as Arrow buffers,
+    and validation converts it to pandas one chunk at a time.
 
     Raises :class:`ExtractError` for a file that cannot be accepted at all:
     missing, unreadable, not UTF-8, empty, or missing a required column.
     """
-    import pandas as pd
     import pyarrow as pa
 
     path = Path(path)
@@ -104,23 +109,30 @@ def read_extract(path: Path | str) -> pd.DataFrame:
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)
-            table = table.cast(pa.schema([(f.name, pa.string()) for f in table.schema]))
         elif suffix in {".csv", ".txt"}:
             table = _read_csv(path)
         else:
             raise ExtractError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)")
-        # Arrow checks UTF-8 here, when the strings are first looked at.
-        frame = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow"))
+        # One string type throughout (Parquet may carry dates, booleans, ints): large
+        # strings, what pandas' Arrow-backed strings hold, so conversion copies nothing.
+        # The CSV reader has checked UTF-8 while converting.
+        table = table.cast(pa.schema([(f.name.strip(), pa.large_string()) for f in table.schema]))
     except ExtractError:
         raise
     except Exception as exc:  # pyarrow raises many types for a broken file
         if "utf8" in str(exc).lower() and suffix != ".parquet":
             _check_utf8(path)  # raises with the offset of the first bad byte
         raise ExtractError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
+    if table.num_rows == 0:
         raise ExtractError(f"{path.name}: no data rows")
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise ExtractError(f"{path.name}: missing required column(s): {', '.join(missing)}")
-    return frame
+    return table
+
+
+def read_extract(path: Path | str) -> pd.DataFrame:
+    """:func:`read_table` as a pandas frame of nullable strings."""
+    import pandas as pd
+
+    return read_table(path).to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow"))

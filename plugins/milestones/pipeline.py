@@ -57,12 +57,14 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
     extract = Path(extract)
     day = snapshot_day(extract, as_of)
     previous_rows = _row_count(Path(previous)) if previous is not None else None
-    result = validate_extract(
-        extract, as_of=day, previous_rows=previous_rows,
-        max_invalid_share=settings.max_invalid_share, max_row_drop_share=settings.max_row_drop_share,
-    )
     out = storage.stage_dir(settings.data_dir, "snapshots", day)
-    storage.write_parquet(result.quarantine, out / "quarantine.parquet")
+    # Valid and quarantined rows stream to Parquet chunk by chunk; the snapshot
+    # file only appears when the gate passes.
+    result = validate_extract(
+        extract, as_of=day, previous_rows=previous_rows, out_dir=out,
+        max_invalid_share=settings.max_invalid_share, max_row_drop_share=settings.max_row_drop_share,
+        chunk_rows=settings.validation_chunk_rows,
+    )
     from milestones.validation import write_data_docs
 
     docs = write_data_docs(result.gx_results, Path(settings.data_dir) / "docs", extract.name)
@@ -71,7 +73,6 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
     if not result.gate_passed:
         storage.write_json(summary, out / "validation.json")
         raise GateFailed(result.gate_message, summary)
-    storage.write_parquet(result.valid, out / "snapshot.parquet")
     summary["snapshot"] = str(out / "snapshot.parquet")
     storage.write_json(summary, out / "validation.json")
     return summary
@@ -85,10 +86,12 @@ def _row_count(path: Path) -> int:
     if path.name == "snapshot.parquet" and summary.is_file():
         return int(json.loads(summary.read_text(encoding="utf-8"))["rows"])
     if path.suffix == ".parquet":
-        return len(storage.read_parquet(path))
-    from milestones.extract import read_extract
+        import pyarrow.parquet as pq
 
-    return len(read_extract(path))
+        return pq.ParquetFile(path).metadata.num_rows
+    from milestones.extract import read_table
+
+    return read_table(path).num_rows
 
 
 def previous_snapshot_for(previous: Path | str | None, day: dt.date, settings: Settings) -> Path | None:

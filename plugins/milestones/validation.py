@@ -1,44 +1,63 @@
 """Validation of a CRM extract with Great Expectations: quarantine bad rows, gate bad files.
 
-The suite is declared as data (:data:`RULES`): each rule names the column GX
+The suite is declared as data (:func:`build_rules`): each rule names the column GX
 checks, the expectation, and the reason recorded for a failing row.  Values
-that need parsing (dates, booleans) are parsed once, vectorised, into helper
-columns, and GX checks those; GX's own datetime ``between`` on strings maps
-rows one by one in Python, so bounds are always ``pd.Timestamp``.
+that need parsing (dates, booleans, e-mail addresses, locales) are parsed once,
+vectorised in Arrow, into helper columns, and GX checks those; GX's own datetime
+``between`` on strings maps rows one by one in Python, so bounds are always
+``pd.Timestamp`` on ``datetime64[ns]`` columns.
 
-GX is imported inside :func:`run_suite`, never at module import: importing it
+An extract is read into Arrow (columnar, compact) and validated in chunks of
+``chunk_rows``: GX sees one pandas chunk at a time, valid rows and quarantined
+rows stream to Parquet, and only whole-file facts (repeated customer ids, the
+row count) are computed over the whole column.  Memory follows the chunk size,
+not the file size.
+
+GX is imported inside :class:`Suite`, never at module import: importing it
 costs seconds and would slow down DAG parsing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import os
 import zoneinfo
 from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from milestones.checks import invalid_emails, unknown_locales
+from milestones.checks import invalid_emails, keep_where, unknown_locales
 from milestones.contract import (
+    ALL_COLUMNS,
     BOOLEAN_COLUMNS,
     DATE_COLUMNS,
     EMPLOYMENT_STATUSES,
     FALSE_LITERALS,
     MARITAL_STATUSES,
+    REQUIRED_COLUMNS,
     TRUE_LITERALS,
 )
-from milestones.extract import ExtractError, read_extract
+from milestones.extract import ExtractError, read_table
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_DATES = ("1900-01-01", "1970-01-01")
 MAX_AGE_YEARS = 120
+#: Rows GX validates at once; peak memory grows with it, not with the file.
+DEFAULT_CHUNK_ROWS = 1_000_000
+#: Columns GX reads as categories: few distinct values, so set checks and the
+#: row filters GX runs per expectation work on small integer codes.
+CATEGORY_COLUMNS = ("marital_status", "employment_status")
 
 
 @dataclass(frozen=True)
@@ -52,20 +71,27 @@ class Rule:
 
 @dataclass
 class ValidationResult:
-    valid: pd.DataFrame
-    quarantine: pd.DataFrame
+    """Counts, reasons and gate verdict of one extract.
+
+    ``valid`` and ``quarantine`` are pandas frames when validated in memory;
+    when streamed to files (``out_dir``) they are ``None`` and the files hold the rows.
+    """
+
+    valid: pd.DataFrame | None
+    quarantine: pd.DataFrame | None
     rows: int
+    quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
     gate_passed: bool = True
     gate_message: str = ""
-    #: GX's validation results (one per column group), for Data Docs.
+    #: GX's results, one per expectation, summed over the chunks (for Data Docs).
     gx_results: list = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
-            "valid": len(self.valid),
-            "quarantined": len(self.quarantine),
+            "valid": self.rows - self.quarantined,
+            "quarantined": self.quarantined,
             "reasons": dict(sorted(self.reasons.items())),
             "gate_passed": self.gate_passed,
             "gate_message": self.gate_message,
@@ -75,6 +101,15 @@ class ValidationResult:
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
+
+
+def unknown_timezones(zones: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The time zone names the IANA database (``zoneinfo``) does not know (others null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = [v for v in pc.unique(zones).to_pylist() if v is not None and v not in _timezones()]
+    return keep_where(pc.is_in(zones, value_set=pa.array(bad, type=zones.type)), zones)
 
 
 def build_rules(as_of: dt.date) -> list[Rule]:
@@ -88,7 +123,8 @@ def build_rules(as_of: dt.date) -> list[Rule]:
         for c in ("customer_id", "first_name", "email", "customer_since", "marketing_opt_in")
     ]
     rules += [
-        Rule("customer_id:duplicate", "ExpectColumnValuesToBeUnique", {"column": "customer_id"}),
+        # Over the whole file, not one chunk: the helper holds every id that occurs twice.
+        Rule("customer_id:duplicate", "ExpectColumnValuesToBeNull", {"column": "_customer_id_repeated"}),
         Rule(
             "customer_id:too_long",
             "ExpectColumnValueLengthsToBeBetween",
@@ -96,7 +132,9 @@ def build_rules(as_of: dt.date) -> list[Rule]:
         ),
         Rule("email:invalid", "ExpectColumnValuesToBeNull", {"column": "_email_invalid"}),
         Rule("locale:unknown", "ExpectColumnValuesToBeNull", {"column": "_locale_unknown"}),
-        Rule("timezone:unknown", "ExpectColumnValuesToBeInSet", {"column": "timezone", "value_set": sorted(_timezones())}),
+        # Checked per distinct value into a helper: as a GX value set, the ~600 IANA
+        # names are copied on every one of GX's many reads of the expectation.
+        Rule("timezone:unknown", "ExpectColumnValuesToBeNull", {"column": "_timezone_unknown"}),
         Rule("marital_status:unknown", "ExpectColumnValuesToBeInSet", {"column": "marital_status", "value_set": list(MARITAL_STATUSES)}),
         Rule("employment_status:unknown", "ExpectColumnValuesToBeInSet", {"column": "employment_status", "value_set": list(EMPLOYMENT_STATUSES)}),
         Rule("children_count:not_a_count", "ExpectColumnValuesToMatchRegex", {"column": "children_count", "regex": r"^\d{1,3}$"}),
@@ -123,109 +161,266 @@ def build_rules(as_of: dt.date) -> list[Rule]:
     return rules
 
 
-def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the parsed helper columns the rules check (vectorised, once per column)."""
+def repeated_ids(ids: pa.ChunkedArray) -> pa.Array:
+    """Every customer_id occurring more than once in the whole extract (all copies are quarantined)."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(ids.drop_null())
+    return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+
+
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    import pyarrow as pa
+
+    if name in table.column_names:
+        return table.column(name)
+    return pa.chunked_array([pa.nulls(table.num_rows, pa.large_string())])
+
+
+def parse_dates(raw: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``YYYY-MM-DD`` strings to ``timestamp[s]``, null where the text is not exactly a real date.
+
+    Arrow's ``strptime`` rolls 1980-02-30 over to 1980-03-01 and takes
+    ``1980-5-17``; the format regex and a day-of-month round trip reject both.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parsed = pc.strptime(raw, format="%Y-%m-%d", unit="s", error_is_null=True)
+    day = pc.utf8_lpad(pc.cast(pc.day(parsed), pa.large_string()), 2, "0")
+    exact = pc.and_(pc.match_substring_regex(raw, r"^\d{4}-\d{2}-\d{2}$"),
+                    pc.equal(day, pc.utf8_slice_codeunits(raw, 8, 10)))
+    return keep_where(exact, parsed)
+
+
+def _ns_range(parsed: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Clamp into ``datetime64[ns]``'s range (years 1678-2261) for GX's vectorised comparisons.
+
+    Every bound the rules compare with lies well inside it, so a clamped
+    0001-01-01 birth date is still too old and 9999-12-31 still in the future.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    low = pa.scalar(dt.datetime(1678, 1, 1), pa.timestamp("s"))
+    high = pa.scalar(dt.datetime(2261, 12, 31), pa.timestamp("s"))
+    clamped = pc.min_element_wise(pc.max_element_wise(parsed, low, skip_nulls=False), high, skip_nulls=False)
+    return pc.cast(clamped, pa.timestamp("ns"))
+
+
+@dataclass
+class Prepared:
+    """One chunk as GX sees it (``work``) and the parsed values kept for the snapshot."""
+
+    work: pd.DataFrame
+    dates: dict[str, pa.ChunkedArray]
+    booleans: dict[str, pa.ChunkedArray]
+
+
+def _date_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArray]:
+    """The parsed date (under ``name:parsed``) and the helper columns the date rules check."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parsed = parse_dates(raw)
+    placeholder = pc.is_in(raw, value_set=pa.array(PLACEHOLDER_DATES, pa.large_string()))
+    return {
+        f"{name}:parsed": parsed,
+        f"_{name}": _ns_range(parsed),
+        f"_{name}_bad": keep_where(pc.and_(pc.is_valid(raw), pc.is_null(parsed)), raw),
+        f"_{name}_placeholder": keep_where(placeholder, raw),
+    }
+
+
+def prepare(table: pa.Table, repeated: Callable[[], pa.Array], first_row: int = 0) -> Prepared:
+    """GX's view of a chunk: the raw columns the rules read plus parsed helper columns.
+
+    Helper columns hold the offending raw value where a row fails and are null
+    elsewhere, so GX's null checks on them name the bad value in Data Docs.
+    The frame's index is the row's position in the whole extract.
+    ``repeated`` returns the ids repeated in the whole extract (:func:`repeated_ids`;
+    it may still be computing when this starts).
+
+    The helpers are independent Arrow kernels, which release the GIL: they are
+    computed on all cores at once.
+    """
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    work = frame.copy()
-    for col in ("locale", "timezone", "marital_status", "employment_status", "children_count",
-                "last_name", "deceased", "updated_at"):
-        if col not in work.columns:
-            work[col] = pd.Series(pd.NA, index=work.index, dtype="string")
-    work["_email_invalid"] = invalid_emails(work["email"])
-    work["_locale_unknown"] = unknown_locales(work["locale"])
-    for col in DATE_COLUMNS:
-        raw = work[col] if col in work.columns else pd.Series(pd.NA, index=work.index, dtype="string")
-        # Nanosecond precision on purpose: GX compares datetime64[ns] columns
-        # vectorised, any other unit row by row in Python (about 2 s per 1M rows).
-        parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
-        # pandas also takes 1990-1-5; the contract says YYYY-MM-DD.
-        parsed = parsed.where(raw.str.match(r"^\d{4}-\d{2}-\d{2}$").fillna(False).astype(bool))
-        work[f"_{col}"] = parsed
-        work[f"_{col}_bad"] = raw.where(raw.notna() & parsed.isna())
-        work[f"_{col}_placeholder"] = raw.where(raw.isin(PLACEHOLDER_DATES))
-    for col in BOOLEAN_COLUMNS:
-        raw = work[col] if col in work.columns else pd.Series(pd.NA, index=work.index, dtype="string")
-        work[f"_{col}_lower"] = raw.str.lower()
-    return work
+    raw = {name: _column(table, name) for name in ALL_COLUMNS}
+    ids = raw["customer_id"]
+    jobs: list[Callable[[], dict[str, pa.ChunkedArray]]] = [
+        lambda: {"_email_invalid": invalid_emails(raw["email"])},
+        lambda: {"_locale_unknown": unknown_locales(raw["locale"])},
+        lambda: {"_timezone_unknown": unknown_timezones(raw["timezone"])},
+        lambda: {name: pc.dictionary_encode(raw[name]) for name in CATEGORY_COLUMNS},
+        lambda: {f"_{name}_lower": pc.dictionary_encode(pc.utf8_lower(raw[name])) for name in BOOLEAN_COLUMNS},
+        *(functools.partial(_date_helpers, name, raw[name]) for name in DATE_COLUMNS),
+        # Last: it waits for the whole-file repeated ids.
+        lambda: {"_customer_id_repeated": keep_where(pc.is_in(ids, value_set=repeated()), ids)},
+    ]
+    cols: dict[str, pa.ChunkedArray] = {
+        name: raw[name] for name in ("customer_id", "first_name", "email", "customer_since",
+                                     "marketing_opt_in", "children_count")
+    }
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="prepare") as pool:
+        for helpers in pool.map(lambda job: job(), jobs):
+            cols.update(helpers)
+    dates = {name: cols.pop(f"{name}:parsed") for name in DATE_COLUMNS}
+    booleans = {name: pc.utf8_lower(raw[name]) for name in BOOLEAN_COLUMNS}
+    # Large strings: pandas' Arrow-backed strings use them, so no column is copied.
+    # GX takes each failing row out of these columns per expectation, and Arrow
+    # takes rows from one chunk several times faster than from many; the helper
+    # columns are mostly null, so making them one chunk copies little.
+    work = to_pandas(pa.table({name: column.combine_chunks() if name.startswith("_") or name in REQUIRED_COLUMNS
+                               else column for name, column in cols.items()}))
+    work.index = pd.RangeIndex(first_row, first_row + table.num_rows)
+    return Prepared(work, dates, booleans)
 
 
-def _is_cheap(rule: Rule) -> bool:
-    return rule.expectation == "ExpectColumnValuesToBeNull" and rule.kwargs["column"].startswith("_")
+def batch_of(rule: Rule) -> str:
+    """Which GX batch checks ``rule``: rules whose row filters are cheap share one.
+
+    GX filters the batch frame per expectation (every column of it), and each
+    batch costs a fixed ~10 ms. Columns whose filters cost little, because the
+    rule's failing rows are few (null checks) or the values are small integers
+    (categories, datetimes), share a batch; a rule on a long string column that
+    GX filters whole (lengths, regexes) gets its own.
+    """
+    columns = _columns(rule)
+    if rule.expectation == "ExpectColumnValuesToBeNull" and all(c.startswith("_") for c in columns):
+        return "helpers"
+    if rule.expectation == "ExpectColumnValuesToNotBeNull":
+        return "required"
+    if all(c in CATEGORY_COLUMNS or c.endswith("_lower") for c in columns):
+        return "categories"
+    if all(c.lstrip("_") in DATE_COLUMNS and c.startswith("_") for c in columns):
+        return "dates"
+    return ".".join(columns)
 
 
 def _columns(rule: Rule) -> tuple[str, ...]:
     return tuple(rule.kwargs[k] for k in ("column", "column_A", "column_B") if k in rule.kwargs)
 
 
-def run_suite(work: pd.DataFrame, rules: list[Rule]):
-    """Validate ``work`` with GX, one batch per group of rules on the same columns.
+class Suite:
+    """The rules as GX suites, built once per extract and run on each chunk.
 
-    Returns ``(failures, results)``: {row position: [reasons]} for failing rows,
-    and GX's validation results (for Data Docs).
-
-    Each batch holds only the columns its rules name: GX filters the whole
-    batch frame (every column, about 3 ms per column per million rows) several
-    times per expectation, so a batch of one column instead of the extract's
+    One GX batch per group of rules (:func:`batch_of`), holding only the
+    columns its rules name: GX filters the whole batch frame several times per
+    expectation, so a batch of a few columns instead of the extract's
     thirty-odd keeps that cost proportional to the suite, not to the file.
     """
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.execution_engine import pandas_execution_engine
 
-    # GX fingerprints every batch under 1 GB by hashing the whole frame (about
-    # 3 s per million rows, twice per validation) for a batch marker nothing
-    # here reads. The expectations themselves are unaffected.
-    pandas_execution_engine.HASH_THRESHOLD = 0
-    # This module forces its own logger to INFO at import; keep it quiet.
-    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    def __init__(self, rules: list[Rule]):
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    definition = (context.data_sources.add_pandas("crm").add_dataframe_asset("extract")
-                  .add_batch_definition_whole_dataframe("whole"))
-    groups: dict[tuple[str, ...], list[Rule]] = {}
-    for rule in rules:
-        groups.setdefault(_columns(rule), []).append(rule)
-    # Null checks on helper columns (null for every good row) filter only the bad
-    # rows, so they share one batch instead of paying a batch each.
-    cheap = [k for k, g in groups.items() if all(_is_cheap(r) for r in g)]
-    if len(cheap) > 1:
-        merged = [r for k in cheap for r in groups.pop(k)]
-        groups[tuple(dict.fromkeys(c for r in merged for c in _columns(r)))] = merged
-    failures: dict[int, list[str]] = {}
-    results = []
-    for n, (columns, group) in enumerate(groups.items()):
-        suite = gx.ExpectationSuite(name=f"crm_extract.{n}.{'.'.join(columns)}")
-        for rule in group:
-            # The reason travels in the expectation's meta: results come back
-            # grouped by column, not in suite order.
-            suite.add_expectation(
-                getattr(gx.expectations, rule.expectation)(**rule.kwargs, meta={"reason": rule.reason}))
-        batch = definition.get_batch(batch_parameters={"dataframe": work[list(columns)]})
-        result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-        results.append(result)
-        for res in result.results:
-            if res.exception_info and res.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"expectation {res.expectation_config.type} could not run: "
-                    f"{res.exception_info.get('exception_message')}"
-                )
-            if res.success:
-                continue
-            reason = res.expectation_config.meta["reason"]
-            for idx in res.result.get("unexpected_index_list") or []:
-                failures.setdefault(int(idx), []).append(reason)
-    return failures, results
+        # GX fingerprints every batch under 1 GB by hashing the whole frame (about
+        # 3 s per million rows, twice per validation) for a batch marker nothing
+        # here reads. The expectations themselves are unaffected.
+        pandas_execution_engine.HASH_THRESHOLD = 0
+        # This module forces its own logger to INFO at import; keep it quiet.
+        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self._definition = (context.data_sources.add_pandas("crm").add_dataframe_asset("extract")
+                            .add_batch_definition_whole_dataframe("whole"))
+        groups: dict[str, list[Rule]] = {}
+        for rule in rules:
+            groups.setdefault(batch_of(rule), []).append(rule)
+        self._suites = []
+        for name, group in groups.items():
+            suite = gx.ExpectationSuite(name=f"crm_extract.{name}")
+            for rule in group:
+                # The reason travels in the expectation's meta: results come back
+                # grouped by column, not in suite order.
+                suite.add_expectation(
+                    getattr(gx.expectations, rule.expectation)(**rule.kwargs, meta={"reason": rule.reason}))
+            self._suites.append((list(dict.fromkeys(c for r in group for c in _columns(r))), suite))
+
+    def run(self, work: pd.DataFrame) -> tuple[dict[int, list[str]], list]:
+        """``({row position: [reasons]}, GX results)`` for one chunk; positions from ``work.index``."""
+        failures: dict[int, list[str]] = {}
+        results = []
+        for columns, suite in self._suites:
+            batch = self._definition.get_batch(batch_parameters={"dataframe": work[columns]})
+            result = batch.validate(suite, result_format=RESULT_FORMAT)
+            for res in result.results:
+                if res.exception_info and res.exception_info.get("raised_exception"):
+                    raise RuntimeError(
+                        f"expectation {res.expectation_config.type} could not run: "
+                        f"{res.exception_info.get('exception_message')}"
+                    )
+                results.append(res)
+                if res.success:
+                    continue
+                reason = res.expectation_config.meta["reason"]
+                for idx in res.result.get("unexpected_index_list") or []:
+                    failures.setdefault(int(idx), []).append(reason)
+        return failures, results
+
+
+#: Every failing row's index (the quarantine needs them all), without the
+#: pandas query string GX would otherwise build from them for each expectation.
+RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
+
+#: Per-row detail GX returns with COMPLETE results: used for the quarantine, too
+#: large for the Data Docs page of a million-row extract.
+_ROW_DETAIL = ("unexpected_list", "unexpected_index_list", "unexpected_rows", "unexpected_index_query")
+_PARTIAL = 20
+
+
+def merge_results(chunks: list[list]) -> list:
+    """One result per expectation over all chunks: counts summed, samples of the first bad values.
+
+    ``chunks`` holds, per chunk, the results of :meth:`Suite.run` (same
+    expectations in the same order).
+    """
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+
+    merged = []
+    for per_chunk in zip(*chunks, strict=True):
+        first = per_chunk[0]
+        result: dict[str, Any] = {k: v for k, v in first.result.items() if k not in _ROW_DETAIL}
+        for later in per_chunk[1:]:
+            for key in ("element_count", "missing_count", "unexpected_count"):
+                if key in result:
+                    result[key] += later.result.get(key, 0)
+            for key in ("partial_unexpected_list", "partial_unexpected_index_list"):
+                if key in result:
+                    result[key] = (result[key] + list(later.result.get(key) or []))[:_PARTIAL]
+            if "partial_unexpected_counts" in result:
+                counts = Counter({c["value"]: c["count"] for c in result["partial_unexpected_counts"]})
+                counts.update({c["value"]: c["count"] for c in later.result.get("partial_unexpected_counts") or []})
+                result["partial_unexpected_counts"] = [
+                    {"value": v, "count": c} for v, c in counts.most_common(_PARTIAL)]
+        if "element_count" in result and "unexpected_count" in result:
+            total, missing = result["element_count"], result.get("missing_count", 0)
+            share = 100.0 * result["unexpected_count"]
+            result["unexpected_percent_total"] = share / total if total else 0.0
+            nonmissing = total - missing
+            result["unexpected_percent"] = share / nonmissing if nonmissing else 0.0
+            result["unexpected_percent_nonmissing"] = result["unexpected_percent"]
+            if "missing_percent" in result:
+                result["missing_percent"] = 100.0 * missing / total if total else 0.0
+        merged.append(ExpectationValidationResult(
+            success=all(r.success for r in per_chunk), expectation_config=first.expectation_config,
+            result=result, meta=first.meta, exception_info=first.exception_info))
+    return merged
 
 
 def write_data_docs(results: list, docs_root: Path, extract_name: str) -> Path:
     """Render GX Data Docs (static HTML) for one validated extract; return its page.
 
-    The per-group results of :func:`run_suite` are merged into one suite result
-    named ``crm_extract`` so the extract has a single page listing every
-    expectation, and the site index under ``docs_root`` lists every extract.
+    ``results`` (:attr:`ValidationResult.gx_results`, one per expectation) become
+    one suite result named ``crm_extract`` so the extract has a single page
+    listing every expectation, and the site index under ``docs_root`` lists
+    every extract.
     """
     import great_expectations as gx
     from great_expectations.core.expectation_validation_result import (
@@ -237,7 +432,7 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str) -> Path:
         ValidationResultIdentifier,
     )
 
-    checks = [r for result in results for r in result.results]
+    checks = list(results)
     passed = sum(r.success for r in checks)
     merged = ExpectationSuiteValidationResult(
         success=passed == len(checks),
@@ -260,6 +455,123 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str) -> Path:
     return pages[-1] if pages else site / "index.html"
 
 
+def _gate(result: ValidationResult, extract_name: str, previous_rows: int | None,
+          max_invalid_share: float, max_row_drop_share: float) -> ValidationResult:
+    share = result.quarantined / result.rows
+    if share > max_invalid_share:
+        result.gate_passed = False
+        result.gate_message = (
+            f"{extract_name}: {result.quarantined} of {result.rows} rows invalid "
+            f"({share:.1%} > max_invalid_share {max_invalid_share:.1%})"
+        )
+    elif previous_rows and result.rows < previous_rows * (1 - max_row_drop_share):
+        drop = 1 - result.rows / previous_rows
+        result.gate_passed = False
+        result.gate_message = (
+            f"{extract_name}: row count fell from {previous_rows} to {result.rows} "
+            f"({drop:.1%} > max_row_drop_share {max_row_drop_share:.1%})"
+        )
+    return result
+
+
+def normalise(table: pa.Table, prepared: Prepared, keep) -> pa.Table:
+    """The rows ``keep`` selects in their typed form: dates, booleans, counts as integers.
+
+    Typed columns replace their raw strings before filtering, so each column
+    is filtered once, in Arrow.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {name: _column(table, name) for name in dict.fromkeys((*ALL_COLUMNS, *table.column_names))}
+    columns.update(prepared.dates)
+    columns.update({name: pc.is_in(lowered, value_set=pa.array(TRUE_LITERALS, pa.large_string()))
+                    for name, lowered in prepared.booleans.items()})
+    out = pa.table(columns).filter(keep)
+    # Only valid rows reach the cast: their counts matched ^\d{1,3}$.
+    count = out.column_names.index("children_count")
+    return out.set_column(count, "children_count", pc.cast(out.column(count), pa.int64()))
+
+
+def quarantine_rows(table: pa.Table, failures: dict[int, list[str]], first_row: int,
+                    extract_name: str) -> pa.Table:
+    """The failing rows' raw values, with the extract name, line number and every reason.
+
+    The line number is the row as a human counts it in the file: header is line 1.
+    """
+    import pyarrow as pa
+
+    positions = sorted(failures)
+    rows = table.take(pa.array([p - first_row for p in positions], pa.int64()))
+    front = pa.table({
+        "extract": pa.array([extract_name] * len(positions), pa.large_string()),
+        "row_number": pa.array([p + 2 for p in positions], pa.int64()),
+        "reasons": pa.array(["; ".join(sorted(failures[p])) for p in positions], pa.large_string()),
+    })
+    for name in rows.column_names:
+        front = front.append_column(name, rows.column(name))
+    return front
+
+
+def validate_table(
+    table: pa.Table,
+    *,
+    as_of: dt.date,
+    extract_name: str,
+    on_valid: Callable[[pa.Table], None],
+    on_quarantine: Callable[[pa.Table], None],
+    previous_rows: int | None = None,
+    max_invalid_share: float = 0.05,
+    max_row_drop_share: float = 0.20,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> ValidationResult:
+    """Validate ``table`` chunk by chunk, handing each chunk's valid and quarantined rows on.
+
+    Then apply the file gate. The callbacks receive Arrow tables of the same
+    schema for every chunk (possibly empty).
+    """
+    import numpy as np
+
+    result = ValidationResult(valid=None, quarantine=None, rows=table.num_rows)
+    per_chunk = []
+    side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repeated-ids")
+    # Hashing every id takes a while: it runs beside building the suite and the
+    # first chunk's other helper columns.
+    repeated = side.submit(repeated_ids, table.column("customer_id"))
+    side.shutdown(wait=False)
+    suite = Suite(build_rules(as_of))
+    for first_row, chunk in _chunks(table, chunk_rows):
+        prepared = prepare(chunk, repeated.result, first_row)
+        failures, results = suite.run(prepared.work)
+        prepared.work = None  # free GX's copy before the snapshot chunk is built
+        per_chunk.append(results)
+        result.quarantined += len(failures)
+        result.reasons.update(r for rs in failures.values() for r in rs)
+        keep = np.ones(chunk.num_rows, dtype=bool)
+        keep[[p - first_row for p in failures]] = False
+        on_valid(normalise(chunk, prepared, keep))
+        on_quarantine(quarantine_rows(chunk, failures, first_row, extract_name))
+    result.gx_results = merge_results(per_chunk)
+    return _gate(result, extract_name, previous_rows, max_invalid_share, max_row_drop_share)
+
+
+def _chunks(table: pa.Table, size: int) -> Iterator[tuple[int, pa.Table]]:
+    if size < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {size}")
+    for start in range(0, table.num_rows, size):
+        yield start, table.slice(start, size)
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas keeping nullable types: strings and integers with ``pd.NA``."""
+    import pandas as pd
+    import pyarrow as pa
+
+    mapping = {pa.large_string(): pd.StringDtype("pyarrow"), pa.string(): pd.StringDtype("pyarrow"),
+               pa.int64(): pd.Int64Dtype()}
+    return table.to_pandas(types_mapper=mapping.get)
+
+
 def validate_frame(
     frame: pd.DataFrame,
     *,
@@ -268,63 +580,66 @@ def validate_frame(
     previous_rows: int | None = None,
     max_invalid_share: float = 0.05,
     max_row_drop_share: float = 0.20,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> ValidationResult:
-    """Split ``frame`` into valid rows and a quarantine with reasons, then apply the file gate.
-
-    The quarantine keeps each bad row's raw values, with the extract name, its
-    line number in the file (header = line 1) and every reason it failed.
-    """
-    import numpy as np
+    """Split ``frame`` (strings) into valid rows and a quarantine with reasons, then gate the file."""
+    import pyarrow as pa
 
     frame = frame.reset_index(drop=True)
-    work = prepare(frame)
-    failures, results = run_suite(work, build_rules(as_of))
-    bad_positions = sorted(failures)
-    reasons: Counter = Counter(r for rs in failures.values() for r in rs)
-    quarantine = frame.iloc[bad_positions].copy()
-    quarantine.insert(0, "reasons", ["; ".join(sorted(failures[i])) for i in bad_positions])
-    # Row number as a human counts it in the file: header is line 1.
-    quarantine.insert(0, "row_number", [i + 2 for i in bad_positions])
-    quarantine.insert(0, "extract", extract_name)
-    valid_mask = np.ones(len(frame), dtype=bool)
-    valid_mask[bad_positions] = False
-    valid = normalise(work, valid_mask)
-    result = ValidationResult(valid=valid, quarantine=quarantine, rows=len(frame), reasons=reasons,
-                              gx_results=results)
+    table = pa.Table.from_pandas(frame.astype("string[pyarrow]"), preserve_index=False)
+    return _in_memory(table, as_of=as_of, extract_name=extract_name, previous_rows=previous_rows,
+                      max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share,
+                      chunk_rows=chunk_rows)
 
-    share = len(quarantine) / len(frame)
-    if share > max_invalid_share:
-        result.gate_passed = False
-        result.gate_message = (
-            f"{extract_name}: {len(quarantine)} of {len(frame)} rows invalid "
-            f"({share:.1%} > max_invalid_share {max_invalid_share:.1%})"
-        )
-    elif previous_rows and len(frame) < previous_rows * (1 - max_row_drop_share):
-        drop = 1 - len(frame) / previous_rows
-        result.gate_passed = False
-        result.gate_message = (
-            f"{extract_name}: row count fell from {previous_rows} to {len(frame)} "
-            f"({drop:.1%} > max_row_drop_share {max_row_drop_share:.1%})"
-        )
+
+def _in_memory(table: pa.Table, **options: Any) -> ValidationResult:
+    import pyarrow as pa
+
+    valid: list[pa.Table] = []
+    quarantine: list[pa.Table] = []
+    result = validate_table(table, on_valid=valid.append, on_quarantine=quarantine.append, **options)
+    result.valid = to_pandas(pa.concat_tables(valid))
+    result.quarantine = to_pandas(pa.concat_tables(quarantine))
     return result
 
 
-def normalise(work: pd.DataFrame, keep) -> pd.DataFrame:
-    """The rows ``keep`` selects in their typed form: dates, booleans, counts as ints.
+class _ParquetSink:
+    """Appends chunks to a Parquet file under a temporary name; :meth:`publish` renames it."""
 
-    Typed columns replace their raw strings before filtering, so each column is
-    filtered once and the helper columns never are.
-    """
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.writer = None
 
-    out = work[[c for c in work.columns if not c.startswith("_")]].copy()
-    for col in DATE_COLUMNS:
-        out[col] = work[f"_{col}"].astype("datetime64[s]")
-    for col in BOOLEAN_COLUMNS:
-        out[col] = work[f"_{col}_lower"].isin(TRUE_LITERALS).astype(bool)
-    out = out[keep].reset_index(drop=True)
-    # Only valid rows reach the cast: their counts matched ^\d{1,3}$.
-    out["children_count"] = out["children_count"].astype("int64[pyarrow]").astype("Int64")
-    return out
+    def __call__(self, chunk: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, _with_pandas_types(chunk.schema))
+        self.writer.write_table(chunk.cast(self.writer.schema))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def publish(self) -> Path:
+        self.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        self.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _with_pandas_types(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with pandas metadata, so readers get the nullable dtypes of :func:`to_pandas`."""
+    import pyarrow as pa
+
+    meta = pa.Schema.from_pandas(to_pandas(schema.empty_table()), preserve_index=False).metadata
+    return schema.with_metadata(meta)
 
 
 def validate_extract(
@@ -334,21 +649,42 @@ def validate_extract(
     previous_rows: int | None = None,
     max_invalid_share: float = 0.05,
     max_row_drop_share: float = 0.20,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    out_dir: Path | str | None = None,
 ) -> ValidationResult:
-    """Read and validate one extract file. Raises :class:`ExtractError` for an unreadable file."""
+    """Read and validate one extract file. Raises :class:`ExtractError` for an unreadable file.
+
+    Without ``out_dir`` the valid rows and the quarantine are returned as
+    frames. With it, they stream to ``out_dir/quarantine.parquet`` (always) and
+    ``out_dir/snapshot.parquet`` (only when the gate passes; a failed gate
+    leaves no snapshot), and the result carries counts only.
+    """
     from milestones.extract import snapshot_date_from_name
 
     path = Path(path)
-    frame = read_extract(path)
+    table = read_table(path)
     as_of = as_of or snapshot_date_from_name(path) or dt.date.today()
-    return validate_frame(
-        frame,
-        as_of=as_of,
-        extract_name=path.name,
-        previous_rows=previous_rows,
-        max_invalid_share=max_invalid_share,
-        max_row_drop_share=max_row_drop_share,
-    )
+    options = dict(as_of=as_of, extract_name=path.name, previous_rows=previous_rows,
+                   max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share,
+                   chunk_rows=chunk_rows)
+    if out_dir is None:
+        return _in_memory(table, **options)
+    snapshot = _ParquetSink(Path(out_dir) / "snapshot.parquet")
+    quarantine = _ParquetSink(Path(out_dir) / "quarantine.parquet")
+    try:
+        result = validate_table(table, on_valid=snapshot, on_quarantine=quarantine, **options)
+    except BaseException:
+        snapshot.discard()
+        quarantine.discard()
+        raise
+    quarantine.publish()
+    if result.gate_passed:
+        snapshot.publish()
+    else:
+        snapshot.discard()
+        (Path(out_dir) / "snapshot.parquet").unlink(missing_ok=True)
+    return result
 
 
-__all__ = ["ExtractError", "Rule", "ValidationResult", "build_rules", "validate_extract", "validate_frame"]
+__all__ = ["ExtractError", "Rule", "Suite", "ValidationResult", "build_rules", "validate_extract",
+           "validate_frame", "validate_table"]
