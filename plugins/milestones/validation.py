@@ -26,7 +26,7 @@ import os
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -180,16 +180,42 @@ def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
 def parse_dates(raw: pa.ChunkedArray) -> pa.ChunkedArray:
     """``YYYY-MM-DD`` strings to ``timestamp[s]``, null where the text is not exactly a real date.
 
-    Arrow's ``strptime`` rolls 1980-02-30 over to 1980-03-01 and takes
-    ``1980-5-17``; the format regex and a day-of-month round trip reject both.
+    Each distinct text is parsed once (a million birth dates hold ~30,000
+    distinct days): :func:`parse_exact` on the dictionary, then a take.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = []
+    for chunk in raw.chunks:
+        encoded = pc.dictionary_encode(chunk)
+        parsed = parse_exact(pa.chunked_array([encoded.dictionary], type=raw.type))
+        chunks.append(parsed.combine_chunks().take(encoded.indices))
+    return pa.chunked_array(chunks, type=pa.timestamp("s"))
+
+
+def parse_exact(raw: pa.ChunkedArray) -> pa.ChunkedArray:
+    """:func:`parse_dates` on every row: the rules for one date text.
+
+    Arrow's ``strptime`` takes ``1980-5-17`` and `` 1980-05-17``, which the format
+    regex rejects, and rolls 1980-02-30 over to 1980-03-01. A rolled-over date
+    lands on day 1, 2 or 3, so only those rows have their day compared with the
+    text. Year 0 (which no calendar library can represent) is rejected too.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parsed = pc.strptime(raw, format="%Y-%m-%d", unit="s", error_is_null=True)
-    day = pc.utf8_lpad(pc.cast(pc.day(parsed), pa.large_string()), 2, "0")
     exact = pc.and_(pc.match_substring_regex(raw, r"^\d{4}-\d{2}-\d{2}$"),
-                    pc.equal(day, pc.utf8_slice_codeunits(raw, 8, 10)))
+                    pc.greater_equal(parsed, pa.scalar(dt.datetime(1, 1, 1), pa.timestamp("s"))))
+    suspects = pc.indices_nonzero(pc.fill_null(pc.less_equal(pc.day(parsed), 3), False))
+    if len(suspects):
+        day = pc.utf8_lpad(pc.cast(pc.day(parsed.take(suspects)), pa.large_string()), 2, "0")
+        rolled = suspects.filter(pc.not_equal(day, pc.utf8_slice_codeunits(raw.take(suspects), 8, 10)))
+        if len(rolled):
+            mask = pc.fill_null(exact, False).to_numpy(zero_copy_only=False).copy()
+            mask[rolled.to_numpy()] = False
+            exact = pa.array(mask)
     return keep_where(exact, parsed)
 
 
@@ -208,13 +234,49 @@ def _ns_range(parsed: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.cast(clamped, pa.timestamp("ns"))
 
 
-@dataclass
 class Prepared:
-    """One chunk as GX sees it (``work``) and the parsed values kept for the snapshot."""
+    """One chunk as GX sees it, its helper columns still being computed in the background.
 
-    work: pd.DataFrame
-    dates: dict[str, pa.ChunkedArray]
-    booleans: dict[str, pa.ChunkedArray]
+    :meth:`frame` hands GX the columns of one batch as soon as those are ready,
+    so GX (Python, holding the GIL) checks the raw columns while Arrow kernels
+    (which release it) compute the parsed ones on the other core.
+    """
+
+    def __init__(self, ready: dict[str, pa.ChunkedArray], pending: list[Future], first_row: int):
+        self._ready = ready
+        self._pending = pending
+        self.first_row = first_row
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        while name not in self._ready and self._pending:
+            # Completion order is not submission order: look at what is done first.
+            done = next((f for f in self._pending if f.done()), self._pending[0])
+            self._pending.remove(done)
+            self._ready.update(done.result())
+        return self._ready[name]
+
+    def frame(self, columns: list[str]) -> pd.DataFrame:
+        """``columns`` as a pandas frame indexed by row position in the whole extract.
+
+        Large strings: pandas' Arrow-backed strings use them, so no column is
+        copied. GX takes each failing row out of every column per expectation,
+        and Arrow takes rows from one chunk several times faster than from
+        many; the helper columns are mostly null, so making them one chunk
+        copies little.
+        """
+        import pandas as pd
+        import pyarrow as pa
+
+        table = pa.table({name: self.column(name).combine_chunks() if name.startswith("_") or name in
+                          REQUIRED_COLUMNS else self.column(name) for name in columns})
+        frame = to_pandas(table)
+        frame.index = pd.RangeIndex(self.first_row, self.first_row + table.num_rows)
+        return frame
+
+    def parsed(self) -> tuple[dict[str, pa.ChunkedArray], dict[str, pa.ChunkedArray]]:
+        """The typed values for the snapshot: ``({date column: timestamps}, {boolean column: lowered})``."""
+        dates = {name: self.column(f"{name}:parsed") for name in DATE_COLUMNS}
+        return dates, {name: self.column(f"{name}:lower") for name in BOOLEAN_COLUMNS}
 
 
 def _date_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArray]:
@@ -232,51 +294,43 @@ def _date_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArray]
     }
 
 
-def prepare(table: pa.Table, repeated: Callable[[], pa.Array], first_row: int = 0) -> Prepared:
+def _boolean_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArray]:
+    import pyarrow.compute as pc
+
+    lowered = pc.utf8_lower(raw)
+    return {f"{name}:lower": lowered, f"_{name}_lower": pc.dictionary_encode(lowered)}
+
+
+def prepare(table: pa.Table, repeated: Callable[[], pa.Array], pool: Executor,
+            first_row: int = 0) -> Prepared:
     """GX's view of a chunk: the raw columns the rules read plus parsed helper columns.
 
     Helper columns hold the offending raw value where a row fails and are null
     elsewhere, so GX's null checks on them name the bad value in Data Docs.
-    The frame's index is the row's position in the whole extract.
     ``repeated`` returns the ids repeated in the whole extract (:func:`repeated_ids`;
     it may still be computing when this starts).
 
     The helpers are independent Arrow kernels, which release the GIL: they are
-    computed on all cores at once.
+    computed on ``pool``'s threads, on all cores, while GX starts on the raw columns.
     """
-    import pandas as pd
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     raw = {name: _column(table, name) for name in ALL_COLUMNS}
     ids = raw["customer_id"]
     jobs: list[Callable[[], dict[str, pa.ChunkedArray]]] = [
+        lambda: {name: pc.dictionary_encode(raw[name]) for name in CATEGORY_COLUMNS},
+        *(functools.partial(_boolean_helpers, name, raw[name]) for name in BOOLEAN_COLUMNS),
+        *(functools.partial(_date_helpers, name, raw[name]) for name in DATE_COLUMNS),
         lambda: {"_email_invalid": invalid_emails(raw["email"])},
         lambda: {"_locale_unknown": unknown_locales(raw["locale"])},
         lambda: {"_timezone_unknown": unknown_timezones(raw["timezone"])},
-        lambda: {name: pc.dictionary_encode(raw[name]) for name in CATEGORY_COLUMNS},
-        lambda: {f"_{name}_lower": pc.dictionary_encode(pc.utf8_lower(raw[name])) for name in BOOLEAN_COLUMNS},
-        *(functools.partial(_date_helpers, name, raw[name]) for name in DATE_COLUMNS),
         # Last: it waits for the whole-file repeated ids.
         lambda: {"_customer_id_repeated": keep_where(pc.is_in(ids, value_set=repeated()), ids)},
     ]
-    cols: dict[str, pa.ChunkedArray] = {
-        name: raw[name] for name in ("customer_id", "first_name", "email", "customer_since",
-                                     "marketing_opt_in", "children_count")
-    }
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="prepare") as pool:
-        for helpers in pool.map(lambda job: job(), jobs):
-            cols.update(helpers)
-    dates = {name: cols.pop(f"{name}:parsed") for name in DATE_COLUMNS}
-    booleans = {name: pc.utf8_lower(raw[name]) for name in BOOLEAN_COLUMNS}
-    # Large strings: pandas' Arrow-backed strings use them, so no column is copied.
-    # GX takes each failing row out of these columns per expectation, and Arrow
-    # takes rows from one chunk several times faster than from many; the helper
-    # columns are mostly null, so making them one chunk copies little.
-    work = to_pandas(pa.table({name: column.combine_chunks() if name.startswith("_") or name in REQUIRED_COLUMNS
-                               else column for name, column in cols.items()}))
-    work.index = pd.RangeIndex(first_row, first_row + table.num_rows)
-    return Prepared(work, dates, booleans)
+    return Prepared(dict(raw), [pool.submit(job) for job in jobs], first_row)
+
+
+_BATCH_ORDER = {"required": 0, "categories": 2, "dates": 3, "helpers": 4}  # others: 1
 
 
 def batch_of(rule: Rule) -> str:
@@ -334,7 +388,9 @@ class Suite:
         for rule in rules:
             groups.setdefault(batch_of(rule), []).append(rule)
         self._suites = []
-        for name, group in groups.items():
+        # Batches on raw columns first: GX checks them while the helper columns
+        # the later batches need are still being computed (see Prepared).
+        for name, group in sorted(groups.items(), key=lambda item: _BATCH_ORDER.get(item[0], 1)):
             suite = gx.ExpectationSuite(name=f"crm_extract.{name}")
             for rule in group:
                 # The reason travels in the expectation's meta: results come back
@@ -343,12 +399,12 @@ class Suite:
                     getattr(gx.expectations, rule.expectation)(**rule.kwargs, meta={"reason": rule.reason}))
             self._suites.append((list(dict.fromkeys(c for r in group for c in _columns(r))), suite))
 
-    def run(self, work: pd.DataFrame) -> tuple[dict[int, list[str]], list]:
-        """``({row position: [reasons]}, GX results)`` for one chunk; positions from ``work.index``."""
+    def run(self, prepared: Prepared) -> tuple[dict[int, list[str]], list]:
+        """``({row position in the extract: [reasons]}, GX results)`` for one chunk."""
         failures: dict[int, list[str]] = {}
         results = []
         for columns, suite in self._suites:
-            batch = self._definition.get_batch(batch_parameters={"dataframe": work[columns]})
+            batch = self._definition.get_batch(batch_parameters={"dataframe": prepared.frame(columns)})
             result = batch.validate(suite, result_format=RESULT_FORMAT)
             for res in result.results:
                 if res.exception_info and res.exception_info.get("raised_exception"):
@@ -483,10 +539,11 @@ def normalise(table: pa.Table, prepared: Prepared, keep) -> pa.Table:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    dates, booleans = prepared.parsed()
     columns = {name: _column(table, name) for name in dict.fromkeys((*ALL_COLUMNS, *table.column_names))}
-    columns.update(prepared.dates)
+    columns.update(dates)
     columns.update({name: pc.is_in(lowered, value_set=pa.array(TRUE_LITERALS, pa.large_string()))
-                    for name, lowered in prepared.booleans.items()})
+                    for name, lowered in booleans.items()})
     out = pa.table(columns).filter(keep)
     # Only valid rows reach the cast: their counts matched ^\d{1,3}$.
     count = out.column_names.index("children_count")
@@ -534,23 +591,22 @@ def validate_table(
 
     result = ValidationResult(valid=None, quarantine=None, rows=table.num_rows)
     per_chunk = []
-    side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repeated-ids")
-    # Hashing every id takes a while: it runs beside building the suite and the
-    # first chunk's other helper columns.
-    repeated = side.submit(repeated_ids, table.column("customer_id"))
-    side.shutdown(wait=False)
-    suite = Suite(build_rules(as_of))
-    for first_row, chunk in _chunks(table, chunk_rows):
-        prepared = prepare(chunk, repeated.result, first_row)
-        failures, results = suite.run(prepared.work)
-        prepared.work = None  # free GX's copy before the snapshot chunk is built
-        per_chunk.append(results)
-        result.quarantined += len(failures)
-        result.reasons.update(r for rs in failures.values() for r in rs)
-        keep = np.ones(chunk.num_rows, dtype=bool)
-        keep[[p - first_row for p in failures]] = False
-        on_valid(normalise(chunk, prepared, keep))
-        on_quarantine(quarantine_rows(chunk, failures, first_row, extract_name))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="validate") as pool:
+        # Hashing every id takes a while: it runs beside building the suite and
+        # the first chunk's other helper columns.
+        repeated = pool.submit(repeated_ids, table.column("customer_id"))
+        suite = Suite(build_rules(as_of))
+        for first_row, chunk in _chunks(table, chunk_rows):
+            prepared = prepare(chunk, repeated.result, pool, first_row)
+            failures, results = suite.run(prepared)
+            per_chunk.append(results)
+            result.quarantined += len(failures)
+            result.reasons.update(r for rs in failures.values() for r in rs)
+            keep = np.ones(chunk.num_rows, dtype=bool)
+            keep[[p - first_row for p in failures]] = False
+            on_valid(normalise(chunk, prepared, keep))
+            on_quarantine(quarantine_rows(chunk, failures, first_row, extract_name))
+            del prepared
     result.gx_results = merge_results(per_chunk)
     return _gate(result, extract_name, previous_rows, max_invalid_share, max_row_drop_share)
 
