@@ -36,6 +36,23 @@ def _settings(args: argparse.Namespace):
     return load_settings(data_dir=getattr(args, "data_dir", None))
 
 
+def _source(value: str) -> Path | str:
+    """A local path, or an extract URL (s3://bucket/key, file:///path) kept as text."""
+    return value if "://" in value else Path(value)
+
+
+def _local(extract: Path | str | None, settings) -> Path | None:
+    """A local file for ``extract``: URLs are copied into data_dir/received/ first."""
+    from milestones import sources
+
+    if extract is None or not sources.is_url(extract):
+        return extract
+    try:
+        return sources.fetch(str(extract), settings.data_dir, settings.inbox_conn_id)
+    except sources.SourceError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _emit(summary: dict[str, Any]) -> None:
     print(json.dumps(summary, sort_keys=True, default=str, ensure_ascii=False))
 
@@ -45,7 +62,9 @@ def _emit(summary: dict[str, Any]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from milestones import pipeline
 
-    summary = pipeline.run(args.extract, args.as_of, _settings(args), previous=args.previous, days=args.days)
+    settings = _settings(args)
+    summary = pipeline.run(_local(args.extract, settings), args.as_of, settings,
+                           previous=_local(args.previous, settings), days=args.days)
     _emit(summary)
     return EXIT_OK
 
@@ -54,7 +73,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from milestones import pipeline
 
     settings = _settings(args)
-    summary = pipeline.validate_stage(args.extract, settings, previous=args.previous, as_of=args.as_of)
+    summary = pipeline.validate_stage(_local(args.extract, settings), settings,
+                                      previous=_local(args.previous, settings), as_of=args.as_of)
     _emit(summary)
     return EXIT_OK
 
@@ -255,15 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("run", cmd_run, "validate, detect, decide, render and deliver one extract for a date")
-    p.add_argument("--extract", required=True, type=Path, help="CRM extract (CSV or Parquet)")
-    p.add_argument("--previous", type=Path, help="previous extract or validated snapshot")
+    p.add_argument("--extract", required=True, type=_source,
+                   help="CRM extract (CSV or Parquet): a path or a URL such as s3://bucket/customers_D.csv")
+    p.add_argument("--previous", type=_source, help="previous extract or validated snapshot (path or URL)")
     p.add_argument("--as-of", required=True, type=_date, help="date the events fall on (YYYY-MM-DD)")
     p.add_argument("--days", type=int, help="catch-up window in days (default: setting catch_up_days, 1)")
     p.add_argument("--data-dir", type=Path, help="data directory (default ./data or MILESTONES_DATA_DIR)")
 
     p = add("validate", cmd_validate, "validate an extract; exit 3 when the file gate fails")
-    p.add_argument("extract", type=Path)
-    p.add_argument("--previous", type=Path, help="previous extract or snapshot (row-drop gate)")
+    p.add_argument("extract", type=_source, help="a path or a URL (s3://bucket/customers_D.csv, file:///...)")
+    p.add_argument("--previous", type=_source, help="previous extract or snapshot (row-drop gate)")
     p.add_argument("--as-of", type=_date, help="snapshot date if the file name has none")
     p.add_argument("--data-dir", type=Path)
 

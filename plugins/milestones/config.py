@@ -26,6 +26,10 @@ class Settings:
     data_dir: Path = PROJECT_ROOT / "data"
     #: Where new extracts land; the ingest DAG watches it.
     inbox_dir: Path | None = None
+    #: Inbox in object storage instead (s3://bucket/prefix/, gs://..., file:///abs/path/); empty: inbox_dir.
+    inbox_url: str = ""
+    #: Airflow connection with the credentials for inbox_url (and for extract URLs given to the CLI).
+    inbox_conn_id: str = "aws_default"
     #: Email templates and their catalog.
     templates_dir: Path = PROJECT_ROOT / "templates"
     #: Locale used when a customer has none, and the last fallback for templates.

@@ -32,7 +32,11 @@ def _trigger_payloads(context: dict[str, Any], asset_name: str) -> list[dict[str
 
 
 def locate_extract(context: dict[str, Any]) -> str:
-    """The extract this run processes: the claimed inbox file, else the ``extract`` param."""
+    """The extract this run processes: the claimed inbox file, else the ``extract`` param.
+
+    A param that is a URL (``s3://bucket/customers_2026-11-22.csv``) is copied into
+    ``data_dir/received/`` first, with the credentials of the ``inbox_conn_id`` connection.
+    """
     from milestones.assets import INBOX
 
     for payload in _trigger_payloads(context, INBOX.name):
@@ -40,6 +44,11 @@ def locate_extract(context: dict[str, Any]) -> str:
             return payload["path"]
     param = (context.get("params") or {}).get("extract")
     if param:
+        from milestones import sources
+
+        if sources.is_url(param):
+            settings = load_settings()
+            return str(sources.fetch(str(param), settings.data_dir, settings.inbox_conn_id))
         return str(param)
     raise FileNotFoundError("no extract: not triggered by the inbox and no 'extract' param given")
 

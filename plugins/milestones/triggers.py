@@ -1,9 +1,13 @@
-"""The inbox watcher: an Airflow event trigger that fires once per extract landing.
+"""The inbox watchers: Airflow event triggers that fire once per extract landing.
 
-It runs in the triggerer.  When a file matching ``customers_YYYY-MM-DD.(csv|parquet)``
-appears in the inbox and has stopped growing, the trigger claims it by an
-atomic rename into ``received/`` (so a file is handed over exactly once, even
-with several triggerers) and yields its new path as the event payload.
+They run in the triggerer.  :class:`InboxTrigger` watches a local directory:
+when a file matching ``customers_YYYY-MM-DD.(csv|parquet)`` appears and has
+stopped growing, it claims it by an atomic rename into ``received/`` (so a file
+is handed over exactly once, even with several triggerers) and yields its new
+path as the event payload.  :class:`ObjectStorageInboxTrigger` does the same for
+an inbox URL (``s3://bucket/prefix/``, ``file:///path/``...): the claim, a
+streamed copy into ``received/`` and the move of the object out of the prefix
+are in :mod:`milestones.sources`.
 """
 
 from __future__ import annotations
@@ -69,5 +73,53 @@ class InboxTrigger(BaseEventTrigger):
             if claimed is not None:
                 self.log.info("claimed extract %s", claimed.name)
                 yield TriggerEvent({"path": str(claimed)})
+                return
+            await asyncio.sleep(self.poke_interval)
+
+
+class ObjectStorageInboxTrigger(BaseEventTrigger):
+    """Fires with ``{"path": <local copy>, "source": <object URL>}`` per extract landing at ``url``.
+
+    ``conn_id`` is the Airflow connection holding the store's credentials
+    (ignored for ``file://``).  Listing errors (a missing bucket, the network)
+    are logged and polling goes on: the watcher recovers once the store does.
+    """
+
+    def __init__(self, url: str, conn_id: str | None, received: str, poke_interval: float = 5.0):
+        super().__init__()
+        self.url = url
+        self.conn_id = conn_id
+        self.received = received
+        self.poke_interval = poke_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "milestones.triggers.ObjectStorageInboxTrigger",
+            {"url": self.url, "conn_id": self.conn_id, "received": self.received,
+             "poke_interval": self.poke_interval},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from milestones import sources
+
+        settled: dict[str, tuple[int, str]] = {}
+        last_error = None
+        while True:
+            try:
+                # In a thread: the store's client blocks, and Airflow's s3 filesystem
+                # runs an event loop of its own when it is first built.
+                claimed = await asyncio.to_thread(sources.claim_next, self.url, self.conn_id,
+                                                  Path(self.received), settled)
+                last_error = None
+            except Exception as exc:  # noqa: BLE001 - keep watching; say it once per new error
+                claimed = None
+                error = str(exc) if isinstance(exc, sources.SourceError) else f"{self.url}: {exc}"
+                if error != last_error:
+                    self.log.warning("cannot list the inbox %s", error)
+                last_error = error
+            if claimed is not None:
+                path, source = claimed
+                self.log.info("claimed extract %s from %s", path.name, source)
+                yield TriggerEvent({"path": str(path), "source": source})
                 return
             await asyncio.sleep(self.poke_interval)
