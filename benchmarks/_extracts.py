@@ -21,15 +21,16 @@ def _dates(rng, n, start: str, end: str) -> np.ndarray:
     return (lo + days.astype("timedelta64[D]")).astype(str)
 
 
-def frame(n: int, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1, bad_share: float = 0.01) -> pd.DataFrame:
-    """``n`` customers as an extract frame of strings; about ``bad_share`` rows are invalid."""
+def frame(n: int, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1, bad_share: float = 0.01,
+          start: int = 0) -> pd.DataFrame:
+    """``n`` customers (numbered from ``start``) as an extract frame of strings; about ``bad_share`` rows are invalid."""
     rng = np.random.default_rng(seed)
-    ids = np.char.add("C", np.arange(n).astype(str))
+    ids = np.char.add("C", np.arange(start, start + n).astype(str))
     df = pd.DataFrame({
         "customer_id": ids,
         "first_name": rng.choice(np.array(["Aino", "Bob", "李娜", "Jüri", "O'Brien"]), n),
         "last_name": rng.choice(np.array(["Smith", "Tamm", ""]), n),
-        "email": np.char.add(np.char.add("c", np.arange(n).astype(str)), "@example.com"),
+        "email": np.char.add(np.char.add("c", np.arange(start, start + n).astype(str)), "@example.com"),
         "locale": rng.choice(LOCALES, n),
         "timezone": rng.choice(ZONES, n),
         "date_of_birth": _dates(rng, n, "1930-01-01", "2006-01-01"),
@@ -51,7 +52,34 @@ def frame(n: int, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1, bad_sha
     df.loc[kinds[2], "timezone"] = "Mars/Olympus"
     df.loc[kinds[3], "marketing_opt_in"] = "maybe"
     df.loc[kinds[4], "date_of_birth"] = "2031-02-30"
+    df.index = pd.RangeIndex(start, start + n)
     return df
+
+
+def previous_of(current: pd.DataFrame) -> pd.DataFrame:
+    """Yesterday's extract of the same customers: one in 500 was single and a student then."""
+    prev = current.copy()
+    flip = prev.index % 500 == 0
+    prev.loc[flip, "marital_status"] = "single"
+    prev.loc[flip, "employment_status"] = "student"
+    return prev
+
+
+def write_pair(n: int, out_dir: Path, as_of: dt.date = dt.date(2026, 11, 22), chunk: int = 1_000_000,
+               seed: int = 1) -> tuple[Path, Path]:
+    """Today's and yesterday's extract of ``n`` customers, written a chunk at a time (any ``n`` fits memory)."""
+    out_dir = Path(out_dir)
+    current = out_dir / f"customers_{as_of}.csv"
+    previous = out_dir / f"customers_{as_of - dt.timedelta(days=1)}.csv"
+    if current.exists() and previous.exists():
+        return current, previous
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for k, start in enumerate(range(0, n, chunk)):
+        today = frame(min(chunk, n - start), as_of, seed=seed + k, start=start)
+        mode, header = ("w", True) if k == 0 else ("a", False)
+        today.to_csv(current, index=False, mode=mode, header=header)
+        previous_of(today).to_csv(previous, index=False, mode=mode, header=header)
+    return current, previous
 
 
 def write_csv(n: int, out_dir: Path, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1) -> Path:

@@ -41,10 +41,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="milestones-pipeline-"))
     current = _extracts.write_csv(args.customers, work / "in", AS_OF, seed=1)
-    prev_frame = _extracts.frame(args.customers, AS_OF, seed=1)  # the same customers as today...
-    flip = prev_frame.index % 500 == 0  # ...but for a few changes: marriages, graduations
-    prev_frame.loc[flip, "marital_status"] = "single"
-    prev_frame.loc[flip, "employment_status"] = "student"
+    # The same customers yesterday, but for a few changes: marriages, graduations.
+    prev_frame = _extracts.previous_of(_extracts.frame(args.customers, AS_OF, seed=1))
     previous = work / "in" / f"customers_{AS_OF - dt.timedelta(days=1)}.csv"
     prev_frame.to_csv(previous, index=False)
     del prev_frame

@@ -204,3 +204,83 @@ def test_cli_validate_gate_and_summary(tmp_path, sample_current):
     assert json.loads(gate.stdout.strip().splitlines()[-1])["gate_passed"] is False
     assert (tmp_path / "snapshots" / "2026-11-23" / "quarantine.parquet").is_file()
     assert not (tmp_path / "snapshots" / "2026-11-23" / "snapshot.parquet").exists()
+
+
+def test_chunks_change_nothing_but_memory(table_result, tmp_path):
+    """Validated three rows at a time, the extract gives the same rows, reasons and GX counts.
+
+    The duplicated id's two copies land in different chunks: repeated ids are
+    found over the whole file, not per chunk.
+    """
+    frame, whole = table_result
+    chunked = validate_frame(frame, as_of=AS_OF, extract_name="customers_2026-11-22.csv",
+                             max_invalid_share=1.0, chunk_rows=3)
+    assert chunked.quarantine.equals(whole.quarantine)
+    assert chunked.valid.equals(whole.valid)
+    assert chunked.reasons == whole.reasons
+    by_reason = {r.expectation_config.meta["reason"]: r.result for r in chunked.gx_results}
+    assert by_reason["email:invalid"]["unexpected_count"] == 4
+    assert by_reason["customer_id:duplicate"]["unexpected_count"] == 2
+    assert by_reason["email:invalid"]["element_count"] == len(frame)
+    assert sorted(by_reason["email:invalid"]["partial_unexpected_list"]) == sorted(
+        change["email"] for change, reason in BAD if reason == "email:invalid")
+
+
+def test_dates_parse_exactly():
+    import pyarrow as pa
+
+    from milestones.validation import parse_dates
+
+    texts = ["2024-02-29", "2023-02-29", "1980-02-30", "1980-04-31", "1980-04-30", "0001-01-01",
+             "0000-01-01", "9999-12-31", " 980-05-17", "1980-5-17", "1980-05-1 ", "1980/05/17", None]
+    parsed = parse_dates(pa.chunked_array([pa.array(texts[:6], pa.large_string()),
+                                           pa.array(texts[6:], pa.large_string())]))
+    expected = [dt.datetime(2024, 2, 29), None, None, None, dt.datetime(1980, 4, 30), dt.datetime(1, 1, 1),
+                None, dt.datetime(9999, 12, 31), None, None, None, None, None]
+    assert parsed.to_pylist() == expected
+
+
+def test_far_dates_keep_their_meaning():
+    """Dates outside pandas' nanosecond range are still too old / in the future, not unparseable."""
+    frame = _frame([{**GOOD, "customer_id": "OLD", "date_of_birth": "0001-01-01", "wedding_date": None},
+                    {**GOOD, "customer_id": "FUT", "customer_since": "9999-12-31"}])
+    result = validate_frame(frame, as_of=AS_OF, extract_name="x.csv", max_invalid_share=1.0)
+    reasons = dict(zip(result.quarantine["customer_id"], result.quarantine["reasons"], strict=True))
+    assert reasons == {"OLD": "date_of_birth:too_old", "FUT": "customer_since:in_future"}
+
+
+def test_stage_streams_snapshot_only_when_the_gate_passes(tmp_path):
+    import pyarrow.parquet as pq
+
+    from milestones.validation import validate_extract
+
+    rows = [{**GOOD, "customer_id": f"C{i}", "email": f"c{i}@example.com"} for i in range(10)]
+    rows[4]["email"] = "broken"
+    path = tmp_path / "customers_2026-11-22.csv"
+    _frame(rows).to_csv(path, index=False)
+    out = tmp_path / "out"
+    passed = validate_extract(path, out_dir=out, chunk_rows=4, max_invalid_share=0.2)
+    assert passed.gate_passed and passed.valid is None and passed.summary()["valid"] == 9
+    snapshot = pd.read_parquet(out / "snapshot.parquet")
+    assert list(snapshot["customer_id"]) == [f"C{i}" for i in range(10) if i != 4]
+    assert snapshot["customer_id"].dtype == "string" and snapshot["children_count"].dtype == "Int64"
+    assert pq.ParquetFile(out / "snapshot.parquet").metadata.num_row_groups == 3  # one per chunk
+    assert list(pd.read_parquet(out / "quarantine.parquet")["row_number"]) == [6]
+    failed = validate_extract(path, out_dir=out, chunk_rows=4, max_invalid_share=0.05)
+    assert not failed.gate_passed
+    assert not (out / "snapshot.parquet").exists()  # a stopped file leaves no snapshot behind
+    assert (out / "quarantine.parquet").is_file() and not list(out.glob(".*.tmp"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(local=st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,70}", fullmatch=True),
+       domain=st.sampled_from(["example.com", "mail.example.fi", "x.ee", "localhost", "a..b.com"]))
+def test_email_fast_path_agrees_with_email_validator(local, domain):
+    """The vectorised fast path never accepts what email-validator rejects (and vice versa)."""
+    import pyarrow as pa
+
+    from milestones.checks import email_problem, invalid_emails
+
+    address = f"{local}@{domain}"
+    flagged = invalid_emails(pa.chunked_array([pa.array([address], pa.large_string())])).to_pylist()[0]
+    assert (flagged is not None) == (email_problem(address) is not None)
