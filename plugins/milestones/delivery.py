@@ -129,20 +129,20 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     loop, kept-alive connections) sends a batch itself; any other is called
     from ``concurrency`` threads.
     """
-    ledger.register(
-        {
-            "key": m["key"],
-            "customer_id": m["customer_id"],
-            "event_type": m["event_type"],
-            "event_date": str(m["event_date"])[:10],
-            "template_version": m.get("template_version", ""),
-            "transport": transport.name,
-        }
-        for m in messages
-    )
     counts: Counter = Counter()
 
     def claim(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ledger.register(
+            {
+                "key": m["key"],
+                "customer_id": m["customer_id"],
+                "event_type": m["event_type"],
+                "event_date": str(m["event_date"])[:10],
+                "template_version": m.get("template_version", ""),
+                "transport": transport.name,
+            }
+            for m in batch
+        )
         won = ledger.claim_many([m["key"] for m in batch])
         counts["already_sent"] += len(batch) - len(won)
         return [m for m in batch if m["key"] in won]

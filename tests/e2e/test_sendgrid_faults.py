@@ -8,6 +8,7 @@ failed/unknown/pending in the ledger with its reason).
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -92,3 +93,28 @@ def test_a_bad_email_fails_alone(tmp_path, status):
     with FaultServer({"bad": [status]}) as server:
         counts = deliver([message("bad"), message("good1"), message("good2")], transport(server.url), ledger)
     assert counts == {"failed": 1, "sent": 2}
+
+
+def test_connections_are_kept_alive_across_batches(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    with FaultServer() as server:
+        counts = deliver([message(f"k{i}") for i in range(60)], transport(server.url), ledger,
+                         concurrency=3, batch_size=20)
+    assert counts == {"sent": 60}
+    assert server.accepted == {f"k{i}": 1 for i in range(60)}
+    assert len(server.connections) <= 3  # 60 emails, at most one connection per sender
+
+
+def test_connections_the_server_closes_are_replaced_not_left_unknown():
+    """Connection: close, a chunked answer, and a kept-alive connection the server closed
+    while idle: each email accepted once, none recorded unknown."""
+    with FaultServer({"closing": ["close"], "chunky": ["chunked"]}, idle_timeout=0.2) as server:
+        sendgrid = transport(server.url)
+        first = sendgrid.send_many([message("closing"), message("chunky")], concurrency=1)
+        time.sleep(0.6)  # the server drops the idle connection meanwhile
+        second = sendgrid.send_many([message("after-idle")], concurrency=1)
+        sendgrid.close()
+    assert [(o.state, o.message_id) for o in first + second] == [
+        ("accepted", "msg-closing"), ("accepted", "msg-chunky"), ("accepted", "msg-after-idle")]
+    assert server.received == server.accepted == {"closing": 1, "chunky": 1, "after-idle": 1}
+    assert len(server.connections) == 3

@@ -8,9 +8,13 @@ the next action from ``plan[key]`` (default: accept):
   "500" / "503" / "400" / "401" / "413"   answer with that status
   "slow"   read the request, then answer only after ``slow_seconds`` (beyond the client timeout)
   "drop"   read the request, then close the connection without answering
+  "chunked"  accept, the answer's body sent with Transfer-Encoding: chunked
+  "close"  accept, with ``Connection: close`` (the client must open a new connection)
 
 It counts what it received per key and what it accepted per key, so a test can
-prove "no duplicate, no loss" from the server's side.
+prove "no duplicate, no loss" from the server's side, and the client connections it
+served (``connections``). A connection idle for ``idle_timeout`` seconds is closed,
+as real servers do with kept-alive connections.
 """
 
 from __future__ import annotations
@@ -23,17 +27,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FaultServer:
-    def __init__(self, plan: dict[str, list[str]] | None = None, slow_seconds: float = 2.0):
+    def __init__(self, plan: dict[str, list[str]] | None = None, slow_seconds: float = 2.0,
+                 idle_timeout: float | None = None):
         self.plan = defaultdict(list, {k: list(v) for k, v in (plan or {}).items()})
         self.slow_seconds = slow_seconds
         self.received: Counter = Counter()
         self.accepted: Counter = Counter()
         self.auth_headers: set[str] = set()
+        self.connections: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+            timeout = idle_timeout
 
             def log_message(self, *args):  # quiet
                 pass
@@ -45,6 +52,7 @@ class FaultServer:
                 with server._lock:
                     server.received[key] += 1
                     server.auth_headers.add(self.headers.get("Authorization", ""))
+                    server.connections.add(self.client_address)
                     action = server.plan[key].pop(0) if server.plan[key] else "202"
                 if action == "drop":
                     self.close_connection = True
@@ -53,10 +61,20 @@ class FaultServer:
                 if action == "slow":
                     time.sleep(server.slow_seconds)
                     action = "202"
-                if action == "202":
+                if action in ("202", "chunked", "close"):
                     with server._lock:
                         server.accepted[key] += 1
-                    self._answer(202, b"", {"X-Message-Id": f"msg-{key}"})
+                    if action == "chunked":
+                        self.send_response(202)
+                        self.send_header("X-Message-Id", f"msg-{key}")
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        self.wfile.write(b"5;ext=1\r\nhello\r\n1\r\n!\r\n0\r\nX-Trailer: t\r\n\r\n")
+                        return
+                    if action == "close":
+                        self.close_connection = True
+                    self._answer(202, b"", {"X-Message-Id": f"msg-{key}",
+                                            **({"Connection": "close"} if action == "close" else {})})
                 elif action == "429":
                     self._answer(429, b'{"errors":[{"message":"too many requests"}]}',
                                  {"X-RateLimit-Reset": f"{time.time() + 0.2:.3f}"})
