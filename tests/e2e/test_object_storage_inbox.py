@@ -2,7 +2,8 @@
 
 The Airflow connection ``aws_default`` comes from ``AIRFLOW_CONN_AWS_DEFAULT`` (JSON,
 dummy keys, ``endpoint_url`` pointing at the server); boto's instance-metadata lookup
-is switched off, so nothing leaves the machine.
+is switched off, so nothing leaves the machine.  The last test runs ``airflow standalone``
+whose triggerer watches the bucket.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from milestones import sources
 from milestones.triggers import ObjectStorageInboxTrigger
+from tests.e2e.test_airflow_standalone import SAMPLES, _wait, standalone  # noqa: F401 (fixture)
 
 MILESTONES = str(Path(sys.executable).with_name("milestones"))
 BUCKET = "crm-exports"
@@ -188,3 +190,23 @@ def test_cli_missing_object_or_bucket_is_one_line(s3, tmp_path, where, message):
     assert done.returncode == 2
     assert done.stderr.strip() == f"milestones: error: {where}: {message}", done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_airflow_runs_the_chain_from_an_s3_inbox(s3, prefix, request, monkeypatch):
+    """``airflow standalone`` whose triggerer watches s3://: upload two extracts, get the day rendered."""
+    monkeypatch.setenv("MILESTONES_INBOX_URL", f"s3://{prefix}/inbox/")
+    monkeypatch.setenv("MILESTONES_INBOX_CONN_ID", "aws_default")
+    airflow = request.getfixturevalue("standalone")  # started after the env above is set
+    data, log = airflow["data"], airflow["log"]
+    # The object waits in the bucket until the triggerer has started the watcher.
+    s3.put(str(SAMPLES / "customers_2026-11-21.csv"), f"{prefix}/inbox/customers_2026-11-21.csv")
+    _wait(lambda: (data / "snapshots" / "2026-11-21" / "snapshot.parquet").is_file(), 300,
+          "the first extract to be claimed from s3 and validated", log)
+    s3.put(str(SAMPLES / "customers_2026-11-22.csv"), f"{prefix}/inbox/customers_2026-11-22.csv")
+    _wait(lambda: (data / "runs" / "2026-11-22.json").is_file(), 300,
+          "detection and rendering of 2026-11-22 (asset-triggered)", log)
+    assert sorted(p.name for p in (data / "received").iterdir()) == [
+        ".claims", "customers_2026-11-21.csv", "customers_2026-11-22.csv"]
+    s3.invalidate_cache()
+    assert s3.ls(f"{prefix}/inbox/") == [f"{prefix}/inbox/received"]
+    assert len(s3.ls(f"{prefix}/inbox/received/")) == 2
