@@ -119,8 +119,10 @@ def storage_path(url: str, conn_id: str | None = None) -> ObjectStoragePath:
     """
     from airflow.sdk import ObjectStoragePath
 
-    scheme = urlsplit(url).scheme
-    if scheme in LOCAL_SCHEMES:
+    parts = urlsplit(url)
+    if parts.scheme in LOCAL_SCHEMES:
+        if parts.netloc not in ("", "localhost"):
+            raise SourceError(f"{url}: a file URL names an absolute path: file:///{parts.netloc}{parts.path}")
         return ObjectStoragePath(url)
     try:
         return ObjectStoragePath(url, conn_id=conn_id or None)

@@ -181,6 +181,18 @@ def test_cli_runs_an_s3_extract(s3, prefix, tmp_path, sample_current, sample_pre
     assert summary["rows"] == 305 and summary["emails_sent"] > 0 and "marriage" in summary["events"]
 
 
+def test_the_extract_param_may_be_an_s3_url(s3, prefix, tmp_path, monkeypatch):
+    from milestones.tasks import locate_extract
+
+    monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path / "data"))
+    s3.pipe(f"{prefix}/{NAME}", b"customer_id\nC1\n")
+    local = Path(locate_extract({"params": {"extract": f"s3://{prefix}/{NAME}"}}))
+    assert local.name == NAME and local.read_bytes() == b"customer_id\nC1\n"
+    assert local.is_relative_to(tmp_path / "data" / "received")
+    # The same version again is not downloaded again.
+    assert locate_extract({"params": {"extract": f"s3://{prefix}/{NAME}"}}) == str(local)
+
+
 @pytest.mark.parametrize("where, message", [
     (f"s3://{BUCKET}/nowhere/{NAME}", "no such object"),
     (f"s3://no-such-bucket/{NAME}", "no such bucket"),

@@ -224,6 +224,19 @@ def test_fetch_reads_file_urls_in_place(inbox, tmp_path):
         sources.fetch(f"file://{inbox}/customers_2026-11-23.csv", tmp_path / "data")
 
 
+def test_a_relative_file_url_is_refused_clearly(tmp_path):
+    with pytest.raises(sources.SourceError, match="absolute path: file:///data/inbox/"):
+        sources.list_extracts("file://data/inbox/")
+
+
+def test_the_extract_param_may_be_a_url(inbox, tmp_path):
+    from milestones.tasks import locate_extract
+
+    (inbox / NAME).write_text("a")
+    assert locate_extract({"params": {"extract": f"file://{inbox}/{NAME}"}}) == str(inbox / NAME)
+    assert locate_extract({"params": {"extract": str(inbox / NAME)}}) == str(inbox / NAME)
+
+
 def test_trigger_serializes_and_yields_the_claimed_path(inbox, tmp_path):
     (inbox / NAME).write_text("customer_id\n")
     received = tmp_path / "received"
