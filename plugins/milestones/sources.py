@@ -166,7 +166,12 @@ def list_extracts(url: str, conn_id: str | None = None) -> list[RemoteExtract]:
         fs.invalidate_cache(root.path)  # s3fs caches listings; every poll must see the bucket as it is
     try:
         entries = fs.ls(root.path, detail=True)
-    except (FileNotFoundError, PermissionError) as exc:
+    except FileNotFoundError as exc:
+        # In a bucket a prefix exists only while objects are under it: empty, not missing.
+        if root.protocol in LOCAL_SCHEMES or not root.bucket or not fs.exists(root.bucket):
+            raise _explain(url, exc) from exc
+        entries = []
+    except PermissionError as exc:
         raise _explain(url, exc) from exc
     found = []
     for info in entries:

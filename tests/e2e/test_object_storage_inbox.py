@@ -101,6 +101,12 @@ def test_trigger_yields_the_claimed_local_path_exactly_once(s3, prefix, tmp_path
     assert sorted(p.name for p in received.iterdir()) == [".claims", NAME]
 
 
+def test_an_empty_prefix_is_an_empty_inbox_and_a_missing_bucket_an_error(s3, prefix):
+    assert sources.list_extracts(f"s3://{prefix}/not-yet-used/", "aws_default") == []
+    with pytest.raises(sources.SourceError, match=r"^s3://no-such-bucket/inbox/: no such bucket$"):
+        sources.list_extracts("s3://no-such-bucket/inbox/", "aws_default")
+
+
 RACER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
