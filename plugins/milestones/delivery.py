@@ -1,9 +1,10 @@
 """Delivery: the transports (file outbox, SendGrid) and the exactly-once send loop.
 
 A transport's ``send(message)`` returns an :class:`Outcome`.  The loop in
-:func:`deliver` registers every message in the ledger, claims each one (only
-one worker can), sends it, and records what happened.  Nothing is sent for a
-key the ledger already holds in any state other than ``pending``.
+:func:`deliver` registers each batch of messages in the ledger, claims them
+(only one worker can claim a key), sends them, and records what happened.
+Nothing is sent for a key the ledger already holds in any state other than
+``pending``.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     batch (threads here, or other processes) never send one email twice.
 
     Batches are pipelined: while one batch is on the wire, the ledger records
-    the previous batch's outcomes and claims the next. A transport with
+    the previous batch's outcomes and registers and claims the next. A transport with
     ``submit(batch, concurrency) -> Future[list[Outcome]]`` (SendGrid: one event
     loop, kept-alive connections) sends a batch itself; any other is called
     from ``concurrency`` threads.

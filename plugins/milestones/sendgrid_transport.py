@@ -31,6 +31,7 @@ import random
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -182,6 +183,26 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, idle: list[Connection]) -> None:
+    """Close the kept-alive connections and stop the loop (from any thread, once)."""
+    def stop() -> None:
+        while idle:
+            idle.pop().close()
+        loop.call_soon(loop.stop)  # after the transports' close callbacks
+
+    try:
+        loop.call_soon_threadsafe(stop)
+    except RuntimeError:  # the loop is closed already
+        pass
+
+
 class SendGridTransport:
     name = "sendgrid"
 
@@ -223,9 +244,11 @@ class SendGridTransport:
         with self._lock:
             if self._loop is None:
                 self._loop = _new_loop()
-                self._thread = threading.Thread(target=self._loop.run_forever, name="sendgrid-loop",
-                                                daemon=True)
+                self._thread = threading.Thread(target=_run_loop, args=(self._loop,),
+                                                name="sendgrid-loop", daemon=True)
                 self._thread.start()
+                # The loop thread ends with close(), or when this transport is garbage.
+                self._stop = weakref.finalize(self, _stop_loop, self._loop, self._idle)
         return asyncio.run_coroutine_threadsafe(self._send_all(list(messages), concurrency), self._loop)
 
     def send_many(self, messages: Iterable[dict[str, Any]], concurrency: int = 8) -> list[Outcome]:
@@ -242,19 +265,10 @@ class SendGridTransport:
     def close(self) -> None:
         """Close the kept-alive connections and stop the loop thread."""
         with self._lock:
-            loop, self._loop = self._loop, None
-        if loop is None:
-            return
-
-        async def close_all() -> None:
-            while self._idle:
-                self._idle.pop().close()
-            await asyncio.sleep(0)
-
-        asyncio.run_coroutine_threadsafe(close_all(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(10)
-        loop.close()
+            thread, self._loop, self._thread = self._thread, None, None
+        if thread is not None:
+            self._stop()
+            thread.join(10)
 
     # --- the loop side ----------------------------------------------------------------------
 

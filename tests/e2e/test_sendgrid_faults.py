@@ -7,7 +7,9 @@ failed/unknown/pending in the ledger with its reason).
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
 
 import pytest
@@ -118,3 +120,23 @@ def test_connections_the_server_closes_are_replaced_not_left_unknown():
         ("accepted", "msg-closing"), ("accepted", "msg-chunky"), ("accepted", "msg-after-idle")]
     assert server.received == server.accepted == {"closing": 1, "chunky": 1, "after-idle": 1}
     assert len(server.connections) == 3
+
+
+def test_the_loop_thread_and_connections_end_with_the_transport():
+    def loops():
+        return [t for t in threading.enumerate() if t.name == "sendgrid-loop"]
+
+    before = len(loops())
+    with FaultServer() as server:
+        closed = transport(server.url)
+        assert closed.send_many([message("a"), message("b")], concurrency=2)[0].state == "accepted"
+        dropped = transport(server.url)
+        assert dropped.send(message("c")).state == "accepted"
+        assert len(loops()) == before + 2
+        closed.close()
+        del dropped
+        gc.collect()
+        deadline = time.monotonic() + 5
+        while len(loops()) > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(loops()) == before
