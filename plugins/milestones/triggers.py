@@ -40,8 +40,11 @@ def claim_next(inbox: Path, received: Path, settled: dict[str, tuple[int, float]
             continue
         received.mkdir(parents=True, exist_ok=True)
         target = received / path.name
-        if target.exists():  # the same file name delivered again: keep both, never overwrite
-            target = received / f"{path.stem}.{int(stat.st_mtime)}{path.suffix}"
+        if target.exists():
+            # The same file name delivered again: keep both, never overwrite. The
+            # copy goes to a subdirectory so its name still carries the snapshot date.
+            target = received / str(int(stat.st_mtime_ns)) / path.name
+            target.parent.mkdir(exist_ok=True)
         try:
             os.rename(path, target)
         except FileNotFoundError:  # another triggerer won the race

@@ -60,6 +60,10 @@ def test_redelivered_name_never_overwrites(tmp_path):
     claim_next(inbox, received, settled)
     claimed = claim_next(inbox, received, settled)
     assert claimed.read_text() == "new" and (received / "customers_2026-11-22.csv").read_text() == "old"
+    # The copy keeps its name, so the ingest still reads the snapshot date from it.
+    from milestones.pipeline import snapshot_day
+
+    assert claimed.name == "customers_2026-11-22.csv" and snapshot_day(claimed).isoformat() == "2026-11-22"
 
 
 def test_trigger_yields_the_claimed_path(tmp_path):
