@@ -125,14 +125,14 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     batch (threads here, or other processes) never send one email twice.
 
     Batches are pipelined: while one batch is on the wire, the ledger records
-    the previous batch's outcomes and registers and claims the next. A transport with
+    the previous batch's outcomes and registers the next (claimed when it is sent). A transport with
     ``submit(batch, concurrency) -> Future[list[Outcome]]`` (SendGrid: one event
     loop, kept-alive connections) sends a batch itself; any other is called
     from ``concurrency`` threads.
     """
     counts: Counter = Counter()
 
-    def claim(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def register(batch: list[dict[str, Any]]) -> None:
         ledger.register(
             {
                 "key": m["key"],
@@ -144,6 +144,8 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
             }
             for m in batch
         )
+
+    def claim(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         won = ledger.claim_many([m["key"] for m in batch])
         counts["already_sent"] += len(batch) - len(won)
         return [m for m in batch if m["key"] in won]
@@ -178,21 +180,22 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
             return runner.submit(lambda: list(pool.map(send, batch)) if pool else [send(m) for m in batch])
 
     batches = [messages[i:i + batch_size] for i in range(0, len(messages), batch_size)]
-    claimed: list[dict[str, Any]] = []  # claimed, not yet handed to the transport
     inflight = None  # (batch, future) on the wire
     done = None  # (batch, outcomes) not yet recorded
     try:
-        # A crash leaves the claimed rows of at most two batches "sending"; they
-        # become "unknown", never resent: still at most once.
-        claimed = claim(batches[0]) if batches else []
-        for i in range(len(batches)):
-            if claimed:
-                inflight, claimed = (claimed, submit(claimed, concurrency)), []
+        if batches:
+            register(batches[0])
+        for i, batch in enumerate(batches):
+            # Claimed only when it is handed over: a crash leaves the rows of one batch
+            # "sending" (they become "unknown", never resent): still at most once.
+            mine = claim(batch)
+            if mine:
+                inflight = (mine, submit(mine, concurrency))
             if done:
                 record(*done)
                 done = None
             if i + 1 < len(batches):
-                claimed = claim(batches[i + 1])
+                register(batches[i + 1])  # owed, not claimed: nothing at stake
             if inflight:
                 done = (inflight[0], inflight[1].result())
                 inflight = None
@@ -202,14 +205,11 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     except BaseException:
         if inflight:
             inflight[1].cancel()
-        try:
-            if done:
+        if done:
+            try:
                 record(*done)
-            if claimed:  # claimed but never handed over: free them for the next run
-                ledger.finish_many([{"key": m["key"], "state": PENDING, "transport": transport.name,
-                                     "error": "claimed, not sent: delivery stopped"} for m in claimed])
-        except Exception:
-            log.exception("could not record the outcomes of a stopped delivery")
+            except Exception:
+                log.exception("could not record the outcomes of a stopped delivery")
         raise
     finally:
         for p in pools:
