@@ -4,16 +4,21 @@ Sends N emails (default 20,000) twice per run, both in the same run:
   plain   the official sendgrid library, one request after another (its defaults:
           a new connection per request), no ledger
   ours    milestones.delivery.deliver() + SendGridTransport, with the SQLite ledger on
-          (register, claim before send, record the outcome, for every email): one
+          (register, claim before the send, record the outcome, for every email): one
           asyncio loop (uvloop) over --concurrency kept-alive connections, the request
-          head encoded once, msgspec JSON, ledger work of one batch overlapping the
-          sending of the next
+          head encoded once, msgspec JSON; while one batch of 500 is on the wire the
+          ledger records the previous batch and registers the next
 The server (tests/servers/fast_accept.py: uvicorn + httptools, 202 for everything) is the
 same for both clients, runs in its own process on the same 2 cores, and counts requests
-per key: at the end every email of both clients must have arrived exactly once. Prints,
-per run, emails/s and p95 latency per email (for ours: from the first attempt to the
-outcome, inside the transport) and the ratio ours/plain, then the medians over --runs.
-Goal: ours >= 5x plain.
+per key: at the end every email of both clients must have arrived exactly once. It is the
+server the 2.1x figure was measured against; it only learned to find the key in compact
+JSON (ours) as well as in spaced JSON (plain). Prints, per run, emails/s and p95 latency
+per email (for ours: from the first attempt to the outcome, inside the transport) and the
+ratio ours/plain, then the medians over --runs. Goal: ours >= 5x plain.
+
+Last measured (2 x --runs 5, medians of the 10 runs, shared 2-core machine): plain 2,239
+emails/s (p95 0.55 ms), ours 18,219 emails/s (p95 0.51 ms), 8.1x; 6.9x and 7.6x in two
+invocations while other jobs loaded the machine.
 
     .venv/bin/python benchmarks/deliver.py [--count N] [--concurrency C] [--runs R]
 """
