@@ -140,3 +140,49 @@ def test_the_loop_thread_and_connections_end_with_the_transport():
         while len(loops()) > before and time.monotonic() < deadline:
             time.sleep(0.05)
     assert len(loops()) == before
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, made with cryptography."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_checks_the_certificate_and_keeps_connections_alive(tmp_path, monkeypatch):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server = FaultServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    url = server.url.replace("http://", "https://")
+    with server:
+        untrusted = transport(url, max_attempts=2).send(message("untrusted"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the system store, as the client reads it
+        trusted = transport(url).send_many([message(f"t{i}") for i in range(6)], concurrency=2)
+    # A certificate that does not verify: the request never left, so it is owed, not unknown.
+    assert untrusted.state == "pending" and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert [o.state for o in trusted] == ["accepted"] * 6
+    assert server.accepted == {f"t{i}": 1 for i in range(6)} and len(server.connections) == 2
