@@ -192,13 +192,18 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 def _stop_loop(loop: asyncio.AbstractEventLoop, idle: list[Connection]) -> None:
     """Close the kept-alive connections and stop the loop (from any thread, once)."""
-    def stop() -> None:
+    async def stop() -> None:
         while idle:
-            idle.pop().close()
-        loop.call_soon(loop.stop)  # after the transports' close callbacks
+            conn = idle.pop()
+            if conn.writer is not None:  # idle: nothing to flush, no TLS goodbye to wait for
+                conn.writer.transport.abort()
+            conn.reader = conn.writer = None
+        for _ in range(3):  # let the transports' close callbacks run
+            await asyncio.sleep(0)
+        loop.stop()
 
     try:
-        loop.call_soon_threadsafe(stop)
+        loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
     except RuntimeError:  # the loop is closed already
         pass
 
