@@ -60,7 +60,7 @@ class Settings:
     send_timeout: float = 10.0
     #: Emails per mapped delivery task (each shard is retried on its own).
     delivery_shard_size: int = 1000
-    #: Emails sent at once (threads, each with its own kept-alive connection).
+    #: Emails sent at once (SendGrid: kept-alive connections on one event loop; outbox: threads).
     send_concurrency: int = 8
     #: Attempts per email for retryable answers (429, 5xx, connection refused).
     send_max_attempts: int = 5
