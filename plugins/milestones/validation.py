@@ -40,7 +40,6 @@ from milestones.contract import (
     EMPLOYMENT_STATUSES,
     FALSE_LITERALS,
     MARITAL_STATUSES,
-    REQUIRED_COLUMNS,
     TRUE_LITERALS,
 )
 from milestones.extract import ExtractError, read_table
@@ -258,20 +257,30 @@ class Prepared:
     def frame(self, columns: list[str]) -> pd.DataFrame:
         """``columns`` as a pandas frame indexed by row position in the whole extract.
 
-        Large strings: pandas' Arrow-backed strings use them, so no column is
-        copied. GX takes each failing row out of every column per expectation,
-        and Arrow takes rows from one chunk several times faster than from
-        many; the helper columns are mostly null, so making them one chunk
-        copies little.
+        Large strings: pandas' Arrow-backed strings use them, so raw columns
+        are not copied. Helper columns are made one Arrow chunk (GX takes each
+        failing row out of every column per expectation, and Arrow takes rows
+        from one chunk several times faster than from many); mostly null, they
+        copy little.
         """
         import pandas as pd
         import pyarrow as pa
 
-        table = pa.table({name: self.column(name).combine_chunks() if name.startswith("_") or name in
-                          REQUIRED_COLUMNS else self.column(name) for name in columns})
+        table = pa.table({name: self._for_gx(name) for name in columns})
         frame = to_pandas(table)
         frame.index = pd.RangeIndex(self.first_row, self.first_row + table.num_rows)
         return frame
+
+    def _for_gx(self, name: str):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = self.column(name)
+        if name.startswith("_") and pa.types.is_large_string(column.type):
+            # A helper holding the offending values (mostly null): as categories,
+            # GX's null checks and row filters work on small integer codes.
+            return pc.dictionary_encode(column.combine_chunks())
+        return column.combine_chunks() if name.startswith("_") else column
 
     def parsed(self) -> tuple[dict[str, pa.ChunkedArray], dict[str, pa.ChunkedArray]]:
         """The typed values for the snapshot: ``({date column: timestamps}, {boolean column: lowered})``."""
