@@ -336,7 +336,9 @@ def prepare(table: pa.Table, repeated: Callable[[], pa.Array], pool: Executor,
         # Last: it waits for the whole-file repeated ids.
         lambda: {"_customer_id_repeated": keep_where(pc.is_in(ids, value_set=repeated()), ids)},
     ]
-    return Prepared(dict(raw), [pool.submit(job) for job in jobs], first_row)
+    # Category columns reach GX encoded (the first job), never as raw strings.
+    ready = {name: column for name, column in raw.items() if name not in CATEGORY_COLUMNS}
+    return Prepared(ready, [pool.submit(job) for job in jobs], first_row)
 
 
 _BATCH_ORDER = {"required": 0, "categories": 2, "dates": 3, "helpers": 4}  # others: 1
