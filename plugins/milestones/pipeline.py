@@ -116,19 +116,21 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
                  previous: Path | str | None = None, days: int | None = None,
                  instant: dt.datetime | None = None) -> dict[str, Any]:
     """Detect the events falling on ``as_of`` (or in the ``days`` ending on it)."""
-    from milestones.events import detect_events
+    from milestones.events import columns_read, detect_events, load_rules
 
     day = _day(as_of)
     snapshot = Path(snapshot) if snapshot else storage.latest_snapshot_before(settings.data_dir, day + dt.timedelta(days=1))
     if snapshot is None or not Path(snapshot).is_file():
         raise FileNotFoundError(f"no validated snapshot on or before {day} under {settings.data_dir}")
-    current = storage.read_parquet(snapshot)
+    rules = load_rules()
+    current = storage.read_parquet(snapshot, columns=columns_read(rules))
     snap_day = Path(snapshot).parent.name
     prev_path = Path(previous) if previous else storage.latest_snapshot_before(settings.data_dir, snap_day)
-    prev = storage.read_parquet(prev_path) if prev_path else None
+    prev = storage.read_parquet(prev_path, columns=columns_read(rules)) if prev_path else None
     days = days or settings.catch_up_days
     events = detect_events(current, prev, as_of=None if instant else day, instant=instant, days=days,
-                           leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone)
+                           leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone,
+                           rules=rules)
     out = storage.stage_dir(settings.data_dir, "events", day) / "events.parquet"
     storage.write_parquet(events, out)
     return {"events": str(out), "snapshot": str(snapshot), "previous": str(prev_path) if prev_path else None,

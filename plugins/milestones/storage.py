@@ -70,10 +70,16 @@ def write_parquet(frame: pd.DataFrame, path: Path | str) -> Path:
     return path
 
 
-def read_parquet(path: Path | str) -> pd.DataFrame:
+def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataFrame:
+    """The frame stored at ``path``; with ``columns``, only those of them the file has."""
     import pandas as pd
 
-    return pd.read_parquet(path)
+    if columns is not None:
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    return pd.read_parquet(path, columns=columns)
 
 
 def write_json(data: Any, path: Path | str) -> Path:

@@ -190,3 +190,24 @@ def test_exactly_one_birthday_per_year(births, year, rule):
             seen[cid] = seen.get(cid, 0) + 1
         day += dt.timedelta(days=1)
     assert seen == {f"c{i}": 1 for i in range(len(births))}
+
+
+def test_detection_reads_only_the_columns_it_needs(settings, sample_current, sample_previous):
+    """detect_stage loads ids, zones and trigger columns only, and finds the same events."""
+    import pandas as pd
+
+    from milestones import pipeline
+    from milestones.events import columns_read, detect_events, load_rules
+
+    rules = load_rules()
+    needed = columns_read(rules)
+    assert {"customer_id", "timezone", "date_of_birth", "marital_status", "children_count"} <= set(needed)
+    assert not {"email", "first_name", "last_name"} & set(needed)
+    previous = pipeline.validate_stage(sample_previous, settings)["snapshot"]
+    current = pipeline.validate_stage(sample_current, settings)["snapshot"]
+    staged = pd.read_parquet(pipeline.detect_stage("2026-11-22", settings, days=7)["events"])
+    whole = detect_events(pd.read_parquet(current), pd.read_parquet(previous), as_of=dt.date(2026, 11, 22),
+                          days=7, rules=rules)
+    assert len(staged) > 0
+    # Parquet keeps event dates in milliseconds; the values are what matters.
+    pd.testing.assert_frame_equal(staged, whole, check_dtype=False)
