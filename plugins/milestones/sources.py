@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from milestones import storage
 from milestones.contract import FILENAME_PATTERN
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -255,9 +256,7 @@ class Claims:
         path = self.marker(key, gen)
         record = json.loads(path.read_text(encoding="utf-8"))
         record.update(changes)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        storage.write_json(record, path)
 
     def release(self, key: str, gen: int) -> None:
         for path in (self.part(key, gen), self.marker(key, gen)):

@@ -57,14 +57,15 @@ def latest_snapshot_before(data_dir: Path | str, day: dt.date | str) -> Path | N
     return None
 
 
-def _atomic_target(path: Path) -> Path:
+def atomic_target(path: Path) -> Path:
+    """A temporary name beside ``path`` (per process) to write to, then ``os.replace`` onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def write_parquet(frame: pd.DataFrame, path: Path | str) -> Path:
     path = Path(path)
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
     return path
@@ -84,7 +85,7 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
 
 def write_json(data: Any, path: Path | str) -> Path:
     path = Path(path)
-    tmp = _atomic_target(path)
+    tmp = atomic_target(path)
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
     os.replace(tmp, path)
     return path

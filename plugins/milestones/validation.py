@@ -676,15 +676,16 @@ class _ParquetSink:
     """Appends chunks to a Parquet file under a temporary name; :meth:`publish` renames it."""
 
     def __init__(self, path: Path):
+        from milestones.storage import atomic_target
+
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.tmp = atomic_target(path)
         self.writer = None
 
     def __call__(self, chunk: pa.Table) -> None:
         import pyarrow.parquet as pq
 
         if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.tmp, _with_pandas_types(chunk.schema))
         self.writer.write_table(chunk.cast(self.writer.schema))
 
