@@ -1,4 +1,4 @@
-"""Vectorised value checks too rich for a regex: e-mail addresses, locales.
+"""Vectorised value checks too rich for a regex: e-mail addresses, locales, time zones.
 
 Each function takes an Arrow string column and returns the values that FAIL
 (the rest null), so that GX can check "this helper column is null" and
@@ -10,6 +10,8 @@ what email-validator accepts.
 
 from __future__ import annotations
 
+import zoneinfo
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -76,12 +78,27 @@ def locale_known(tag: str) -> bool:
 
 
 def unknown_locales(locales: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The locale tags Babel does not know (others null), asked once per distinct tag."""
+    """The locale tags Babel does not know (others null)."""
+    return failing_values(locales, locale_known)
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def unknown_timezones(zones: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The time zone names the IANA database (``zoneinfo``) does not know (others null)."""
+    return failing_values(zones, _timezones().__contains__)
+
+
+def failing_values(column: pa.ChunkedArray, ok: Callable[[str], bool]) -> pa.ChunkedArray:
+    """``column``'s values that ``ok`` rejects (others null), ``ok`` asked once per distinct value."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    bad = [v for v in pc.unique(locales).to_pylist() if v is not None and not locale_known(v)]
-    return keep_where(pc.is_in(locales, value_set=pa.array(bad, type=locales.type)), locales)
+    bad = [v for v in pc.unique(column).to_pylist() if v is not None and not ok(v)]
+    return keep_where(pc.is_in(column, value_set=pa.array(bad, type=column.type)), column)
 
 
 def keep_where(mask, values):

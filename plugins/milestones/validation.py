@@ -23,16 +23,14 @@ import datetime as dt
 import functools
 import logging
 import os
-import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from milestones.checks import invalid_emails, keep_where, unknown_locales
+from milestones.checks import invalid_emails, keep_where, unknown_locales, unknown_timezones
 from milestones.contract import (
     ALL_COLUMNS,
     BOOLEAN_COLUMNS,
@@ -95,20 +93,6 @@ class ValidationResult:
             "gate_passed": self.gate_passed,
             "gate_message": self.gate_message,
         }
-
-
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def unknown_timezones(zones: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The time zone names the IANA database (``zoneinfo``) does not know (others null)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    bad = [v for v in pc.unique(zones).to_pylist() if v is not None and v not in _timezones()]
-    return keep_where(pc.is_in(zones, value_set=pa.array(bad, type=zones.type)), zones)
 
 
 def build_rules(as_of: dt.date) -> list[Rule]:
