@@ -178,27 +178,21 @@ def parse_dates(raw: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def parse_exact(raw: pa.ChunkedArray) -> pa.ChunkedArray:
-    """:func:`parse_dates` on every row: the rules for one date text.
+    """The rules for one date text, applied to each value of ``raw``.
 
     Arrow's ``strptime`` takes ``1980-5-17`` and `` 1980-05-17``, which the format
-    regex rejects, and rolls 1980-02-30 over to 1980-03-01. A rolled-over date
-    lands on day 1, 2 or 3, so only those rows have their day compared with the
-    text. Year 0 (which no calendar library can represent) is rejected too.
+    regex rejects, and rolls 1980-02-30 over to 1980-03-01, which the day read
+    back from the date rejects. Year 0 (which no calendar library can represent)
+    is rejected too.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parsed = pc.strptime(raw, format="%Y-%m-%d", unit="s", error_is_null=True)
-    exact = pc.and_(pc.match_substring_regex(raw, r"^\d{4}-\d{2}-\d{2}$"),
+    day = pc.utf8_lpad(pc.cast(pc.day(parsed), pa.large_string()), 2, "0")
+    exact = pc.and_(pc.and_(pc.match_substring_regex(raw, r"^\d{4}-\d{2}-\d{2}$"),
+                            pc.equal(day, pc.utf8_slice_codeunits(raw, 8, 10))),
                     pc.greater_equal(parsed, pa.scalar(dt.datetime(1, 1, 1), pa.timestamp("s"))))
-    suspects = pc.indices_nonzero(pc.fill_null(pc.less_equal(pc.day(parsed), 3), False))
-    if len(suspects):
-        day = pc.utf8_lpad(pc.cast(pc.day(parsed.take(suspects)), pa.large_string()), 2, "0")
-        rolled = suspects.filter(pc.not_equal(day, pc.utf8_slice_codeunits(raw.take(suspects), 8, 10)))
-        if len(rolled):
-            mask = pc.fill_null(exact, False).to_numpy(zero_copy_only=False).copy()
-            mask[rolled.to_numpy()] = False
-            exact = pa.array(mask)
     return keep_where(exact, parsed)
 
 
