@@ -133,6 +133,14 @@ def read_table(path: Path | str):
 
 def read_extract(path: Path | str) -> pd.DataFrame:
     """:func:`read_table` as a pandas frame of nullable strings."""
-    import pandas as pd
+    return to_pandas(read_table(path))
 
-    return read_table(path).to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow"))
+
+def to_pandas(table) -> pd.DataFrame:
+    """Arrow to pandas keeping nullable types: strings and integers with ``pd.NA``."""
+    import pandas as pd
+    import pyarrow as pa
+
+    mapping = {pa.large_string(): pd.StringDtype("pyarrow"), pa.string(): pd.StringDtype("pyarrow"),
+               pa.int64(): pd.Int64Dtype()}
+    return table.to_pandas(types_mapper=mapping.get)

@@ -123,10 +123,11 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     if snapshot is None or not Path(snapshot).is_file():
         raise FileNotFoundError(f"no validated snapshot on or before {day} under {settings.data_dir}")
     rules = load_rules()
-    current = storage.read_parquet(snapshot, columns=columns_read(rules))
+    columns = columns_read(rules)
+    current = storage.read_parquet(snapshot, columns=columns)
     snap_day = Path(snapshot).parent.name
     prev_path = Path(previous) if previous else storage.latest_snapshot_before(settings.data_dir, snap_day)
-    prev = storage.read_parquet(prev_path, columns=columns_read(rules)) if prev_path else None
+    prev = storage.read_parquet(prev_path, columns=columns) if prev_path else None
     days = days or settings.catch_up_days
     events = detect_events(current, prev, as_of=None if instant else day, instant=instant, days=days,
                            leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone,

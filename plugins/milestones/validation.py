@@ -40,7 +40,7 @@ from milestones.contract import (
     MARITAL_STATUSES,
     TRUE_LITERALS,
 )
-from milestones.extract import ExtractError, read_table
+from milestones.extract import ExtractError, read_table, to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -607,16 +607,6 @@ def _chunks(table: pa.Table, size: int) -> Iterator[tuple[int, pa.Table]]:
         raise ValueError(f"chunk_rows must be at least 1, not {size}")
     for start in range(0, table.num_rows, size):
         yield start, table.slice(start, size)
-
-
-def to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow to pandas keeping nullable types: strings and integers with ``pd.NA``."""
-    import pandas as pd
-    import pyarrow as pa
-
-    mapping = {pa.large_string(): pd.StringDtype("pyarrow"), pa.string(): pd.StringDtype("pyarrow"),
-               pa.int64(): pd.Int64Dtype()}
-    return table.to_pandas(types_mapper=mapping.get)
 
 
 def validate_frame(
