@@ -38,17 +38,19 @@ def _settings(args: argparse.Namespace):
 
 def _source(value: str) -> Path | str:
     """A local path, or an extract URL (s3://bucket/key, file:///path) kept as text."""
-    return value if "://" in value else Path(value)
+    from milestones.sources import is_url
+
+    return value if is_url(value) else Path(value)
 
 
 def _local(extract: Path | str | None, settings) -> Path | None:
     """A local file for ``extract``: URLs are copied into data_dir/received/ first."""
     from milestones import sources
 
-    if extract is None or not sources.is_url(extract):
-        return extract
+    if extract is None:
+        return None
     try:
-        return sources.fetch(str(extract), settings.data_dir, settings.inbox_conn_id)
+        return sources.local_file(extract, settings.data_dir, settings.inbox_conn_id)
     except sources.SourceError as exc:
         raise UserError(str(exc)) from None
 

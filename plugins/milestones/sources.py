@@ -394,6 +394,11 @@ def claim_next(url: str, conn_id: str | None, received: Path,
     return None
 
 
+def local_file(extract: Path | str, data_dir: Path | str, conn_id: str | None = None) -> Path:
+    """``extract`` as a local file: a path as it is, a URL fetched (:func:`fetch`)."""
+    return fetch(str(extract), data_dir, conn_id) if is_url(extract) else Path(extract)
+
+
 def fetch(url: str, data_dir: Path | str, conn_id: str | None = None) -> Path:
     """A local copy of the extract at ``url`` under ``data_dir/received/`` (for the CLI and params).
 

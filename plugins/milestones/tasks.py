@@ -46,10 +46,8 @@ def locate_extract(context: dict[str, Any]) -> str:
     if param:
         from milestones import sources
 
-        if sources.is_url(param):
-            settings = load_settings()
-            return str(sources.fetch(str(param), settings.data_dir, settings.inbox_conn_id))
-        return str(param)
+        settings = load_settings()
+        return str(sources.local_file(param, settings.data_dir, settings.inbox_conn_id))
     raise FileNotFoundError("no extract: not triggered by the inbox and no 'extract' param given")
 
 
