@@ -379,7 +379,7 @@ def _as_date(value: Any) -> dt.date | None:
 
 
 def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscribe_url: str,
-                  locale: str) -> dict[str, Any]:
+                  locale: str, preferences_url: str | None = None) -> dict[str, Any]:
     """The variables a template sees. Only these: nothing else of the customer's record.
 
     ``name`` is the first name as given (templates put it where no case ending
@@ -403,5 +403,7 @@ def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscrib
             "is_milestone": milestone > 0,
         },
         "unsubscribe_url": unsubscribe_url,
+        # The preference page; until the public app has its own, the unsubscribe URL shows it.
+        "preferences_url": preferences_url or unsubscribe_url,
         "locale": locale,
     }
