@@ -16,6 +16,8 @@ from typing import Any
 
 ENV_PREFIX = "MILESTONES_"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: What links point at until ``public_url`` is set (a reserved domain: fine for the outbox, never sent).
+PLACEHOLDER_PUBLIC_URL = "https://milestones.example"
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,13 @@ class Settings:
     #: Sender shown to customers.
     from_email: str = "hello@milestones.example"
     from_name: str = "Milestones"
-    #: Base of the one-click unsubscribe links.
-    unsubscribe_url: str = "https://milestones.example/unsubscribe"
+    #: Base URL of the public app (``milestones serve``) that emails link to; unsubscribe and
+    #: preference links and image URLs derive from it unless set on their own.
+    public_url: str = ""
+    #: Base of the one-click unsubscribe links (default: ``<public_url>/u``).
+    unsubscribe_url: str = ""
+    #: Base URL of the email images (default: ``<public_url>/assets``, else the catalog's assets_url).
+    assets_url: str = ""
     #: Validation gate: stop if invalid rows exceed this share of the file.
     max_invalid_share: float = 0.05
     #: Validation gate: stop if the row count drops by more than this share.
@@ -107,6 +114,26 @@ class Settings:
         if self.ledger_url:
             return self.ledger_url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'ledger.sqlite'}"
+
+    @property
+    def public_base(self) -> str:
+        """The public app's base URL; a placeholder on the reserved example domain when unset."""
+        return (self.public_url or PLACEHOLDER_PUBLIC_URL).rstrip("/")
+
+    @property
+    def unsubscribe_base(self) -> str:
+        return (self.unsubscribe_url or f"{self.public_base}/u").rstrip("/")
+
+    @property
+    def preferences_base(self) -> str:
+        return f"{self.public_base}/preferences"
+
+    @property
+    def assets_base(self) -> str | None:
+        """Where email images are hosted; None: the catalog's ``assets_url``."""
+        if self.assets_url:
+            return self.assets_url.rstrip("/")
+        return f"{self.public_base}/assets" if self.public_url else None
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

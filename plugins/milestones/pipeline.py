@@ -234,6 +234,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     """
     import pandas as pd
 
+    from milestones import links
     from milestones.catalog import approval_gate
     from milestones.rendering import Renderer, RenderError, email_context
 
@@ -241,7 +242,8 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     now = now or dt.datetime.now(dt.UTC)
     decisions = storage.read_parquet(storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet")
     people = storage.read_parquet(snapshot).set_index("customer_id")
-    renderer, gate = Renderer(settings.templates_dir, settings.default_locale), approval_gate(settings.templates_dir)
+    renderer = Renderer(settings.templates_dir, settings.default_locale, assets_url=settings.assets_base)
+    gate, keys = approval_gate(settings.templates_dir), links.load_keys(settings.data_dir)
     rows, failures, not_approved, missing = [], [], {}, Counter()
     for event in decisions[decisions["decision"] == "send"].to_dict("records"):
         blocked = gate(event["event_type"])
@@ -253,10 +255,12 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
         customer = customer.to_dict() if hasattr(customer, "to_dict") else dict(customer)
         locale = customer.get("locale") or settings.default_locale
         zone = customer.get("timezone") or settings.default_timezone
-        unsubscribe = f"{settings.unsubscribe_url}?k={event['key']}"
+        token = links.sign(keys, str(event["customer_id"]), str(customer["email"]), locale, issued=now)
+        unsubscribe = f"{settings.unsubscribe_base}/{token}"
         try:
-            r = renderer.render(event["event_type"], locale,
-                                email_context(customer, event, unsubscribe_url=unsubscribe, locale=locale))
+            r = renderer.render(event["event_type"], locale, email_context(
+                customer, event, unsubscribe_url=unsubscribe, locale=locale,
+                preferences_url=f"{settings.preferences_base}/{token}"))
         except RenderError as exc:
             failures.append({"key": event["key"], "customer_id": event["customer_id"], "reason": str(exc)})
             continue

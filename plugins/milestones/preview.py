@@ -19,7 +19,8 @@ from milestones.catalog import Catalog, CatalogError, load_catalog
 from milestones.rendering import SUFFIX, Rendered, Renderer, RenderError, email_context
 
 PREVIEW_DATE = dt.date(2026, 11, 22)
-UNSUBSCRIBE_PREVIEW = "https://milestones.example/unsubscribe?k=preview"
+UNSUBSCRIBE_PREVIEW = "https://milestones.example/u/preview"
+PREFERENCES_PREVIEW = "https://milestones.example/preferences/preview"
 
 #: A typical customer per language (names need no inflection in the templates).
 PERSONAS: dict[str, dict[str, str]] = {
@@ -61,7 +62,8 @@ def sample_context(event_type: str, locale: str, years: int, milestone: int,
         # The sample customer joined exactly ``years`` ago, so the email's date and count agree.
         person = {**person, "customer_since": PREVIEW_DATE.replace(year=PREVIEW_DATE.year - years).isoformat()}
     event = {"event_type": event_type, "event_date": PREVIEW_DATE, "years": years, "milestone": milestone}
-    return email_context(person, event, unsubscribe_url=UNSUBSCRIBE_PREVIEW, locale=locale)
+    return email_context(person, event, unsubscribe_url=UNSUBSCRIBE_PREVIEW, locale=locale,
+                         preferences_url=PREFERENCES_PREVIEW)
 
 
 def variants_for(event_type: str) -> list[tuple[str, int, int]]:

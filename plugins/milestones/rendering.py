@@ -385,6 +385,8 @@ def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscrib
     ``name`` is the first name as given (templates put it where no case ending
     is needed); ``event.milestone`` is the milestone year count (0 when this
     year is not a milestone), so templates can say "50th" only when it is one.
+    ``preferences_url`` is the customer's preference center (default: the
+    unsubscribe URL, whose GET shows the same page).
     """
     first = str(customer.get("first_name") or "").strip()
     milestone = int(event.get("milestone") or 0)
@@ -403,7 +405,6 @@ def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscrib
             "is_milestone": milestone > 0,
         },
         "unsubscribe_url": unsubscribe_url,
-        # The preference page; until the public app has its own, the unsubscribe URL shows it.
         "preferences_url": preferences_url or unsubscribe_url,
         "locale": locale,
     }
