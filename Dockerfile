@@ -2,8 +2,12 @@
 # (uv sync --frozen from uv.lock at build time; nothing is installed at container start).
 FROM python:3.11-slim-bookworm
 
+# PYTHONDONTWRITEBYTECODE: containers never write .pyc at run time, so every module is
+# compiled here, at build time (UV_COMPILE_BYTECODE for site-packages, compileall for the
+# project), or each process would recompile Airflow and Great Expectations (~20 s).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/milestones/.venv \
     AIRFLOW_HOME=/opt/airflow \
@@ -24,6 +28,7 @@ COPY dags ./dags
 COPY plugins ./plugins
 COPY templates ./templates
 RUN uv sync --frozen --no-dev --extra deploy \
+ && python -m compileall -q dags plugins \
  && mkdir -p /opt/airflow /data \
  && chown -R airflow:0 /opt/airflow /data
 

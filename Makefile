@@ -15,6 +15,11 @@ AS_OF ?= 2026-11-22
 SAMPLES := plugins/milestones/samples
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Extras the environment was built with (e.g. `make setup EXTRAS=deploy`), remembered in
+# $(VENV)/.extras so that a later `make` (after pyproject.toml or uv.lock changed) syncs
+# with them again instead of uninstalling them.
+EXTRAS_FILE := $(VENV)/.extras
+EXTRAS ?= $(shell cat $(EXTRAS_FILE) 2>/dev/null)
 
 .PHONY: run test setup test-deps lint unit dag e2e bench airflow clean
 
@@ -35,8 +40,12 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode is compiled at build time (site-packages by uv, the project's own code by
+# compileall): with PYTHONDONTWRITEBYTECODE=1 every process would recompile Airflow and GX.
 $(BIN)/milestones: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(foreach e,$(EXTRAS),--extra $(e))
+	$(BIN)/python -m compileall -q plugins dags benchmarks
+	@echo "$(EXTRAS)" > $(EXTRAS_FILE)
 	@touch $@
 
 test-deps: setup

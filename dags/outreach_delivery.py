@@ -3,8 +3,11 @@
 
 Sends the rendered emails that are due, exactly once.
 
-* **Schedule**: every 15 minutes (emails are due at the configured local hour in
-  each customer's own time zone, so "due" moves around the clock).
+* **Schedule**: as soon as `milestone_detection` publishes
+  `milestones_rendered_messages` (SendGrid takes `send_at` up to 72 hours ahead, so
+  rendered emails are handed over at once), and every 15 minutes as the safety net
+  (emails are due at the configured local hour in each customer's own time zone, so
+  "due" moves around the clock for the outbox).
 * **Does**: splits each recent date's rendered messages into shards of
   `delivery_shard_size` (dynamic task mapping, one retryable task per shard), claims each due email in
   the ledger and sends it through SendGrid (connection `sendgrid_default`) or, with
@@ -18,14 +21,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+from milestones.assets import MESSAGES
 
 DEFAULT_ARGS = {"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(minutes=1)}
 
 
 @dag(
     dag_id="outreach_delivery",
-    schedule="*/15 * * * *",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
+                                 assets=[MESSAGES]),
     start_date=datetime(2026, 1, 1),
     catchup=False,  # the ledger, not backfilled runs, decides what is still owed
     max_active_runs=1,

@@ -114,7 +114,13 @@ def render(run: dict[str, str], detected: dict[str, Any], decided: dict[str, Any
 
 
 def days_to_deliver(context: dict[str, Any], lookback_days: int = 3) -> list[str]:
-    """Dates whose rendered messages may still hold due emails."""
+    """Dates whose rendered messages may still hold due emails.
+
+    The recent days, and the dates of the rendered-messages asset events that
+    triggered this run (a catch-up or re-run of an older date is delivered at once).
+    """
+    from milestones.assets import MESSAGES
+
     settings = load_settings()
     param = (context.get("params") or {}).get("date")
     if param:
@@ -122,6 +128,7 @@ def days_to_deliver(context: dict[str, Any], lookback_days: int = 3) -> list[str
     root = Path(settings.data_dir) / "messages"
     today = dt.datetime.now(dt.UTC).date()
     wanted = {str(today - dt.timedelta(days=n)) for n in range(-1, lookback_days + 1)}
+    wanted |= {str(p["as_of"]) for p in _trigger_payloads(context, MESSAGES.name) if p.get("as_of")}
     return sorted(p.name for p in root.glob("*") if p.name in wanted and (p / "messages.parquet").is_file())
 
 

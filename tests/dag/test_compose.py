@@ -48,7 +48,12 @@ def test_services_and_healthchecks(compose):
     # Two databases: Airflow's metadata and the milestones ledger.
     assert common["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
     assert common["MILESTONES_LEDGER_URL"].endswith("@postgres/milestones")
-    assert "CREATE DATABASE milestones" in (ROOT / "docker" / "postgres-init.sql").read_text()
+    assert common["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"].startswith("postgresql+psycopg_async://")
+    # The postgres image runs every .sh and .sql of its init folder: only the script is
+    # mounted there (the distributed e2e test runs it against a real server).
+    init = [v for v in services["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert init == ["./docker/postgres-init.sh:/docker-entrypoint-initdb.d/postgres-init.sh:ro"]
+    assert "CREATE DATABASE milestones" in (ROOT / "docker" / "postgres-init.sh").read_text()
 
 
 def test_image_bakes_in_the_locked_dependencies(compose):
