@@ -128,6 +128,9 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 REASONS = {
     "": "sent (or due to be sent)",
     "deceased": "the CRM marks the customer deceased: never contacted",
+    "unsubscribed": "the customer unsubscribed from all milestone emails",
+    "opted_out_of_type": "the customer does not want this kind of email",
+    "paused": "the customer paused milestone emails",
     "no_opt_in": "no marketing opt-in",
     "suppressed": "the address unsubscribed, bounced or reported spam",
     "stale": "found too long after it happened (catch-up after an outage)",

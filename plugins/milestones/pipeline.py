@@ -145,6 +145,7 @@ def policy_for(day: dt.date, settings: Settings, event_keys) -> Any:
     """The contact policy of ``day``: settings, suppressions and recent sends from the ledger."""
     from milestones.feedback import Feedback
     from milestones.policy import Policy
+    from milestones.preferences import Preferences
 
     feedback = Feedback(settings.ledger_database_url)
     since = str(day - dt.timedelta(days=settings.frequency_cap_days - 1))
@@ -157,6 +158,7 @@ def policy_for(day: dt.date, settings: Settings, event_keys) -> Any:
         holdout_share=settings.holdout_share, holdout_salt=settings.holdout_salt,
         quiet_dates=frozenset(quiet), suppressed=frozenset(feedback.suppressed()),
         recently_contacted=frozenset(recent),
+        preferences=Preferences(settings.ledger_database_url).policy_view(day),
     )
 
 
@@ -236,6 +238,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
 
     from milestones import links
     from milestones.catalog import approval_gate
+    from milestones.preferences import Preferences
     from milestones.rendering import Renderer, RenderError, email_context
 
     day = _day(as_of)
@@ -244,6 +247,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     people = storage.read_parquet(snapshot).set_index("customer_id")
     renderer = Renderer(settings.templates_dir, settings.default_locale, assets_url=settings.assets_base)
     gate, keys = approval_gate(settings.templates_dir), links.load_keys(settings.data_dir)
+    chosen_language = Preferences(settings.ledger_database_url).languages()  # wins over the extract's locale
     rows, failures, not_approved, missing = [], [], {}, Counter()
     for event in decisions[decisions["decision"] == "send"].to_dict("records"):
         blocked = gate(event["event_type"])
@@ -253,7 +257,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
             continue
         customer = people.loc[event["customer_id"]]
         customer = customer.to_dict() if hasattr(customer, "to_dict") else dict(customer)
-        locale = customer.get("locale") or settings.default_locale
+        locale = chosen_language.get(event["customer_id"]) or customer.get("locale") or settings.default_locale
         zone = customer.get("timezone") or settings.default_timezone
         token = links.sign(keys, str(event["customer_id"]), str(customer["email"]), locale, issued=now)
         unsubscribe = f"{settings.unsubscribe_base}/{token}"

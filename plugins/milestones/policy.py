@@ -1,7 +1,9 @@
 """Contact policy: who is contacted, applied in one place, one recorded reason per event.
 
 Rules run in this order, and the first that matches decides: deceased,
-no_opt_in, suppressed, stale, quiet_day, holdout, frequency_cap,
+the customer's own choices from the preference center (unsubscribed,
+opted_out_of_type, paused: they win over ``marketing_opt_in = true`` in a
+later extract, since the CRM lags behind the customer), no_opt_in, suppressed, stale, quiet_day, holdout, frequency_cap,
 lower_priority_same_day (one email per customer and day, by priority);
 and every event gets a row in the decisions file, sent or not, so
 ``milestones why`` can always explain it.
@@ -31,6 +33,15 @@ DEFAULT_PRIORITY = (
 )
 
 @dataclass(frozen=True)
+class PolicyView:
+    """The customers' own choices the policy applies (see :mod:`milestones.preferences`)."""
+
+    unsubscribed: frozenset[str] = frozenset()
+    opted_out: dict[str, frozenset[str]] = field(default_factory=dict)
+    paused: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Policy:
     priority: tuple[str, ...] = DEFAULT_PRIORITY
     holdout_share: float = 0.0
@@ -40,6 +51,8 @@ class Policy:
     suppressed: frozenset[str] = frozenset()
     #: Customers already sent a milestone email within the frequency cap.
     recently_contacted: frozenset[str] = field(default_factory=frozenset)
+    #: The customers' own choices (preference center, one-click, webhook, CRM import).
+    preferences: PolicyView = field(default_factory=PolicyView)
 
 
 def in_holdout(customer_id: str, share: float, salt: str) -> bool:
@@ -65,6 +78,13 @@ def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None =
         reason[mask] = why
 
     apply(out["deceased"].fillna(False), "deceased")
+    chosen = policy.preferences
+    apply(out["customer_id"].isin(chosen.unsubscribed), "unsubscribed")
+    if chosen.opted_out:
+        pairs = {f"{cid}\x1f{t}" for cid, types in chosen.opted_out.items() for t in types}
+        apply((out["customer_id"].astype(str) + "\x1f" + out["event_type"].astype(str)).isin(pairs),
+              "opted_out_of_type")
+    apply(out["customer_id"].isin(chosen.paused), "paused")
     apply(~out["marketing_opt_in"].fillna(False).astype(bool), "no_opt_in")
     apply(out["email"].str.lower().isin(policy.suppressed).fillna(False), "suppressed")
     if "stale" in out.columns:  # found by a catch-up run, too late to be welcome
