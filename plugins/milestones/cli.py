@@ -213,6 +213,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    """Validate and store an outcomes extract (purchases, logins, ...)."""
+    from milestones import outcomes
+
+    _emit(outcomes.load(_local(args.file, _settings(args)), _settings(args), as_of=args.as_of))
+    return EXIT_OK
+
+
+def cmd_uplift(args: argparse.Namespace) -> int:
+    """Contacted vs held out: conversion rates, lift with its 95% interval, p-value, verdict."""
+    from milestones import csvsafe, uplift
+
+    rows = uplift.compute(_settings(args), by=args.by, since=args.since, until=args.until)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    csvsafe.write_rows(rows, uplift.COLUMNS, args.out)
+    _emit({"out": str(args.out), "by": args.by, "groups": len(rows) - 1, "all": rows[-1]})
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from milestones.sample import write_samples
 
@@ -325,6 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("report", cmd_report, "results for marketing: CSV (and an HTML page beside it)")
     p.add_argument("--out", type=Path, default=Path("report.csv"))
+    p.add_argument("--data-dir", type=Path)
+
+    p = add("outcomes", cmd_outcomes, "load an outcomes extract (outcomes_YYYY-MM-DD.csv|parquet)")
+    p.add_argument("action", choices=["load"])
+    p.add_argument("file", type=_source, help="outcomes extract: a path or a URL")
+    p.add_argument("--as-of", type=_date, help="extract date if the file name has none")
+    p.add_argument("--data-dir", type=Path)
+
+    p = add("uplift", cmd_uplift, "uplift of the emails: contacted vs held-out conversion, per group and overall")
+    p.add_argument("--by", choices=["event_type", "locale", "variant"], help="one row per value of this")
+    p.add_argument("--since", type=_date, help="first event date (default: all)")
+    p.add_argument("--until", type=_date, help="last event date (default: all)")
+    p.add_argument("--out", type=Path, default=Path("uplift.csv"))
     p.add_argument("--data-dir", type=Path)
 
     p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")

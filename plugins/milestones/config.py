@@ -84,6 +84,12 @@ class Settings:
     holdout_share: float = 0.05
     #: Salt of the holdout hash; change it to draw a new holdout group.
     holdout_salt: str = "milestones-holdout-v1"
+    #: Outcome that counts as a conversion when measuring uplift (an outcomes extract's `outcome`).
+    conversion_outcome: str = "purchase"
+    #: A conversion counts for an event when it occurs within this many days from the event's day.
+    conversion_window_days: int = 14
+    #: Salt of the A/B split of template variants; change it to draw new groups.
+    variant_salt: str = "milestones-variants-v1"
     #: Comma-separated dates (YYYY-MM-DD) on which nothing is sent.
     quiet_dates: str = ""
     #: Circuit breaker: hold an event type's sends above this multiple of its trailing median.

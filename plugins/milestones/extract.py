@@ -21,9 +21,9 @@ class ExtractError(Exception):
     """The file as a whole cannot be accepted (the validation gate fails closed)."""
 
 
-def snapshot_date_from_name(path: Path | str) -> dt.date | None:
-    """``customers_2026-11-22.csv`` -> ``date(2026, 11, 22)``; ``None`` if not in that form."""
-    match = FILENAME_PATTERN.match(Path(path).name)
+def snapshot_date_from_name(path: Path | str, pattern=FILENAME_PATTERN) -> dt.date | None:
+    """``customers_2026-11-22.csv`` -> ``date(2026, 11, 22)``; ``None`` if not in that form (``pattern``)."""
+    match = pattern.match(Path(path).name)
     if not match:
         return None
     try:
@@ -87,14 +87,15 @@ def _read_csv(path: Path):
         raise
 
 
-def read_table(path: Path | str):
+def read_table(path: Path | str, required: tuple[str, ...] = REQUIRED_COLUMNS):
     """Read an extract into an Arrow table of strings (empty cell -> null), column names stripped.
 
     Columnar and compact: a 10-million-row extract is held as Arrow buffers,
     and validation converts it to pandas one chunk at a time.
 
     Raises :class:`ExtractError` for a file that cannot be accepted at all:
-    missing, unreadable, not UTF-8, empty, or missing a required column.
+    missing, unreadable, not UTF-8, empty, or missing a required column (``required``:
+    the CRM contract's by default).
     """
     import pyarrow as pa
 
@@ -125,7 +126,7 @@ def read_table(path: Path | str):
         raise ExtractError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
     if table.num_rows == 0:
         raise ExtractError(f"{path.name}: no data rows")
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    missing = [c for c in required if c not in table.column_names]
     if missing:
         raise ExtractError(f"{path.name}: missing required column(s): {', '.join(missing)}")
     return table

@@ -459,11 +459,11 @@ def merge_results(chunks: list[list]) -> list:
     return merged
 
 
-def write_data_docs(results: list, docs_root: Path, extract_name: str) -> Path:
+def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_name: str = "crm_extract") -> Path:
     """Render GX Data Docs (static HTML) for one validated extract; return its page.
 
     ``results`` (:attr:`ValidationResult.gx_results`, one per expectation) become
-    one suite result named ``crm_extract`` so the extract has a single page
+    one suite result named ``suite_name`` (``crm_extract``, ``outcomes``) so the extract has a single page
     listing every expectation, and the site index under ``docs_root`` lists
     every extract.
     """
@@ -482,7 +482,7 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str) -> Path:
     merged = ExpectationSuiteValidationResult(
         success=passed == len(checks),
         results=checks,
-        suite_name="crm_extract",
+        suite_name=suite_name,
         statistics={"evaluated_expectations": len(checks), "successful_expectations": passed,
                     "unsuccessful_expectations": len(checks) - passed,
                     "success_percent": 100.0 * passed / max(len(checks), 1)},
@@ -491,12 +491,12 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str) -> Path:
     context = gx.get_context(mode="file", project_root_dir=str(docs_root))
     run_id = RunIdentifier(run_name=extract_name, run_time=dt.datetime.now(dt.UTC))
     key = ValidationResultIdentifier(
-        expectation_suite_identifier=ExpectationSuiteIdentifier(name="crm_extract"),
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
         run_id=run_id, batch_identifier=Path(extract_name).stem)
     context.validation_results_store.set(key, merged)
     context.build_data_docs()
     site = Path(docs_root) / "gx" / "uncommitted" / "data_docs" / "local_site"
-    pages = sorted((site / "validations" / "crm_extract").glob(f"{extract_name}/*/{Path(extract_name).stem}.html"))
+    pages = sorted((site / "validations" / suite_name).glob(f"{extract_name}/*/{Path(extract_name).stem}.html"))
     return pages[-1] if pages else site / "index.html"
 
 
