@@ -40,4 +40,8 @@ def test_report_counts_and_pages(tmp_path, monkeypatch, sample_current, sample_p
     assert page.status_code == 200 and "<svg" in page.text and "Milestones results" in page.text
     parsed = list(csv.DictReader(io.StringIO(client.get("/report/report.csv").text)))
     assert sum(int(r["contacted"]) for r in parsed) == len(sent)
-    assert json.dumps(rows)  # plain data, fit for CSV/XCom
+    # Plain data, fit for CSV and XCom: JSON gives back the very same rows (no numpy
+    # numbers, dates or tuples), and the CSV download holds the same values.
+    assert json.loads(json.dumps(rows)) == rows
+    assert [{c: str(r[c]) for c in report.COLUMNS} for r in rows] == [
+        {c: r[c] for c in report.COLUMNS} for r in parsed]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -100,5 +99,8 @@ def test_prism_does_catch_a_bad_payload(prism):
     assert any("from" in json.dumps(v) for v in violations)
 
 
-def test_node_is_available():
-    assert shutil.which("node"), "Prism needs Node.js"
+def test_prism_is_the_pinned_version():
+    """The Prism that ran above is the one package.json pins (npm ci), run by this machine's Node."""
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["@stoplight/prism-cli"]
+    out = subprocess.run([str(PRISM), "--version"], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == pinned
