@@ -174,13 +174,14 @@ def cmd_why(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_webhook(args: argparse.Namespace) -> int:
-    """Serve the event webhook (and the other pages) on its own, without Airflow."""
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The public app: preference pages, one-click unsubscribe, the event webhook, email images."""
     import uvicorn
 
-    from milestones.web import create_app
+    from milestones.public import create_app
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(_settings(args)), host=args.host, port=args.port, log_level="warning",
+                proxy_headers=True, server_header=False)
     return EXIT_OK
 
 
@@ -333,9 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, help="only this date (default: every date)")
     p.add_argument("--data-dir", type=Path)
 
-    p = add("webhook", cmd_webhook, "serve the SendGrid event webhook on its own")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    for name in ("serve", "webhook"):  # "webhook": the name of the same server before it had pages
+        p = add(name, cmd_serve, "serve the public app: preference pages, one-click unsubscribe, "
+                "the SendGrid event webhook, email images")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8765)
+        p.add_argument("--data-dir", type=Path)
 
     p = add("approve-run", cmd_approve_run, "let a run held by the circuit breaker send")
     p.add_argument("date", type=_date)

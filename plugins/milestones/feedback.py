@@ -19,12 +19,13 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import math
 from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
 
-from milestones.ledger import Ledger, emails
+from milestones.ledger import ACCEPTED, UNKNOWN, Ledger, emails
 
 SUPPRESSING = {"unsubscribe", "group_unsubscribe", "bounce", "dropped", "spamreport"}
 CONFIRMING = {"processed", "delivered", "open", "click"}
@@ -44,6 +45,13 @@ webhook_events = sa.Table(
     sa.Column("event_type", sa.String(64)),
     sa.Column("occurred_at", sa.DateTime(timezone=True)),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+rejected_events = sa.Table(
+    "webhook_rejected_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
 )
 suppressions = sa.Table(
@@ -82,7 +90,7 @@ def verify_signature(public_key_b64: str, signature_b64: str, timestamp: str, bo
 
 
 def _dedupe_key(event: dict[str, Any]) -> str:
-    if event.get("sg_event_id"):
+    if event.get("sg_event_id") is not None:
         return "sg:" + str(event["sg_event_id"])[:60]
     # Events without an id: the same event, email, time and key is the same report.
     raw = json.dumps([event.get("event"), event.get("email"), event.get("timestamp"), event.get("key"),
@@ -90,55 +98,146 @@ def _dedupe_key(event: dict[str, Any]) -> str:
     return "h:" + hashlib.sha256(raw.encode()).hexdigest()[:60]
 
 
-class Feedback:
-    def __init__(self, url: str):
-        self.ledger = Ledger(url)
-        self.engine = self.ledger.engine
-        metadata.create_all(self.engine)
+#: Text fields of an event and their longest accepted length.
+TEXT_FIELDS = {"event": 32, "email": 320, "key": 64, "customer_id": 64, "event_type": 64,
+               "sg_event_id": 100, "sg_message_id": 255}
+#: Accepted timestamps: 2000-01-01 up to 2100-01-01 (seconds since the epoch).
+TIMESTAMP_RANGE = (946_684_800, 4_102_444_800)
 
-    def ingest(self, events: list[dict[str, Any]]) -> Counter:
-        """Store new events, suppress addresses, settle unknown emails. Returns counts."""
+
+class Rejected(ValueError):
+    """One event that cannot be stored as it is (recorded as rejected; the rest of the batch goes on)."""
+
+
+def event_row(event: Any, now: dt.datetime) -> dict[str, Any]:
+    """The ``webhook_events`` row of one event, or :class:`Rejected` naming the field (never its value)."""
+    if not isinstance(event, dict):
+        raise Rejected("not a JSON object")
+    for name, longest in TEXT_FIELDS.items():
+        value = event.get(name)
+        if value is None and name != "event":
+            continue
+        if name == "sg_event_id" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value or len(value) > longest:
+            raise Rejected(f"{name}: not a string of 1-{longest} characters")
+    stamp = event.get("timestamp")
+    occurred = None
+    if stamp is not None:
+        if isinstance(stamp, str) and stamp.strip().isdigit() and len(stamp.strip()) <= 12:
+            stamp = int(stamp)
+        if (isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp)
+                or not TIMESTAMP_RANGE[0] <= stamp < TIMESTAMP_RANGE[1]):
+            raise Rejected("timestamp: not seconds since the epoch between 2000 and 2100")
+        occurred = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+    return {
+        "dedupe_key": _dedupe_key(event), "event": event["event"],
+        "email": (event.get("email") or "").lower() or None,
+        "key": event.get("key"), "customer_id": event.get("customer_id"), "event_type": event.get("event_type"),
+        "occurred_at": occurred, "received_at": now, "payload": json.dumps(event, sort_keys=True),
+    }
+
+
+def _insert(conn: sa.Connection, table: sa.Table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+class Feedback:
+    """Stores webhook events and acts on them; one per process (it holds engines)."""
+
+    #: Events stored per transaction: a large delivery never holds the write lock for long.
+    CHUNK = 200
+
+    def __init__(self, url: str, *, asm_group_id: int = 0):
+        from milestones.preferences import Preferences, make_engine
+
+        self.ledger = Ledger(url)
+        # Writers serialise (SQLite: BEGIN IMMEDIATE): requests racing on one database wait, never fail.
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+        self.preferences = Preferences(url, engine=self.engine)
+        self.asm_group_id = asm_group_id
+
+    def ingest(self, events: list[Any]) -> Counter:
+        """Store new events, suppress addresses, record unsubscribes as the customer's choice,
+        settle unknown emails. A malformed event is recorded as rejected; the rest are kept."""
+        counts: Counter = Counter()
+        for i in range(0, len(events), self.CHUNK):
+            counts.update(self._ingest_chunk(events[i:i + self.CHUNK]))
+        return +counts  # without zero counts
+
+    def _unsubscribes(self, row: dict[str, Any], event: dict[str, Any]) -> bool:
+        """A customer's own unsubscribe (global, or from our ASM group), with the customer known."""
+        if not row["customer_id"] or row["event"] not in ("unsubscribe", "group_unsubscribe"):
+            return False
+        if row["event"] == "group_unsubscribe":
+            return bool(self.asm_group_id) and str(event.get("asm_group_id", self.asm_group_id)) == str(
+                self.asm_group_id)
+        return True
+
+    def _ingest_chunk(self, events: list[Any]) -> Counter:
+        from milestones.preferences import Change
+
         counts: Counter = Counter()
         now = dt.datetime.now(dt.UTC)
-        to_settle: list[tuple[str, str]] = []
-        # One transaction per delivery from SendGrid; a savepoint per event lets a
-        # duplicate be skipped without losing the rest of the batch.
+        rows, rejects, by_key = [], [], {}
+        for n, event in enumerate(events):
+            try:
+                row = event_row(event, now)
+            except Rejected as exc:
+                rejects.append({"received_at": now, "reason": f"event {n + 1} of its chunk: {exc}"[:200],
+                                "payload": json.dumps(event, sort_keys=True, default=str)[:4000]})
+                continue
+            if row["dedupe_key"] not in by_key:
+                by_key[row["dedupe_key"]] = event
+                rows.append(row)
+            else:
+                counts["duplicate"] += 1
         with self.engine.begin() as conn:
-            suppressed = set(conn.execute(sa.select(suppressions.c.email)).scalars())
-            for event in events:
-                if not isinstance(event, dict) or not event.get("event"):
-                    counts["ignored"] += 1
-                    continue
-                row = {
-                    "dedupe_key": _dedupe_key(event), "event": str(event["event"])[:32],
-                    "email": (event.get("email") or "").lower()[:320] or None,
-                    "key": event.get("key"), "customer_id": event.get("customer_id"),
-                    "event_type": event.get("event_type"),
-                    "occurred_at": dt.datetime.fromtimestamp(int(event["timestamp"]), dt.UTC)
-                    if str(event.get("timestamp", "")).isdigit() else None,
-                    "received_at": now, "payload": json.dumps(event, sort_keys=True),
-                }
-                try:
-                    with conn.begin_nested():
-                        conn.execute(webhook_events.insert(), [row])
-                except sa.exc.IntegrityError:
-                    counts["duplicate"] += 1
-                    continue
-                counts["stored"] += 1
-                if row["event"] in SUPPRESSING and row["email"] and row["email"] not in suppressed:
-                    conn.execute(suppressions.insert(), [{"email": row["email"], "reason": row["event"],
-                                                          "created_at": now}])
-                    suppressed.add(row["email"])
-                    counts["suppressed"] += 1
-                if row["event"] in CONFIRMING and row["key"]:
-                    to_settle.append((row["key"], row["event"]))
-                    column = TRACKED.get(row["event"])
-                    if column is not None:  # first report wins: later opens keep the first time
-                        conn.execute(emails.update().where(emails.c.key == row["key"], emails.c[column].is_(None))
-                                     .values({column: row["occurred_at"] or now}))
-        for key, event in to_settle:
-            if self.ledger.resolve(key, "accepted", f"webhook: {event}"):
-                counts["settled"] += 1
+            if rejects:
+                conn.execute(rejected_events.insert(), rejects)
+                counts["rejected"] += len(rejects)
+            stored = set()
+            for i in range(0, len(rows), 100):
+                stored.update(conn.execute(
+                    _insert(conn, webhook_events).values(rows[i:i + 100])
+                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                    .returning(webhook_events.c.dedupe_key)).scalars())
+            counts["duplicate"] += len(rows) - len(stored)
+            fresh = [r for r in rows if r["dedupe_key"] in stored]
+            counts["stored"] += len(fresh)
+            suppress = {r["email"]: r["event"] for r in fresh if r["event"] in SUPPRESSING and r["email"]}
+            if suppress:
+                known = set(conn.execute(sa.select(suppressions.c.email)
+                                         .where(suppressions.c.email.in_(list(suppress)))).scalars())
+                new = [{"email": e, "reason": why, "created_at": now} for e, why in suppress.items() if e not in known]
+                if new:
+                    conn.execute(suppressions.insert(), new)
+                    counts["suppressed"] += len(new)
+            choices = [(r["customer_id"], Change(unsubscribed=True), "webhook", r["email"])
+                       for r in fresh if self._unsubscribes(r, by_key[r["dedupe_key"]])]
+            if choices:
+                changed = self.preferences.apply_in(conn, choices, now=now)
+                counts["unsubscribed"] += sum(1 for rows_ in changed if rows_)
+            confirmed = [r for r in fresh if r["event"] in CONFIRMING and r["key"]]
+            if confirmed:
+                settled = conn.execute(
+                    emails.update().where(emails.c.key.in_({r["key"] for r in confirmed}), emails.c.state == UNKNOWN)
+                    .values(state=ACCEPTED, last_error="resolved by the event webhook", updated_at=now)
+                    .returning(emails.c.key)).scalars().all()
+                if settled:
+                    counts["settled"] += len(settled)
+            for event_name, column in TRACKED.items():
+                # First report wins: later opens keep the first time.
+                seen = [{"k": r["key"], "t": r["occurred_at"] or now} for r in fresh
+                        if r["event"] == event_name and r["key"]]
+                if seen:
+                    conn.execute(emails.update().where(emails.c.key == sa.bindparam("k"), emails.c[column].is_(None))
+                                 .values({column: sa.bindparam("t")}), seen)
         return counts
 
     def suppressed(self) -> dict[str, str]:

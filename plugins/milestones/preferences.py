@@ -185,39 +185,44 @@ class Preferences:
                    now: dt.datetime | None = None) -> list[list[dict[str, Any]]]:
         """Apply many changes in one transaction (in order); the history rows of each."""
         now = now or dt.datetime.now(dt.UTC)
+        with self.engine.begin() as conn:
+            return self.apply_in(conn, requests, now=now)
+
+    def apply_in(self, conn: sa.Connection, requests: list[tuple[str, Change, str, str | None]], *,
+                 now: dt.datetime) -> list[list[dict[str, Any]]]:
+        """:meth:`apply_many` inside the caller's transaction (e.g. with the webhook events it stores)."""
         for _cid, change, source, _email in requests:
             if source not in SOURCES:
                 raise PreferenceError(f"unknown source {source!r}")
             if change.unsubscribed is False and source not in CUSTOMER_SOURCES:
                 raise PreferenceError("only the customer can undo an unsubscribe")
         ids = sorted({r[0] for r in requests})
-        with self.engine.begin() as conn:
-            current = self._lock(conn, ids)
-            recorded: list[list[dict[str, Any]]] = []
-            touched: dict[str, State] = {}
-            for cid, change, source, email in requests:
-                state = current.setdefault(cid, State(cid))
-                rows = []
-                for name in ("unsubscribed", "opted_out", "paused_until", "language"):
-                    new = getattr(change, name)
-                    if new is None:
-                        continue
-                    if name == "paused_until" and new == dt.date.min:
-                        new = None
-                    old = getattr(state, name)
-                    if new != old:
-                        setattr(state, name, new)
-                        rows.append({"customer_id": cid, "at": now, "source": source, "field": name,
-                                     "old": _text(old), "new": _text(new)})
-                if rows:
-                    state.email = (email or state.email or "").lower() or None
-                    state.updated_at, state.updated_by = now, source
-                    touched[cid] = state
-                recorded.append(rows)
-            self._write(conn, touched.values(), now)
-            flat = [row for rows in recorded for row in rows]
-            if flat:
-                conn.execute(history.insert(), flat)
+        current = self._lock(conn, ids)
+        recorded: list[list[dict[str, Any]]] = []
+        touched: dict[str, State] = {}
+        for cid, change, source, email in requests:
+            state = current.setdefault(cid, State(cid))
+            rows = []
+            for name in ("unsubscribed", "opted_out", "paused_until", "language"):
+                new = getattr(change, name)
+                if new is None:
+                    continue
+                if name == "paused_until" and new == dt.date.min:
+                    new = None
+                old = getattr(state, name)
+                if new != old:
+                    setattr(state, name, new)
+                    rows.append({"customer_id": cid, "at": now, "source": source, "field": name,
+                                 "old": _text(old), "new": _text(new)})
+            if rows:
+                state.email = (email or state.email or "").lower() or None
+                state.updated_at, state.updated_by = now, source
+                touched[cid] = state
+            recorded.append(rows)
+        self._write(conn, touched.values(), now)
+        flat = [row for rows in recorded for row in rows]
+        if flat:
+            conn.execute(history.insert(), flat)
         return recorded
 
     def _lock(self, conn: sa.Connection, ids: list[str]) -> dict[str, State]:

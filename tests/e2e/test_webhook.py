@@ -29,7 +29,7 @@ def signer(tmp_path, monkeypatch):
         return {SIGNATURE_HEADER: base64.b64encode(signature).decode(), TIMESTAMP_HEADER: timestamp,
                 "Content-Type": "application/json"}
 
-    from milestones.web import create_app
+    from milestones.public import create_app
 
     return sign, TestClient(create_app()), tmp_path / "data"
 
@@ -63,7 +63,8 @@ def test_signed_events_are_stored_once_and_acted_on(signer):
 
     body = json.dumps(_events()).encode()
     first = client.post("/webhook/sendgrid", content=body, headers=sign(body))
-    assert first.status_code == 200 and first.json() == {"stored": 3, "suppressed": 1, "settled": 1}
+    assert first.status_code == 200
+    assert first.json() == {"stored": 3, "suppressed": 1, "settled": 1, "unsubscribed": 1}
     # The same delivery again (SendGrid retries): nothing new, events without an id included.
     again = client.post("/webhook/sendgrid", content=body, headers=sign(body))
     assert again.json() == {"duplicate": 3}
@@ -120,8 +121,39 @@ def test_suppression_reaches_the_next_decision(signer):
     body = json.dumps(_events()[:1]).encode()
     assert client.post("/webhook/sendgrid", content=body, headers=sign(body)).status_code == 200
     policy = policy_for(dt.date(2026, 11, 22), load_settings(), [])
-    people = pd.DataFrame([{"customer_id": "C1", "email": "quit@example.com", "marketing_opt_in": True,
-                            "deceased": False}])
-    events = pd.DataFrame([{"customer_id": "C1", "event_type": "birthday",
-                            "event_date": pd.Timestamp("2026-11-22"), "key": "x"}])
-    assert list(decide(events, people, policy)["reason"]) == ["suppressed"]
+    # The customer who unsubscribed (custom arg customer_id) is unsubscribed; anyone else on that
+    # address is suppressed.
+    people = pd.DataFrame([{"customer_id": c, "email": "quit@example.com", "marketing_opt_in": True,
+                            "deceased": False} for c in ("C1", "C9")])
+    events = pd.DataFrame([{"customer_id": c, "event_type": "birthday",
+                            "event_date": pd.Timestamp("2026-11-22"), "key": f"x{c}"} for c in ("C1", "C9")])
+    assert list(decide(events, people, policy)["reason"]) == ["unsubscribed", "suppressed"]
+
+
+def test_malformed_events_are_rejected_one_by_one_and_the_batch_is_kept(signer):
+    sign, client, data = signer
+    import sqlalchemy as sa
+
+    from milestones.config import load_settings
+    from milestones.feedback import rejected_events
+
+    good = _events()
+    bad = [{"event": 5, "email": "a@example.com"}, {"event": "open", "email": 7},
+           {"event": "open", "key": ["k"]}, {"event": "open", "timestamp": 10**29 + 7},
+           {"event": "open", "timestamp": "123456789012345678901234567890"}, "not an object"]
+    body = json.dumps(good[:2] + bad + good[2:]).encode()[:-1] + b', {"event": "open", "timestamp": NaN}]'
+    response = client.post("/webhook/sendgrid", content=body, headers=sign(body))
+    assert response.status_code == 200
+    assert response.json()["stored"] == 3 and response.json()["rejected"] == 7
+    assert _stored(data) == 3
+    engine = sa.create_engine(load_settings().ledger_database_url)
+    with engine.connect() as conn:
+        reasons = [r for (r,) in conn.execute(sa.select(rejected_events.c.reason).order_by(rejected_events.c.id))]
+    assert [r.split(": ", 1)[1] for r in reasons] == [
+        "event: not a string of 1-32 characters", "email: not a string of 1-320 characters",
+        "key: not a string of 1-64 characters"] + [
+        "timestamp: not seconds since the epoch between 2000 and 2100"] * 2 + [
+        "not a JSON object", "timestamp: not seconds since the epoch between 2000 and 2100"]
+    # SendGrid retries the same delivery: the good events are duplicates, nothing fails.
+    again = client.post("/webhook/sendgrid", content=body, headers=sign(body))
+    assert again.status_code == 200 and again.json()["duplicate"] == 3

@@ -1,0 +1,189 @@
+"""The public app (``milestones serve``): what customers and SendGrid reach.
+
+* ``GET /u/{token}``, ``GET /preferences/{token}``: the preference page (a GET never changes anything:
+  mail scanners follow links);
+* ``POST /u/{token}`` with the body ``List-Unsubscribe=One-Click`` (RFC 8058): unsubscribe from all
+  milestone emails, 200, no redirect, cookie or login;
+* ``POST /preferences/{token}``: the page's forms (CSRF-protected), then a redirect to the page;
+* ``POST /webhook/sendgrid``: the SendGrid event webhook;
+* ``GET /assets/...``: the email images from ``templates/assets``; ``GET /healthz``.
+
+Database work runs on worker threads, never on the event loop.  A bad, tampered or
+expired link gets a friendly page in the customer's language and a 4xx status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from functools import partial
+from pathlib import Path
+from urllib.parse import parse_qs, quote
+
+import anyio
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from milestones import links
+from milestones.config import Settings, load_settings
+from milestones.preferences import LANGUAGES, Change, Preferences, State, pause_until
+from milestones.public import csrf, pages
+
+ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+
+
+class PublicApp:
+    """The state one server process shares between requests."""
+
+    def __init__(self, settings: Settings):
+        from milestones.events import load_rules
+
+        self.settings = settings
+        self.keys = links.load_keys(settings.data_dir)
+        self.store = Preferences(settings.ledger_database_url)
+        self.event_types = [rule.event_type for rule in load_rules()]
+        self._feedback = None
+
+    @property
+    def feedback(self):
+        if self._feedback is None:
+            from milestones.feedback import Feedback
+
+            self._feedback = Feedback(self.settings.ledger_database_url, asm_group_id=self.settings.asm_group_id)
+        return self._feedback
+
+    def link(self, token: str) -> links.Link:
+        return links.verify(self.keys, token)
+
+
+def _bad_link(request: Request, exc: links.LinkError) -> Response:
+    lang = pages.pick_language(request.query_params.get("lang"), accept=request.headers.get("accept-language", ""))
+    expired = "expired" in str(exc)
+    return pages.message(lang, "bad_link_title", "expired_text" if expired else "bad_link_text",
+                         status=410 if expired else 400)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The posted form: urlencoded (read directly) or multipart (python-multipart)."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form()
+        return {k: [str(v) for v in form.getlist(k)] for k in form.keys()}
+    body = await request.body()
+    if len(body) > 16_384:
+        return {}
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    public = PublicApp(settings)
+    app = FastAPI(title="milestones public", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.public = public
+    # Few threads for the database: one-click writes and webhook batches wait their turn
+    # instead of piling up connections (SQLite has one writer anyway).
+    db_threads = anyio.CapacityLimiter(4)
+
+    async def in_thread(fn, *args, **kwargs):
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=db_threads)
+
+    async def page(request: Request, token: str, *, focus_unsubscribe: bool) -> Response:
+        try:
+            link = public.link(token)
+        except links.LinkError as exc:
+            return _bad_link(request, exc)
+        state: State = await in_thread(public.store.get, link.customer_id)
+        lang = pages.pick_language(request.query_params.get("lang"), state.language, link.language,
+                                   accept=request.headers.get("accept-language", ""))
+        done = request.query_params.get("done", "")
+        return pages.preferences_page(
+            lang=lang, state=state, email=link.email, email_language=_email_language(state, link),
+            event_types=public.event_types, csrf=csrf.issue(public.keys, token),
+            action=f"../preferences/{quote(token, safe='')}", today=dt.date.today(),
+            done=done if done in ("saved", "unsubscribed_done", "resubscribed_done") else "",
+            focus_unsubscribe=focus_unsubscribe)
+
+    @app.get("/u/{token}")
+    async def unsubscribe_page(request: Request, token: str) -> Response:
+        return await page(request, token, focus_unsubscribe=True)
+
+    @app.get("/preferences/{token}")
+    async def preferences_page(request: Request, token: str) -> Response:
+        return await page(request, token, focus_unsubscribe=False)
+
+    @app.post("/u/{token}")
+    async def one_click(request: Request, token: str) -> Response:
+        try:
+            link = public.link(token)
+        except links.LinkError as exc:
+            return _bad_link(request, exc)
+        form = await _form(request)
+        if form.get("List-Unsubscribe") != ["One-Click"]:
+            return pages.message(pages.pick_language(link.language), "bad_link_title", "bad_link_text", status=400)
+        await in_thread(public.store.apply, link.customer_id, Change(unsubscribed=True), "one_click",
+                        email=link.email)
+        return pages.message(pages.pick_language(link.language), "heading", "unsubscribed_done")
+
+    @app.post("/preferences/{token}")
+    async def save(request: Request, token: str) -> Response:
+        try:
+            link = public.link(token)
+        except links.LinkError as exc:
+            return _bad_link(request, exc)
+        form = await _form(request)
+        first = {k: v[0] for k, v in form.items() if v}
+        lang = pages.pick_language(first.get("lang"), link.language)
+        if not csrf.same_site(request.headers, settings.public_url) or \
+                not csrf.valid(public.keys, token, first.get("csrf", "")):
+            state = await in_thread(public.store.get, link.customer_id)
+            return pages.preferences_page(
+                lang=lang, state=state, email=link.email, email_language=_email_language(state, link),
+                event_types=public.event_types, csrf=csrf.issue(public.keys, token),
+                action=f"../preferences/{quote(token, safe='')}", today=dt.date.today(),
+                error="form_expired", status=403)
+        action = first.get("action", "save")
+        if action == "unsubscribe":
+            change, done = Change(unsubscribed=True), "unsubscribed_done"
+        elif action == "resubscribe":
+            change, done = Change(unsubscribed=False), "resubscribed_done"
+        else:
+            change, done = _choices(form, first, public.event_types), "saved"
+        if change.language and change.language == first.get("language_was"):
+            change = dataclasses.replace(change, language=None)  # left as shown: nothing to record
+        await in_thread(public.store.apply, link.customer_id, change, "page", email=link.email)
+        target = f"../preferences/{quote(token, safe='')}?done={done}&lang={lang}"
+        return RedirectResponse(target, status_code=303, headers=pages.HEADERS)
+
+    from milestones.public.webhook import add_webhook
+
+    add_webhook(app, public, in_thread)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        await in_thread(public.store.get, "healthz")
+        return JSONResponse({"ok": True})
+
+    assets = Path(settings.templates_dir) / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=str(assets)), name="assets")
+    app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
+    return app
+
+
+def _email_language(state: State, link: links.Link) -> str:
+    return pages.pick_language(state.language, link.language)
+
+
+def _choices(form: dict[str, list[str]], first: dict[str, str], event_types: list[str]) -> Change:
+    """The save form: the kinds of email ticked, a pause, the language of future emails."""
+    receive = set(form.get("receive", []))
+    pause = first.get("pause", "")
+    paused = None
+    if pause == "resume":
+        paused = dt.date.min
+    elif pause.isdigit() and int(pause) in (3, 6, 12):
+        paused = pause_until(dt.date.today(), int(pause))
+    language = first.get("language")
+    return Change(opted_out=frozenset(t for t in event_types if t not in receive), paused_until=paused,
+                  language=language if language in LANGUAGES else None)

@@ -1,0 +1,106 @@
+"""The public pages' HTML: Jinja2 templates with the words of each language.
+
+Languages are those of the emails (en, fi, et, zh) with the same fallback
+(``fi-FI`` -> ``fi`` -> ``en``).  Pages need no JavaScript: plain forms, labels
+for every control, the page's ``lang``, and security headers that forbid
+scripts, framing and leaking the link in a Referer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.responses import HTMLResponse
+
+from milestones.preferences import LANGUAGES, PAUSE_MONTHS, State
+from milestones.rendering import language_chain
+
+HERE = Path(__file__).parent
+LANGUAGE_NAMES = {"en": "English", "fi": "suomi", "et": "eesti", "zh": "中文"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "same-origin",  # the link never leaves in a Referer; forms keep their Origin
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+@lru_cache(maxsize=8)
+def texts(lang: str) -> dict[str, Any]:
+    import yaml
+
+    with open(HERE / "texts" / f"{lang}.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def pick_language(*candidates: str | None, accept: str = "") -> str:
+    """The first supported language among the candidates, then the browser's, then English."""
+    wanted = [c for c in candidates if c]
+    for part in accept.split(","):
+        tag = part.split(";")[0].strip()
+        if tag and tag != "*":
+            wanted.append(tag)
+    for tag in wanted:
+        for option in language_chain(tag, "")[:2]:
+            if option.lower() in LANGUAGES:
+                return option.lower()
+    return "en"
+
+
+def format_day(day: dt.date, lang: str) -> str:
+    from babel.dates import format_date
+
+    return format_date(day, "long", locale=lang)
+
+
+def html(template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
+    t = texts(lang)
+    body = environment().get_template(template).render(
+        lang=lang, t=t, languages=list(LANGUAGE_NAMES.items()), root="../", title=t["title"], **context)
+    return HTMLResponse(body, status_code=status, headers=HEADERS)
+
+
+def message(lang: str, heading_key: str, text_key: str, status: int = 200, **fmt: Any) -> HTMLResponse:
+    t = texts(lang)
+    return html("message.html", lang, status, heading=t[heading_key], text=t[text_key].format(**fmt),
+                confirm=status < 400)
+
+
+def preferences_page(*, lang: str, state: State, email: str, email_language: str, event_types: list[str],
+                     csrf: str, action: str, today: dt.date, done: str = "", error: str = "",
+                     focus_unsubscribe: bool = False, status: int = 200) -> HTMLResponse:
+    from milestones.logsafe import mask_email
+
+    t = texts(lang)
+    paused = state.paused(today)
+    if state.unsubscribed:
+        summary = t["status_unsubscribed"]
+    elif paused:
+        summary = t["status_paused"].format(date=format_day(state.paused_until, lang))
+    else:
+        summary = t["status_receiving"]
+    if paused:
+        pause_options = [("", t["pause_keep"].format(date=format_day(state.paused_until, lang))),
+                         ("resume", t["pause_resume"])]
+    else:
+        pause_options = [("", t["pause_none"])]
+    pause_options += [(str(n), t["pause_months"].format(n=n)) for n in PAUSE_MONTHS]
+    names = t["events"]
+    return html("preferences.html", lang, status, state=state, summary=summary,
+                address_line=t["address"].format(address=mask_email(email)),
+                event_types=[(code, names.get(code, code.replace("_", " "))) for code in event_types],
+                pause_options=pause_options, email_language=email_language, csrf=csrf, action=action,
+                done=t[done] if done else "", error=t[error] if error else "",
+                focus_unsubscribe=focus_unsubscribe)

@@ -1,0 +1,50 @@
+"""SendGrid Event Webhook receiver of the public app: ``POST /webhook/sendgrid``.
+
+403 for a bad or stale signature, 413 for a body over ``webhook_max_bytes``, 400 for
+anything that is not a JSON list of events (nothing is stored then).  A malformed
+event inside a good batch is recorded as rejected and the rest are stored, so
+SendGrid's retries never fail forever.  Storing runs on a worker thread in chunks
+(:class:`milestones.feedback.Feedback`), so a large batch never stalls other requests.
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse, Response
+
+from milestones.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify_signature
+
+
+def add_webhook(app: FastAPI, public, in_thread) -> None:
+    settings = public.settings
+
+    @app.post("/webhook/sendgrid")
+    async def sendgrid_events(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.webhook_max_bytes:
+            return JSONResponse({"error": "body too large"}, status_code=413)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > settings.webhook_max_bytes:
+                return JSONResponse({"error": "body too large"}, status_code=413)
+        body = b"".join(chunks)
+        if not settings.webhook_public_key:
+            return JSONResponse({"error": "webhook verification key not configured"}, status_code=503)
+        try:
+            verify_signature(settings.webhook_public_key, request.headers.get(SIGNATURE_HEADER, ""),
+                             request.headers.get(TIMESTAMP_HEADER, ""), body,
+                             replay_window=settings.webhook_replay_seconds)
+        except BadSignature as exc:
+            return JSONResponse({"error": str(exc)}, status_code=403)
+        try:
+            events = json.loads(body)
+        except (ValueError, RecursionError):
+            return JSONResponse({"error": "malformed JSON"}, status_code=400)
+        if not isinstance(events, list):
+            return JSONResponse({"error": "expected a JSON list of events"}, status_code=400)
+        counts = await in_thread(public.feedback.ingest, events)
+        return JSONResponse(dict(counts))
