@@ -24,6 +24,9 @@ _data = _settings.data_dir.resolve()
 
 SNAPSHOT = Asset(name="milestones_validated_snapshot", uri=f"file://{_data}/snapshots", group="milestones")
 MESSAGES = Asset(name="milestones_rendered_messages", uri=f"file://{_data}/messages", group="milestones")
+#: Customers' choices as CSV for the CRM, published daily by ``preferences_export``.
+PREFERENCES_EXPORT = Asset(name="milestones_preferences_export", uri=f"file://{_data}/exports/preferences",
+                           group="milestones")
 
 
 def _inbox() -> Asset:

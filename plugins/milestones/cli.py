@@ -152,9 +152,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     root = Path(settings.data_dir) / "decisions"
     days = [root / str(args.as_of)] if args.as_of else sorted(root.glob("*"))
     frames = [pd.read_parquet(d / "decisions.parquet") for d in days if (d / "decisions.parquet").is_file()]
-    if not frames:
-        raise UserError(f"no decisions under {root}" + (f" for {args.as_of}" if args.as_of else ""))
-    decisions = pd.concat(frames)
+    decisions = pd.concat(frames) if frames else pd.DataFrame(columns=["customer_id", "event_date"])
     mine = decisions[decisions["customer_id"] == args.customer_id].sort_values("event_date")
     feedback = Feedback(settings.ledger_database_url)
     out = []
@@ -170,7 +168,12 @@ def cmd_why(args: argparse.Namespace) -> int:
     webhook = [e["event"] for e in feedback.events_for(customer_id=args.customer_id)]
     if not out:
         print(f"no events detected for {args.customer_id}")
-    _emit({"customer_id": args.customer_id, "decisions": out, "webhook_events": webhook})
+    choices = feedback.preferences.history(args.customer_id)
+    for change in choices:
+        print(f"{change['at']:%Y-%m-%d %H:%M} UTC {change['field']}: {change['old'] or '-'} -> "
+              f"{change['new'] or '-'} (via {change['source']})")
+    _emit({"customer_id": args.customer_id, "decisions": out, "webhook_events": webhook,
+           "choices": [{k: str(v) if k == "at" else v for k, v in c.items() if k != "id"} for c in choices]})
     return EXIT_OK
 
 
@@ -182,6 +185,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     uvicorn.run(create_app(_settings(args)), host=args.host, port=args.port, log_level="warning",
                 proxy_headers=True, server_header=False)
+    return EXIT_OK
+
+
+def cmd_preferences(args: argparse.Namespace) -> int:
+    """Customers' choices as CSV for the CRM (formula-safe cells)."""
+    from milestones.preferences_export import export
+
+    settings = _settings(args)
+    if args.out.suffix.lower() != ".csv":
+        raise UserError(f"--out must end in .csv, not {args.out.name!r}")
+    _emit(export(settings.ledger_database_url, args.out, args.since))
     return EXIT_OK
 
 
@@ -340,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8765)
         p.add_argument("--data-dir", type=Path)
+
+    p = add("preferences", cmd_preferences, "export customers' choices (unsubscribes, opt-outs, pauses, "
+            "languages) as CSV for the CRM")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--since", type=_date, help="only customers whose choices changed on or after this date")
+    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    p.add_argument("--data-dir", type=Path)
 
     p = add("approve-run", cmd_approve_run, "let a run held by the circuit breaker send")
     p.add_argument("date", type=_date)

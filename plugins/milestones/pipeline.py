@@ -336,6 +336,10 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
         # outbox has no such queue, so it only takes what is due now.
         horizon = SENDGRID_MAX_SCHEDULE if transport.name == "sendgrid" else dt.timedelta(0)
         messages = messages[messages["send_at"] <= int((due_before + horizon).timestamp())]
+    if transport.name == "sendgrid" and not settings.dry_run:
+        from milestones.placeholders import check_real_send
+
+        check_real_send(settings, messages, day=str(day))  # no broken images or dead unsubscribe links
     records = messages.to_dict("records")
     if settings.dry_run:
         return {"transport": transport.name, "dry_run": True, "would_send": len(records)}

@@ -147,3 +147,16 @@ def deliver(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
                                        start=shard["start"], stop=shard["stop"])
     pipeline.record_delivery(shard["date"], settings, delivered)
     return {**shard, **delivered}
+
+
+def export_preferences(context: dict[str, Any]) -> dict[str, Any]:
+    """Write the day's preference export (every customer's current choices) and publish it."""
+    from milestones.assets import PREFERENCES_EXPORT
+    from milestones.preferences_export import daily_path, export
+
+    settings = load_settings()
+    day = (context.get("data_interval_end") or context["logical_date"]).date()
+    summary = export(settings.ledger_database_url, daily_path(settings.data_dir, day))
+    context["outlet_events"][PREFERENCES_EXPORT].extra = {"path": summary["out"], "date": str(day),
+                                                          "customers": summary["customers"]}
+    return summary
