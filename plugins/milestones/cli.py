@@ -215,16 +215,17 @@ def cmd_approve_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Results by date, event type and locale, as CSV (and HTML beside it)."""
+    """Results by date, event type, locale and variant, as CSV (and the HTML page beside it)."""
     from milestones import report
 
-    settings = _settings(args)
-    rows = report.build(settings.data_dir, settings.ledger_database_url)
+    result = report.results(_settings(args), since=args.since, until=args.until)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report.to_csv(rows), encoding="utf-8")
-    args.out.with_suffix(".html").write_text(report.to_html(rows), encoding="utf-8")
-    totals = {c: sum(r[c] for r in rows) for c in report.COLUMNS[3:]}
-    _emit({"out": str(args.out), "html": str(args.out.with_suffix(".html")), "rows": len(rows), **totals})
+    args.out.write_text(report.to_csv(result["rows"]), encoding="utf-8", newline="")
+    args.out.with_suffix(".html").write_text(report.to_html(result, csv_name=args.out.name), encoding="utf-8")
+    totals = {c: sum(r[c] for r in result["rows"]) for c in report.COUNTS}
+    _emit({"out": str(args.out), "html": str(args.out.with_suffix(".html")), "rows": len(result["rows"]), **totals,
+           "uplift": {k: result["uplift"]["event_type"][-1][k] for k in ("lift", "lift_ci_low", "lift_ci_high",
+                                                                          "p_value", "verdict")}})
     return EXIT_OK
 
 
@@ -368,7 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path)
 
     p = add("report", cmd_report, "results for marketing: CSV (and an HTML page beside it)")
-    p.add_argument("--out", type=Path, default=Path("report.csv"))
+    p.add_argument("--out", type=Path, default=Path("results.csv"))
+    p.add_argument("--since", type=_date, help="first event date (default: all)")
+    p.add_argument("--until", type=_date, help="last event date (default: all)")
     p.add_argument("--data-dir", type=Path)
 
     p = add("outcomes", cmd_outcomes, "load an outcomes extract (outcomes_YYYY-MM-DD.csv|parquet)")

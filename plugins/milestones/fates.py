@@ -96,8 +96,9 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
     ``locale`` (the email's, else the customer's language), ``variant``, ``group`` and the
     email flags.
 
-    ``variant_of(frame)`` gives the A/B variant of held-out events (they were never
-    rendered): the one their customer would have received.
+    ``variant_of(frame)`` gives the A/B variant of compared events whose message does
+    not name one: held-out events (never rendered) get the one their customer would
+    have received.
     """
     import numpy as np
 
@@ -120,7 +121,7 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
     facts["contacted"] = contacted
     facts["holdout"] = holdout
     if variant_of is not None:
-        missing = facts["variant"].isna().to_numpy() & holdout
+        missing = facts["variant"].isna().to_numpy() & (holdout | contacted)
         if missing.any():
             facts.loc[missing, "variant"] = variant_of(facts.loc[missing, ["customer_id", "event_type"]])
     facts["variant"] = facts["variant"].fillna("").astype("string")

@@ -1,116 +1,133 @@
-"""Results for marketing: per run and over time, by event type and locale.
+"""Results for marketing: per run and over time, by event type, locale and A/B variant.
 
-One row per (date, event type, locale): events detected, held out, contacted
-(emails sent), and what the webhook reported back (delivered, opened, clicked,
-unsubscribed). Holdout vs contacted is the comparison uplift is measured on.
+One row per (date, event type, locale, variant): events detected, held out, contacted
+(emails accepted), and what the webhook reported back on those emails (delivered,
+opened, clicked, unsubscribed; each email counted once). Computed by one group-by over
+:func:`milestones.fates.build`, never a loop over decisions. The page beside it adds
+the uplift (contacted vs held out, :mod:`milestones.uplift`) with its intervals as a
+chart, trends over time and per-variant rates.
 """
 
 from __future__ import annotations
 
-import csv
+import datetime as dt
 import html
-import io
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+from milestones.fates import FLAGS
 
-COLUMNS = ["date", "event_type", "locale", "detected", "holdout", "contacted", "delivered", "opened",
-           "clicked", "unsubscribed"]
-WEBHOOK = {"delivered": "delivered", "open": "opened", "click": "clicked", "unsubscribe": "unsubscribed",
-           "group_unsubscribe": "unsubscribed"}
+KEYS = ["date", "event_type", "locale", "variant"]
+COUNTS = ["detected", "holdout", "contacted", *FLAGS]
+COLUMNS = KEYS + COUNTS
+#: Rows of the detail table on the page (the CSV holds every row).
+DETAIL_ROWS = 500
 
 
-def build(data_dir: Path | str, ledger_url: str) -> list[dict[str, Any]]:
-    """The report rows, from the decisions and messages files, the ledger and webhook events."""
-    import pandas as pd
+def rows_from(facts) -> list[dict[str, Any]]:
+    """The report rows of :func:`milestones.fates.build`'s frame."""
+    counted = facts[KEYS].copy()
+    counted["detected"] = 1
+    counted["holdout"] = facts["holdout"].to_numpy()
+    counted["contacted"] = facts["contacted"].to_numpy()
+    for flag in FLAGS:
+        counted[flag] = facts[flag].to_numpy()
+    grouped = counted.groupby(KEYS, sort=True, observed=True)[COUNTS].sum().reset_index()
+    grouped[COUNTS] = grouped[COUNTS].astype("int64")
+    return [{k: (v if isinstance(v, str) else int(v)) for k, v in rec.items()}
+            for rec in grouped.astype({k: object for k in KEYS}).to_dict("records")]
 
-    from milestones.feedback import Feedback, webhook_events
-    from milestones.ledger import emails
 
-    data_dir = Path(data_dir)
-    feedback = Feedback(ledger_url)
-    with feedback.engine.connect() as conn:
-        sent = {k for (k,) in conn.execute(sa.select(emails.c.key).where(emails.c.state == "accepted"))}
-        seen = pd.DataFrame(conn.execute(sa.select(webhook_events.c.key, webhook_events.c.event)).all(),
-                            columns=["key", "event"])
-    rows: dict[tuple, dict[str, Any]] = {}
-    for path in sorted((data_dir / "decisions").glob("*/decisions.parquet")):
-        day = path.parent.name
-        decisions = pd.read_parquet(path)
-        messages_path = data_dir / "messages" / day / "messages.parquet"
-        locales = (pd.read_parquet(messages_path, columns=["key", "locale"]).set_index("key")["locale"]
-                   if messages_path.is_file() else pd.Series(dtype="string"))
-        snapshot_path = data_dir / "snapshots" / day / "snapshot.parquet"
-        if snapshot_path.is_file():  # events not rendered: the customer's own language
-            people = pd.read_parquet(snapshot_path, columns=["customer_id", "locale"]).set_index("customer_id")
-            own = decisions["customer_id"].map(people["locale"].str.split("-").str[0].str.lower())
-        else:
-            own = pd.Series("-", index=decisions.index)
-        decisions["locale"] = decisions["key"].map(locales).fillna(own).fillna("-")
-        for rec in decisions.itertuples():
-            row = rows.setdefault((day, rec.event_type, rec.locale),
-                                  dict.fromkeys(COLUMNS, 0) | {"date": day, "event_type": rec.event_type,
-                                                               "locale": rec.locale})
-            row["detected"] += 1
-            row["holdout"] += rec.reason == "holdout"
-            if rec.key in sent:
-                row["contacted"] += 1
-                for event in seen.loc[seen["key"] == rec.key, "event"].unique():
-                    if event in WEBHOOK:
-                        row[WEBHOOK[event]] += 1
-    return [rows[k] for k in sorted(rows)]
+def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None,
+          until: dt.date | None = None) -> list[dict[str, Any]]:
+    """The report rows, from the decisions and messages files and the ledger."""
+    from milestones import fates
+
+    return rows_from(fates.build(data_dir, ledger_url, since=since, until=until))
+
+
+def results(settings, *, since: dt.date | None = None, until: dt.date | None = None) -> dict[str, Any]:
+    """Everything the results page shows, from one pass over the data: report rows and uplift tables."""
+    from milestones import attribution, fates, outcomes, uplift, variants
+
+    facts = fates.build(settings.data_dir, settings.ledger_database_url, since=since, until=until,
+                        variant_of=variants.assigner(settings))
+    conversions = outcomes.read_all(settings.data_dir, settings.conversion_outcome,
+                                    columns=["customer_id", "occurred_at", "value"])
+    attributed = attribution.attribute(facts, conversions, settings.conversion_window_days)
+    return {"rows": rows_from(facts),
+            "uplift": {by: uplift.table(attributed, by) for by in ("event_type", "variant")},
+            "conversion": {"outcome": settings.conversion_outcome, "window_days": settings.conversion_window_days}}
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    from milestones import csvsafe
+
+    return csvsafe.write_rows(rows, COLUMNS)
 
 
-def _bars(totals: dict[str, dict[str, int]], series: tuple[str, ...]) -> str:
-    """A grouped bar chart as inline SVG (no scripts, no external assets)."""
-    colors = {"detected": "#9aa5b1", "holdout": "#e0a458", "contacted": "#2f5d62", "delivered": "#5e8c61",
-              "opened": "#7fb685", "clicked": "#3e6e8e", "unsubscribed": "#c0504d"}
-    labels = list(totals)
-    peak = max([totals[label][s] for label in labels for s in series] + [1])
-    bar, gap, height = 14, 18, 160
-    width = len(labels) * (len(series) * bar + gap) + 40
-    parts = [f'<svg role="img" aria-label="results chart" width="{width}" height="{height + 60}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
-    for i, label in enumerate(labels):
-        x0 = 30 + i * (len(series) * bar + gap)
-        for j, name in enumerate(series):
-            value = totals[label][name]
-            h = int(height * value / peak)
-            parts.append(f'<rect x="{x0 + j * bar}" y="{height - h + 10}" width="{bar - 2}" height="{h}" '
-                         f'fill="{colors[name]}"><title>{html.escape(label)} {name}: {value}</title></rect>')
-        parts.append(f'<text x="{x0}" y="{height + 28}" font-size="11">{html.escape(label)}</text>')
-    for j, name in enumerate(series):
-        parts.append(f'<rect x="{30 + j * 95}" y="{height + 40}" width="10" height="10" fill="{colors[name]}"/>'
-                     f'<text x="{44 + j * 95}" y="{height + 49}" font-size="11">{name}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def _table(rows: list[dict[str, Any]], columns: list[str], formats: dict[str, str] | None = None) -> str:
+    formats = formats or {}
+
+    def cell(row, c):
+        value = row.get(c)
+        if value is None:
+            return ""
+        if c in formats and isinstance(value, (int, float)):
+            return formats[c].format(value)
+        return str(value)
+
+    head = "".join(f'<th scope="col">{html.escape(c)}</th>' for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(r, c))}</td>" for c in columns) + "</tr>"
+                   for r in rows) or f'<tr><td colspan="{len(columns)}">no data yet</td></tr>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def to_html(rows: list[dict[str, Any]]) -> str:
-    series = ("detected", "holdout", "contacted", "delivered", "opened", "clicked", "unsubscribed")
-    by_date: dict[str, dict[str, int]] = {}
-    by_type: dict[str, dict[str, int]] = {}
-    for row in rows:
-        for bucket, label in ((by_date, row["date"]), (by_type, row["event_type"])):
-            target = bucket.setdefault(label, dict.fromkeys(series, 0))
-            for name in series:
-                target[name] += row[name]
-    table = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in COLUMNS) + "</tr>"
-                    for r in rows) or f'<tr><td colspan="{len(COLUMNS)}">no runs yet</td></tr>'
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+UPLIFT_FORMATS = {"contacted_rate": "{:.2%}", "holdout_rate": "{:.2%}", "lift": "{:+.2%}", "lift_ci_low": "{:+.2%}",
+                  "lift_ci_high": "{:+.2%}", "p_value": "{:.3g}", "incremental_conversions": "{:,.1f}",
+                  "incremental_value": "{:,.2f}"}
+
+
+def to_html(result: dict[str, Any] | list[dict[str, Any]], csv_name: str = "report.csv",
+            uplift_csv: str | None = None) -> str:
+    """The results page: uplift chart and table, trends, per-variant rates, the detail table."""
+    import pandas as pd
+
+    from milestones import charts, uplift
+
+    if isinstance(result, list):
+        result = {"rows": result, "uplift": {}, "conversion": {}}
+    rows = result["rows"]
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    by_day = frame.groupby("date")[COUNTS].sum()
+    by_day.index = pd.to_datetime(by_day.index)
+    parts = []
+    conv = result.get("conversion") or {}
+    for by, rows_up in (result.get("uplift") or {}).items():
+        parts.append(f"<h2>Uplift by {html.escape(by.replace('_', ' '))}</h2>")
+        parts.append(charts.lift_chart(rows_up, f"Lift by {by.replace('_', ' ')} ({conv.get('outcome', '')} "
+                                                f"within {conv.get('window_days', '')} days)"))
+        parts.append(_table(rows_up, uplift.COLUMNS, UPLIFT_FORMATS))
+    parts.append("<h2>Over time</h2>")
+    parts.append(charts.trend_chart(by_day, ["detected", "contacted", "holdout"], "Events per day", "events"))
+    parts.append(charts.trend_chart(by_day, ["delivered", "opened", "clicked", "unsubscribed"],
+                                    "What the contacted customers did (webhook)", "emails"))
+    variants = frame[frame["contacted"] > 0].groupby("variant")[COUNTS].sum()
+    if len(variants) > 1 or (len(variants) == 1 and variants.index[0] not in ("", "base")):
+        labels = [str(v) for v in variants.index]
+        rates = {name: list(variants[name] / variants["contacted"]) for name in ("opened", "clicked")}
+        parts.append("<h2>A/B variants</h2>" + charts.rate_bars(labels, rates, "Open and click rate per variant"))
+    detail_note = (f"<p>The latest {DETAIL_ROWS} of {len(rows):,} rows; the CSV holds them all.</p>"
+                   if len(rows) > DETAIL_ROWS else "")
+    downloads = f'<a href="{html.escape(csv_name)}">Download the results CSV</a>'
+    if uplift_csv:
+        downloads += f' · <a href="{html.escape(uplift_csv)}">Download the uplift CSV</a>'
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Milestones results</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #ccc;padding:3px 8px}}
-table{{border-collapse:collapse}}</style></head><body><h1>Milestones results</h1>
-<p><a href="report.csv">Download CSV</a></p>
-<h2>Over time</h2>{_bars(by_date, series)}
-<h2>By event type</h2>{_bars(by_type, series)}
-<h2>Detail</h2><table><thead><tr>{head}</tr></thead><tbody>{table}</tbody></table></body></html>"""
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}td,th{{border:1px solid #ccc;padding:3px 8px}}
+table{{border-collapse:collapse;margin:1em 0}}td{{white-space:nowrap}}td:last-child{{white-space:normal;min-width:18em}}svg{{max-width:100%;height:auto;display:block}}</style></head>
+<body><h1>Milestones results</h1><p>{downloads}</p>
+<p>Lift is the contacted customers' conversion rate minus the held-out customers' rate, in points, with its
+95% interval (Newcombe's hybrid score method); see the README, "Measuring results".</p>
+{''.join(parts)}
+<h2>Detail</h2>{detail_note}{_table(rows[-DETAIL_ROWS:], COLUMNS)}</body></html>"""

@@ -26,7 +26,7 @@ def test_report_counts_and_pages(tmp_path, monkeypatch, sample_current, sample_p
                        {"event": "click", "key": sent[0], "sg_event_id": "c1"},  # two clicks, one email
                        {"event": "unsubscribe", "key": sent[1], "sg_event_id": "u1", "email": "y@example.com"}])
     rows = report.build(tmp_path, settings.ledger_database_url)
-    total = {c: sum(r[c] for r in rows) for c in report.COLUMNS[3:]}
+    total = {c: sum(r[c] for r in rows) for c in report.COUNTS}
     assert total["detected"] == sum(summary["events"].values())
     assert total["contacted"] == summary["emails_sent"] == len(sent)
     assert total["holdout"] == summary["skipped"].get("holdout", 0)

@@ -1,9 +1,9 @@
-"""Results page for marketing (HTML with inline SVG charts) and its CSV."""
+"""Results page for marketing (matplotlib SVG charts) and its CSV downloads."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, Response
 
 from milestones import report
 from milestones.config import load_settings
@@ -11,16 +11,23 @@ from milestones.config import load_settings
 router = APIRouter()
 
 
-def _rows():
-    settings = load_settings()
-    return report.build(settings.data_dir, settings.ledger_database_url)
-
-
 @router.get("/report/", response_class=HTMLResponse)
 def report_page() -> str:
-    return report.to_html(_rows())
+    return report.to_html(report.results(load_settings()), csv_name="report.csv", uplift_csv="uplift.csv")
 
 
-@router.get("/report/report.csv", response_class=PlainTextResponse)
-def report_csv() -> PlainTextResponse:
-    return PlainTextResponse(report.to_csv(_rows()), media_type="text/csv")
+@router.get("/report/report.csv")
+def report_csv() -> Response:
+    settings = load_settings()
+    rows = report.build(settings.data_dir, settings.ledger_database_url)
+    return Response(report.to_csv(rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="results.csv"'})
+
+
+@router.get("/report/uplift.csv")
+def uplift_csv() -> Response:
+    from milestones import csvsafe, uplift
+
+    rows = uplift.compute(load_settings(), by="event_type")
+    return Response(csvsafe.write_rows(rows, uplift.COLUMNS), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="uplift.csv"'})
