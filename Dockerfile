@@ -27,6 +27,7 @@ RUN mkdir -p plugins/milestones && touch plugins/milestones/__init__.py \
 COPY dags ./dags
 COPY plugins ./plugins
 COPY templates ./templates
+COPY profiles ./profiles
 RUN uv sync --frozen --no-dev --extra deploy \
  && python -m compileall -q dags plugins \
  && mkdir -p /opt/airflow /data \

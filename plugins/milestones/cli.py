@@ -33,7 +33,10 @@ def _date(value: str) -> dt.date:
 def _settings(args: argparse.Namespace):
     from milestones.config import load_settings
 
-    return load_settings(data_dir=getattr(args, "data_dir", None))
+    profile = getattr(args, "profile", None)
+    # --profile NAME wins over the file-name prefix rules and the extract_profile setting.
+    chosen = {"extract_profile": profile, "extract_profile_rules": ""} if profile else {}
+    return load_settings(data_dir=getattr(args, "data_dir", None), **chosen)
 
 
 def _source(value: str) -> Path | str:
@@ -251,9 +254,28 @@ def cmd_uplift(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from milestones.sample import write_samples
 
-    prev, cur = write_samples(Path(args.out), n=args.customers, as_of=args.as_of, seed=args.seed)
-    _emit({"previous": str(prev), "current": str(cur), "customers": args.customers, "seed": args.seed})
+    if args.profile:
+        from milestones.sample_exports import write_profile_samples
+
+        prev, cur = write_profile_samples(Path(args.out), args.profile, n=args.customers, as_of=args.as_of,
+                                          seed=args.seed, profiles_dir=_settings(args).profiles_dir)
+    else:
+        prev, cur = write_samples(Path(args.out), n=args.customers, as_of=args.as_of, seed=args.seed)
+    _emit({"previous": str(prev), "current": str(cur), "customers": args.customers, "seed": args.seed,
+           "profile": args.profile or "contract"})
     return EXIT_OK
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Check a profile against a file: the mapping of the first rows and the contract's verdict."""
+    from milestones.profile_check import check
+    from milestones.profiles import select
+
+    settings = _settings(args)
+    summary = check(args.file, select(args.file, settings), rows=args.rows, as_of=args.as_of,
+                    max_invalid_share=settings.max_invalid_share)
+    _emit(summary)
+    return EXIT_OK if summary["gate_passed"] else EXIT_GATE
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -304,6 +326,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+PROFILE_HELP = ("extract profile (profiles/NAME.yaml, or a path to one): contract, salesforce, hubspot; "
+                "default: the file name's prefix rule, else the extract_profile setting")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="milestones", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -321,12 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", required=True, type=_date, help="date the events fall on (YYYY-MM-DD)")
     p.add_argument("--days", type=int, help="catch-up window in days (default: setting catch_up_days, 1)")
     p.add_argument("--data-dir", type=Path, help="data directory (default ./data or MILESTONES_DATA_DIR)")
+    p.add_argument("--profile", help=PROFILE_HELP)
 
     p = add("validate", cmd_validate, "validate an extract; exit 3 when the file gate fails")
     p.add_argument("extract", type=_source, help="a path or a URL (s3://bucket/customers_D.csv, file:///...)")
     p.add_argument("--previous", type=_source, help="previous extract or snapshot (row-drop gate)")
     p.add_argument("--as-of", type=_date, help="snapshot date if the file name has none")
     p.add_argument("--data-dir", type=Path)
+    p.add_argument("--profile", help=PROFILE_HELP)
+
+    p = add("profile", cmd_profile, "check an extract profile against a file; writes nothing")
+    p.add_argument("action", choices=["check"])
+    p.add_argument("file", type=Path, help="a CRM export (CSV or Parquet)")
+    p.add_argument("--profile", help=PROFILE_HELP)
+    p.add_argument("--rows", type=int, default=3, help="rows whose mapping is shown (default 3)")
+    p.add_argument("--as-of", type=_date, help="snapshot date if the file name has none")
 
     p = add("detect", cmd_detect, "detect the life events of an extract for a date; write them to a file")
     p.add_argument("--extract", required=True, type=Path)
@@ -392,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=300)
     p.add_argument("--as-of", type=_date, default=dt.date(2026, 11, 22))
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--profile", help="write them as this profile's CRM exports them (salesforce, hubspot, ...)")
 
     p = add("preview", cmd_preview, "render every template x locale for sample customers into a static gallery")
     p.add_argument("--out", default=Path("gallery"), type=Path, help="gallery directory (default ./gallery)")

@@ -32,6 +32,12 @@ class Settings:
     inbox_url: str = ""
     #: Airflow connection with the credentials for inbox_url (and for extract URLs given to the CLI).
     inbox_conn_id: str = "aws_default"
+    #: Extract profile a file is read with (profiles/<name>.yaml): contract, salesforce, hubspot, ...
+    extract_profile: str = "contract"
+    #: Per file-name prefix profiles: "sf=salesforce,hs=hubspot" reads sf_customers_D.csv as salesforce.
+    extract_profile_rules: str = ""
+    #: Your own extract profiles (searched before the built-in ones).
+    profiles_dir: Path | None = None
     #: Email templates and their catalog.
     templates_dir: Path = PROJECT_ROOT / "templates"
     #: Locale used when a customer has none, and the last fallback for templates.
@@ -188,7 +194,7 @@ def load_settings(**overrides: Any) -> Settings:
     unknown = set(values) - known
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-    for name in ("data_dir", "templates_dir", "inbox_dir"):
+    for name in ("data_dir", "templates_dir", "inbox_dir", "profiles_dir"):
         if values.get(name) is not None:
             values[name] = Path(values[name])
     return dataclasses.replace(base, **values)

@@ -36,5 +36,7 @@ MARITAL_STATUSES = ("single", "married", "partnered", "divorced", "widowed")
 EMPLOYMENT_STATUSES = ("employed", "self_employed", "student", "unemployed", "retired")
 TRUE_LITERALS = ("true", "1", "yes")
 FALSE_LITERALS = ("false", "0", "no")
-#: Snapshot date carried by the file name.
-FILENAME_PATTERN = re.compile(r"^customers_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+#: Snapshot date carried by the file name, after an optional source prefix that
+#: selects an extract profile (``salesforce_customers_2026-11-22.csv``; setting extract_profile_rules).
+FILENAME_PATTERN = re.compile(
+    r"^(?:(?P<prefix>[A-Za-z0-9][A-Za-z0-9-]*)_)?customers_(?P<date>\d{4}-\d{2}-\d{2})\.(csv|parquet)$")

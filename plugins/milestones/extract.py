@@ -27,7 +27,7 @@ def snapshot_date_from_name(path: Path | str, pattern=FILENAME_PATTERN) -> dt.da
     if not match:
         return None
     try:
-        return dt.date.fromisoformat(match.group(1))
+        return dt.date.fromisoformat(match.group("date" if "date" in pattern.groupindex else 1))
     except ValueError:
         return None
 
@@ -53,41 +53,62 @@ def _check_utf8(path: Path) -> None:
             raise ExtractError(f"{path.name}: not UTF-8 (truncated multi-byte sequence at end)") from None
 
 
-def _read_csv(path: Path):
+def read_header(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None) -> list[str]:
+    """The column names of an extract, stripped, read before any row (a Parquet file's schema)."""
+    import csv
+
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return [name.strip() for name in pq.read_schema(path).names]
+        except Exception as exc:  # pyarrow raises many types for a broken file
+            raise ExtractError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
+    options = csv_options or {}
+    dialect = {"delimiter": options.get("delimiter", ","), "quotechar": options.get("quote_char", '"'),
+               "doublequote": options.get("double_quote", True), "escapechar": options.get("escape_char") or None}
+    with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
+        try:
+            return [name.strip() for name in next(csv.reader([fh.readline()], **dialect))]
+        except (UnicodeDecodeError, StopIteration):
+            return []
+
+
+def _read_csv(path: Path, encoding: str = "utf-8", csv_options: dict | None = None):
     """Every column as a string (empty cell -> missing), RFC 4180 quoting, BOM or not.
 
     Arrow's reader is multithreaded and checks UTF-8 as it converts; on a
     decoding error the file is scanned once more to name the offending byte.
+    A declared other ``encoding`` (an extract profile's) is decoded instead, and
+    ``csv_options`` (Arrow ``ParseOptions``: delimiter, quote_char, ...) change the dialect.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        try:
-            header = next(__import__("csv").reader([fh.readline()]))
-        except (UnicodeDecodeError, StopIteration):
-            header = []
+    header = read_header(path, encoding=encoding, csv_options=csv_options)
     try:
         return pcsv.read_csv(
             path,
             # Blocks of 16 MB: few, large Arrow chunks per column (every later kernel
             # pays per chunk), still several blocks for the reader's threads.
-            read_options=pcsv.ReadOptions(block_size=16 << 20),
+            read_options=pcsv.ReadOptions(block_size=16 << 20, encoding=encoding),
             # Quoted fields may hold newlines (addresses, names pasted from mail).
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, **(csv_options or {})),
             convert_options=pcsv.ConvertOptions(
-                column_types={name.strip(): pa.large_string() for name in header},
+                column_types={name: pa.large_string() for name in header},
                 strings_can_be_null=True,
                 null_values=[""],
             ),
         )
     except pa.ArrowInvalid as exc:
-        if "utf8" in str(exc).lower():
+        if "utf8" in str(exc).lower() and encoding == "utf-8":
             _check_utf8(path)
         raise
 
 
-def read_table(path: Path | str, required: tuple[str, ...] = REQUIRED_COLUMNS):
+def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None,
+               required: tuple[str, ...] = REQUIRED_COLUMNS):
     """Read an extract into an Arrow table of strings (empty cell -> null), column names stripped.
 
     Columnar and compact: a 10-million-row extract is held as Arrow buffers,
@@ -95,7 +116,8 @@ def read_table(path: Path | str, required: tuple[str, ...] = REQUIRED_COLUMNS):
 
     Raises :class:`ExtractError` for a file that cannot be accepted at all:
     missing, unreadable, not UTF-8, empty, or missing a required column (``required``:
-    the CRM contract's by default).
+    the CRM contract's by default). An extract profile passes its declared ``encoding`` and CSV dialect
+    (``csv_options``), and checks its own columns (``required=()``).
     """
     import pyarrow as pa
 
@@ -111,7 +133,7 @@ def read_table(path: Path | str, required: tuple[str, ...] = REQUIRED_COLUMNS):
 
             table = pq.read_table(path)
         elif suffix in {".csv", ".txt"}:
-            table = _read_csv(path)
+            table = _read_csv(path, encoding, csv_options)
         else:
             raise ExtractError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)")
         # One string type throughout (Parquet may carry dates, booleans, ints): large

@@ -46,28 +46,33 @@ def snapshot_day(extract: Path | str, as_of: dt.date | str | None = None) -> dt.
 # --- stage 1: validation -------------------------------------------------------------------
 
 def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | str | None = None,
-                   as_of: dt.date | str | None = None) -> dict[str, Any]:
+                   as_of: dt.date | str | None = None, profile: str | None = None) -> dict[str, Any]:
     """Validate ``extract``; publish its valid rows as the snapshot of its date.
+
+    ``profile`` names the extract profile (else the file name's prefix rule, else
+    the ``extract_profile`` setting: :func:`milestones.profiles.select`).
 
     Raises :class:`GateFailed` (after writing the quarantine and summary, so the
     evidence is kept) when the file as a whole must not be used.
     """
+    from milestones.profiles import select
     from milestones.validation import validate_extract
 
     extract = Path(extract)
     day = snapshot_day(extract, as_of)
-    previous_rows = _row_count(Path(previous)) if previous is not None else None
+    chosen = select(extract, settings, profile)
+    previous_rows = _row_count(Path(previous), settings) if previous is not None else None
     out = storage.stage_dir(settings.data_dir, "snapshots", day)
     # Valid and quarantined rows stream to Parquet chunk by chunk; the snapshot
     # file only appears when the gate passes.
     result = validate_extract(
         extract, as_of=day, previous_rows=previous_rows, out_dir=out,
         max_invalid_share=settings.max_invalid_share, max_row_drop_share=settings.max_row_drop_share,
-        chunk_rows=settings.validation_chunk_rows,
+        chunk_rows=settings.validation_chunk_rows, profile=chosen,
     )
     from milestones.validation import write_data_docs
 
-    docs = write_data_docs(result.gx_results, Path(settings.data_dir) / "docs", extract.name)
+    docs = write_data_docs(result.gx_results, Path(settings.data_dir) / "docs", extract.name, profile=chosen.name)
     summary = {"extract": str(extract), "snapshot_date": str(day), **result.summary(),
                "quarantine": str(out / "quarantine.parquet"), "data_docs": str(docs)}
     if not result.gate_passed:
@@ -78,7 +83,7 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
     return summary
 
 
-def _row_count(path: Path) -> int:
+def _row_count(path: Path, settings: Settings) -> int:
     """Rows of a previous extract as delivered (quarantined rows included)."""
     import json
 
@@ -89,9 +94,9 @@ def _row_count(path: Path) -> int:
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(path).metadata.num_rows
-    from milestones.extract import read_table
+    from milestones.profiles import read_mapped, select
 
-    return read_table(path).num_rows
+    return read_mapped(path, select(path, settings)).table.num_rows
 
 
 def previous_snapshot_for(previous: Path | str | None, day: dt.date, settings: Settings) -> Path | None:
@@ -393,6 +398,7 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         "transport": delivered["transport"],
         "dry_run": delivered.get("dry_run", False),
         "data_docs": validated.get("data_docs"),
+        "profile": validated.get("profile", "contract"),
         "sends_by_type": decided.get("sends_by_type", {}),
     }
     if rendered["render_failed"]:

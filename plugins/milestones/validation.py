@@ -40,7 +40,7 @@ from milestones.contract import (
     MARITAL_STATUSES,
     TRUE_LITERALS,
 )
-from milestones.extract import ExtractError, read_table, to_pandas
+from milestones.extract import ExtractError, to_pandas
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -83,6 +83,8 @@ class ValidationResult:
     gate_message: str = ""
     #: GX's results, one per expectation, summed over the chunks (for Data Docs).
     gx_results: list = field(default_factory=list, repr=False)
+    #: The extract profile the file was read with (``contract``: as it is).
+    profile: str = "contract"
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -92,6 +94,7 @@ class ValidationResult:
             "reasons": dict(sorted(self.reasons.items())),
             "gate_passed": self.gate_passed,
             "gate_message": self.gate_message,
+            "profile": self.profile,
         }
 
 
@@ -459,7 +462,8 @@ def merge_results(chunks: list[list]) -> list:
     return merged
 
 
-def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_name: str = "crm_extract") -> Path:
+def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_name: str = "crm_extract",
+                    profile: str = "contract") -> Path:
     """Render GX Data Docs (static HTML) for one validated extract; return its page.
 
     ``results`` (:attr:`ValidationResult.gx_results`, one per expectation) become
@@ -486,7 +490,7 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_nam
         statistics={"evaluated_expectations": len(checks), "successful_expectations": passed,
                     "unsuccessful_expectations": len(checks) - passed,
                     "success_percent": 100.0 * passed / max(len(checks), 1)},
-        meta={"extract": extract_name},
+        meta={"extract": extract_name, "extract_profile": profile},
     )
     context = gx.get_context(mode="file", project_root_dir=str(docs_root))
     run_id = RunIdentifier(run_name=extract_name, run_time=dt.datetime.now(dt.UTC))
@@ -572,11 +576,16 @@ def validate_table(
     max_invalid_share: float = 0.05,
     max_row_drop_share: float = 0.20,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    source: pa.Table | None = None,
+    errors: pa.ChunkedArray | None = None,
 ) -> ValidationResult:
     """Validate ``table`` chunk by chunk, handing each chunk's valid and quarantined rows on.
 
     Then apply the file gate. The callbacks receive Arrow tables of the same
-    schema for every chunk (possibly empty).
+    schema for every chunk (possibly empty). With an extract profile, ``table``
+    is the mapped extract, ``source`` the file's own rows (the quarantine keeps
+    them) and ``errors`` the reasons of values the profile could not read
+    (:class:`milestones.profiles.Mapped`).
     """
     import numpy as np
 
@@ -590,16 +599,37 @@ def validate_table(
         for first_row, chunk in _chunks(table, chunk_rows):
             prepared = prepare(chunk, repeated.result, pool, first_row)
             failures, results = suite.run(prepared)
+            if errors is not None:
+                failures = with_profile_errors(failures, errors.slice(first_row, chunk.num_rows), first_row)
             per_chunk.append(results)
             result.quarantined += len(failures)
             result.reasons.update(r for rs in failures.values() for r in rs)
             keep = np.ones(chunk.num_rows, dtype=bool)
             keep[[p - first_row for p in failures]] = False
             on_valid(normalise(chunk, prepared, keep, pool))
-            on_quarantine(quarantine_rows(chunk, failures, first_row, extract_name))
+            raw = chunk if source is None else source.slice(first_row, chunk.num_rows)
+            on_quarantine(quarantine_rows(raw, failures, first_row, extract_name))
             del prepared
     result.gx_results = merge_results(per_chunk)
     return _gate(result, extract_name, previous_rows, max_invalid_share, max_row_drop_share)
+
+
+def with_profile_errors(failures: dict[int, list[str]], errors: pa.ChunkedArray,
+                        first_row: int) -> dict[int, list[str]]:
+    """``failures`` plus the reasons of values an extract profile could not read.
+
+    Such a value is missing in the mapped extract: its own reason replaces the
+    ``<column>:missing`` a required column would otherwise also get.
+    """
+    import pyarrow.compute as pc
+
+    rows = pc.indices_nonzero(pc.is_valid(errors)).to_pylist()
+    for row, text in zip(rows, errors.take(rows).to_pylist(), strict=True):
+        own = text.split("; ")
+        columns = {reason.split(":", 1)[0] for reason in own}
+        kept = [r for r in failures.get(first_row + row, []) if r not in {f"{c}:missing" for c in columns}]
+        failures[first_row + row] = kept + own
+    return failures
 
 
 def _chunks(table: pa.Table, size: int) -> Iterator[tuple[int, pa.Table]]:
@@ -689,6 +719,7 @@ def validate_extract(
     max_row_drop_share: float = 0.20,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     out_dir: Path | str | None = None,
+    profile=None,
 ) -> ValidationResult:
     """Read and validate one extract file. Raises :class:`ExtractError` for an unreadable file.
 
@@ -696,17 +727,24 @@ def validate_extract(
     frames. With it, they stream to ``out_dir/quarantine.parquet`` (always) and
     ``out_dir/snapshot.parquet`` (only when the gate passes; a failed gate
     leaves no snapshot), and the result carries counts only.
+
+    ``profile`` (a :class:`milestones.profiles.Profile` or its name; default
+    the contract itself) says how the file is read and mapped onto the contract.
     """
     from milestones.extract import snapshot_date_from_name
+    from milestones.profiles import read_mapped
 
     path = Path(path)
-    table = read_table(path)
+    mapped = read_mapped(path, profile)
+    table = mapped.table
     as_of = as_of or snapshot_date_from_name(path) or dt.date.today()
     options = dict(as_of=as_of, extract_name=path.name, previous_rows=previous_rows,
                    max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share,
-                   chunk_rows=chunk_rows)
+                   chunk_rows=chunk_rows, source=mapped.source, errors=mapped.errors)
     if out_dir is None:
-        return _in_memory(table, **options)
+        result = _in_memory(table, **options)
+        result.profile = mapped.profile.name
+        return result
     snapshot = _ParquetSink(Path(out_dir) / "snapshot.parquet")
     quarantine = _ParquetSink(Path(out_dir) / "quarantine.parquet")
     try:
@@ -716,6 +754,7 @@ def validate_extract(
         quarantine.discard()
         raise
     quarantine.publish()
+    result.profile = mapped.profile.name
     if result.gate_passed:
         snapshot.publish()
     else:

@@ -1,0 +1,206 @@
+"""Extract profiles: built-in Salesforce/HubSpot exports, every transform's edge cases, bad profiles, encodings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pyarrow as pa
+import pytest
+
+from milestones import profiles
+from milestones.cli import main
+from milestones.config import load_settings
+from milestones.extract import ExtractError
+from milestones.profiles import Column, ProfileError, parse_profile
+from milestones.sample import generate
+from milestones.sample_exports import write_profile_samples
+from milestones.validation import validate_extract
+
+pytestmark = pytest.mark.unit
+AS_OF = dt.date(2026, 11, 22)
+
+
+def _run(column: Column, values: list[str | None], name: str = "test"):
+    out, bad = profiles._transform(column, pa.chunked_array([pa.array(values, pa.large_string())]), name)
+    return out.to_pylist(), (bad.to_pylist() if bad is not None else [None] * len(values))
+
+
+# --- transforms ----------------------------------------------------------------------------
+
+def test_date_formats_read_real_days_only():
+    us = Column("date_of_birth", "DOB", trim=True, date="%m/%d/%Y")
+    out, bad = _run(us, ["03/05/1980", "3/5/1980", " 12/31/1999 ", "02/30/1980", "13/01/1980", "1980-03-05",
+                         "", "   ", None, "02/29/2000", "02/29/1900"])
+    assert out == ["1980-03-05", "1980-03-05", "1999-12-31", None, None, None, None, None, None, "2000-02-29", None]
+    assert bad[3] == "date_of_birth:unparseable (profile test: %m/%d/%Y)"
+    assert [i for i, b in enumerate(bad) if b] == [3, 4, 5, 10]  # empty and missing are missing, not unreadable
+    eu = Column("wedding_date", "Hochzeit", date="%d.%m.%Y")
+    assert _run(eu, ["29.02.2004", "1.2.2003", "31.04.2003", "2003-02-01"])[0] == ["2004-02-29", "2003-02-01",
+                                                                                 None, None]
+
+
+def test_iso_datetimes_with_offsets_become_the_day_in_the_zone():
+    utc = Column("customer_since", "CreatedDate", datetime="iso8601")
+    out, bad = _run(utc, ["2015-03-03T10:00:00.000+0000", "2015-03-03T23:30:00.000-0500", "2015-03-03T00:30:00+02:00",
+                          "2015-03-03 10:00:00Z", "2015-02-30T10:00:00.000+0000", "2015-03-03T10:00:00",
+                          "2015-03-03", "03/03/2015 10:00"])
+    assert out == ["2015-03-03", "2015-03-04", "2015-03-02", "2015-03-03", None, None, None, None]
+    assert bad[4] == "customer_since:unparseable (profile test: iso8601)" and bad[:4] == [None] * 4
+    helsinki = Column("customer_since", "CreatedDate", datetime="iso8601", timezone="Europe/Helsinki")
+    assert _run(helsinki, ["2015-03-03T22:30:00.000+0000"])[0] == ["2015-03-04"]
+    stamp = Column("updated_at", "LastModifiedDate", datetime="iso8601")
+    assert _run(stamp, ["2015-03-03T23:30:00.123-0500"])[0] == ["2015-03-04T04:30:00Z"]
+
+
+def test_local_datetime_formats_are_read_in_the_declared_zone():
+    since = Column("customer_since", "Create Date", datetime="%Y-%m-%d %H:%M", timezone="America/New_York")
+    assert _run(since, ["2015-03-03 23:30", "2015-3-3 1:05", "2015-02-29 10:00"])[0] == ["2015-03-03", "2015-03-03",
+                                                                                       None]
+    stamp = Column("updated_at", "Last Modified", datetime="%d.%m.%Y %H:%M:%S.%f", timezone="Europe/Helsinki")
+    assert _run(stamp, ["03.07.2015 12:00:00.250"])[0] == ["2015-07-03T09:00:00Z"]
+
+
+def test_boolean_literals_inversion_maps_defaults_and_trimming():
+    opt_out = Column("marketing_opt_in", "HasOptedOutOfEmail", trim=True, true_values=("true", "1"),
+                     false_values=("false", "0"), invert=True)
+    out, bad = _run(opt_out, ["true", "FALSE", " 1 ", "0", "maybe", None])
+    assert out == ["false", "true", "false", "true", None, None]
+    assert bad == [None] * 4 + ["marketing_opt_in:not_boolean (profile test: true=true/1 false=false/0)", None]
+    unsubscribed = Column("marketing_opt_in", "Unsubscribed", default="false", true_values=("true",),
+                          false_values=("false",), invert=True)
+    assert _run(unsubscribed, [None, "true"])[0] == ["true", "false"]
+    status = Column("marital_status", "Marital Status", trim=True,
+                    map={"Married": "married", "In a civil union": "partnered", "Engaged": None})
+    assert _run(status, ["Married ", "In a civil union", "Engaged", "Single", "single", None])[0] == \
+        ["married", "partnered", None, "Single", "single", None]  # unmapped values reach validation as they are
+    constant = Column("locale", None, default="fi")
+    assert _run(constant, [None, None])[0] == ["fi", "fi"]
+
+
+# --- bad profiles --------------------------------------------------------------------------
+
+def test_a_bad_profile_is_one_error_naming_every_problem():
+    with pytest.raises(ProfileError) as err:
+        parse_profile({"name": "bad", "encodng": "latin-1", "csv": {"delimiter": ";;"},
+                       "columns": {"customer_id": "Id", "first_name": {"from": "First", "uppercase": True},
+                                   "email": {"from": "Email", "date": "%d.%m.%Y"}, "shoe_size": "Size",
+                                   "marketing_opt_in": {"from": "OptOut", "invert": True},
+                                   "date_of_birth": {"from": "DOB", "datetime": "iso8601", "timezone": "Mars/Base"}}},
+                      "bad")
+    message = str(err.value)
+    for problem in ("unknown key 'encodng'", "csv.delimiter", "unknown transform(s) 'uppercase'",
+                    "columns.email: date/datetime only apply", "columns.shoe_size: not a contract column",
+                    "columns.marketing_opt_in.invert: needs 'boolean'", "'Mars/Base' is not an IANA time zone",
+                    "required contract column(s) not mapped: customer_since"):
+        assert problem in message, problem
+    with pytest.raises(ProfileError, match="encoding: 'ebcdic' is not one of"):
+        parse_profile({"encoding": "ebcdic", "columns": {c: c for c in
+                                                         ("customer_id", "first_name", "email", "customer_since",
+                                                          "marketing_opt_in")}}, "x")
+    with pytest.raises(ProfileError, match="no profile 'nosuch' .available: contract, hubspot, salesforce"):
+        profiles.load("nosuch")
+
+
+def test_a_mapped_column_the_file_lacks_fails_before_any_row_is_read(tmp_path):
+    path = tmp_path / "customers_2026-11-22.csv"
+    path.write_text("Id,FirstName,Email,CreatedDate\n003A,Ann,secret@example.com,2015-03-03T10:00:00Z\n"
+                    "003B,Bo,\"broken\n", encoding="utf-8")  # the rows are never read: the header decides
+    with pytest.raises(ProfileError) as err:
+        validate_extract(path, profile="salesforce")
+    assert "'HasOptedOutOfEmail' (for marketing_opt_in)" in str(err.value)
+    assert "'Birthdate' (for date_of_birth)" in str(err.value) and "secret" not in str(err.value)
+
+
+# --- encodings and dialects ----------------------------------------------------------------
+
+LATIN1_PROFILE = """
+name: erp
+encoding: latin-1
+csv: {delimiter: ";", quote: "'"}
+trim: true
+columns:
+  customer_id: Kundennummer
+  first_name: Vorname
+  email: E-Mail
+  customer_since: {from: Kunde seit, date: "%d.%m.%Y"}
+  marketing_opt_in: {from: Werbung, boolean: {true: [ja], false: [nein]}}
+  locale: {default: de}
+"""
+
+
+def test_a_declared_latin1_file_is_decoded_and_an_undeclared_one_still_fails(tmp_path):
+    (tmp_path / "erp.yaml").write_text(LATIN1_PROFILE, encoding="utf-8")
+    path = tmp_path / "customers_2026-11-22.csv"
+    path.write_bytes("Kundennummer;Vorname;E-Mail;Kunde seit;Werbung;Filiale\n"
+                     "K1;Jürgen;j@example.com;01.02.2003;ja;'Köln; Mitte'\n"
+                     "K2;Zoë;z@example.com;31.02.2003;nein;Bonn\n".encode("latin-1"))
+    result = validate_extract(path, profile=profiles.load("erp", tmp_path))
+    assert result.profile == "erp" and result.rows == 2 and result.quarantined == 1
+    assert result.valid[["customer_id", "first_name", "locale"]].values.tolist() == [["K1", "Jürgen", "de"]]
+    assert str(result.valid["customer_since"].iloc[0])[:10] == "2003-02-01" and bool(result.valid["marketing_opt_in"].iloc[0])
+    row = result.quarantine.iloc[0]
+    assert (row["row_number"], row["reasons"], row["Vorname"], row["Kunde seit"]) == \
+        (3, "customer_since:unparseable (profile erp: %d.%m.%Y)", "Zoë", "31.02.2003")
+    with pytest.raises(ExtractError, match="not UTF-8"):
+        validate_extract(path)  # the contract: UTF-8 only, as before
+
+
+# --- built-in profiles on their sample exports ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def contract_rows():
+    return {row["email"]: row for row in generate(300, AS_OF, 42)[1]}
+
+
+@pytest.mark.parametrize("name", ["salesforce", "hubspot"])
+def test_builtin_profile_maps_its_sample_export_back_to_the_contract(name, tmp_path, contract_rows):
+    _, current = write_profile_samples(tmp_path, name, n=300, as_of=AS_OF)
+    result = validate_extract(current, profile=name)
+    assert result.profile == name and result.rows == 305
+    # The sample's bad rows: quarantined with their reasons, source values and line numbers.
+    reasons = dict(zip(result.quarantine["row_number"], result.quarantine["reasons"], strict=True))
+    assert reasons[295].startswith("marketing_opt_in:not_boolean (profile " + name)
+    assert reasons[298] == "date_of_birth:in_future" and reasons[301] == "email:invalid"
+    source_id = {"salesforce": "Id", "hubspot": "Record ID"}[name]
+    assert source_id in result.quarantine.columns and "customer_id" not in result.quarantine.columns
+    # Every valid row carries the contract values the export was written from.
+    checked = {"salesforce": ["first_name", "last_name", "date_of_birth", "customer_since", "marketing_opt_in"],
+               "hubspot": ["first_name", "date_of_birth", "customer_since", "marketing_opt_in", "marital_status",
+                           "graduation_date"]}[name]
+    for row in result.valid.to_dict("records"):
+        original = contract_rows[row["email"]]
+        for column in checked:
+            value = row[column]
+            expected = original[column]
+            if column == "marketing_opt_in":
+                assert value == (expected in ("true", "yes", "1")), (row["email"], column)
+            elif column in ("date_of_birth", "customer_since", "graduation_date"):
+                assert (str(value)[:10] if value is not None and str(value) != "NaT" else "") == expected
+            else:
+                assert (value if isinstance(value, str) else "") == expected, (row["email"], column)
+
+
+def test_profile_selection_explicit_prefix_rule_and_setting(tmp_path):
+    settings = load_settings(data_dir=tmp_path, extract_profile_rules="sf=salesforce, hs=hubspot")
+    assert profiles.select("sf_customers_2026-11-22.csv", settings).name == "salesforce"
+    assert profiles.select("hs_customers_2026-11-22.csv", settings).name == "hubspot"
+    assert profiles.select("customers_2026-11-22.csv", settings).name == "contract"
+    assert profiles.select("sf_customers_2026-11-22.csv", settings, "hubspot").name == "hubspot"
+    with pytest.raises(ProfileError, match="no extract_profile_rules entry for prefix 'xx'"):
+        profiles.select("xx_customers_2026-11-22.csv", settings)
+    assert profiles.select("customers_2026-11-22.csv", settings.replace(extract_profile="hubspot")).name == "hubspot"
+
+
+def test_profile_check_prints_the_mapping_and_the_verdict_and_writes_nothing(tmp_path, capsys):
+    _, current = write_profile_samples(tmp_path / "in", "salesforce", n=140, as_of=AS_OF)
+    before = sorted(os.listdir(tmp_path))
+    code = main(["profile", "check", str(current), "--profile", "salesforce", "--rows", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and sorted(os.listdir(tmp_path)) == before
+    assert "customer_since     <- 'CreatedDate' [trim, datetime iso8601 (the day in UTC)]" in out
+    assert "ignored: AccountId, Salutation" in out and "line 3:" in out and "line 4:" not in out
+    assert "'true' -> 'false'" in out or "'false' -> 'true'" in out
+    assert '"gate_passed": true' in out.splitlines()[-1] and '"profile": "salesforce"' in out.splitlines()[-1]
+    assert main(["profile", "check", str(current), "--profile", "hubspot"]) == 2
+    assert "'Record ID' (for customer_id)" in capsys.readouterr().err
