@@ -24,7 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from milestones.events import detect_events  # noqa: E402
+from milestones.events import detect_events, event_keys, load_rules  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 22)
 
@@ -67,10 +67,12 @@ def snapshots(n: int, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
 DUCK_SQL = """
 WITH days AS (SELECT (DATE '{as_of}' - d::INTEGER) AS t FROM range({days}) r(d)),
 annual AS (
-  SELECT c.customer_id, a.event_type, days.t AS event_date, year(days.t) - year(a.src) AS years
+  SELECT c.customer_id, a.event_type, days.t AS event_date, year(days.t) - year(a.src) AS years,
+         a.source, 0 AS prio
   FROM cur c,
-       LATERAL (VALUES ('birthday', c.date_of_birth::DATE), ('wedding_anniversary', c.wedding_date::DATE),
-                       ('customer_anniversary', c.customer_since::DATE)) a(event_type, src),
+       LATERAL (VALUES ('birthday', c.date_of_birth::DATE, 'date_of_birth'),
+                       ('wedding_anniversary', c.wedding_date::DATE, 'wedding_date'),
+                       ('customer_anniversary', c.customer_since::DATE, 'customer_since')) a(event_type, src, source),
        days
   WHERE a.src IS NOT NULL AND year(days.t) > year(a.src) AND (
         (month(a.src) = month(days.t) AND day(a.src) = day(days.t))
@@ -78,42 +80,84 @@ annual AS (
          AND NOT ((year(days.t) % 4 = 0 AND year(days.t) % 100 <> 0) OR year(days.t) % 400 = 0)))
 ),
 on_date AS (
-  SELECT customer_id, o.event_type, o.src AS event_date, 0 AS years
-  FROM cur, LATERAL (VALUES ('retirement', retirement_date::DATE), ('graduation', graduation_date::DATE),
-                            ('marriage', wedding_date::DATE)) o(event_type, src)
+  SELECT customer_id, o.event_type, o.src AS event_date, 0 AS years, o.source, o.prio
+  FROM cur, LATERAL (VALUES ('retirement', retirement_date::DATE, 'retirement_date', 0),
+                            ('graduation', graduation_date::DATE, 'graduation_date', 0),
+                            ('marriage', wedding_date::DATE, 'wedding_date', 2)) o(event_type, src, source, prio)
   WHERE o.src BETWEEN DATE '{as_of}' - {days_minus_one} AND DATE '{as_of}'
 ),
 changes AS (
-  SELECT c.customer_id, x.event_type, DATE '{as_of}' AS event_date, 0 AS years
+  SELECT c.customer_id, x.event_type, DATE '{as_of}' AS event_date, 0 AS years, 'change' AS source, x.prio
   FROM cur c JOIN prev p USING (customer_id),
   LATERAL (VALUES
-    ('marriage', c.marital_status IN ('married', 'partnered') AND coalesce(p.marital_status NOT IN ('married', 'partnered'), true)),
-    ('marriage', c.wedding_date IS NOT NULL AND p.wedding_date IS NULL),
-    ('retirement', c.employment_status = 'retired' AND coalesce(p.employment_status <> 'retired', true)),
-    ('graduation', p.employment_status = 'student' AND c.employment_status <> 'student'),
-    ('new_child', coalesce(c.children_count, 0) > coalesce(p.children_count, 0))) x(event_type, hit)
+    ('marriage', c.marital_status IN ('married', 'partnered') AND coalesce(p.marital_status NOT IN ('married', 'partnered'), true), 0),
+    ('marriage', c.wedding_date IS NOT NULL AND p.wedding_date IS NULL, 1),
+    ('retirement', c.employment_status = 'retired' AND coalesce(p.employment_status <> 'retired', true), 1),
+    ('graduation', p.employment_status = 'student' AND c.employment_status <> 'student', 1),
+    ('new_child', coalesce(c.children_count, 0) > coalesce(p.children_count, 0), 0)) x(event_type, hit, prio)
   WHERE x.hit
 ),
-events AS (SELECT * FROM annual UNION ALL SELECT * FROM on_date UNION ALL SELECT * FROM changes)
-SELECT DISTINCT ON (customer_id, event_type,
-       CASE WHEN event_type LIKE '%anniversary' OR event_type = 'birthday' THEN strftime(event_date, '%Y-%m-%d')
-            ELSE year(event_date)::VARCHAR END)
+events AS (
+  SELECT e.*, CASE WHEN r.annual THEN strftime(e.event_date, '%Y-%m-%d') ELSE year(e.event_date)::VARCHAR END AS occ,
+         r.max_age
+  FROM (SELECT * FROM annual UNION ALL SELECT * FROM on_date UNION ALL SELECT * FROM changes) e
+  JOIN rule_meta r USING (event_type)
+)
+SELECT DISTINCT ON (customer_id, event_type, occ)
        customer_id, event_type, event_date, years,
-       substr(sha256(customer_id || chr(31) || event_type || chr(31) ||
-              CASE WHEN event_type LIKE '%anniversary' OR event_type = 'birthday' THEN strftime(event_date, '%Y-%m-%d')
-                   ELSE year(event_date)::VARCHAR END), 1, 32) AS key
-FROM events
+       CASE WHEN r.annual AND list_contains(r.milestones, years) THEN years ELSE 0 END AS milestone,
+       source, occ, DATE '{as_of}' - event_date AS days_late, DATE '{as_of}' - event_date > e.max_age AS stale,
+       substr(sha256(customer_id || chr(31) || event_type || chr(31) || occ), 1, 32) AS sha_key
+FROM events e JOIN rule_meta r USING (event_type)
+ORDER BY customer_id, event_type, occ, prio
 """
 
+COLUMNS = ["customer_id", "event_type", "event_date", "years", "milestone", "source", "key", "days_late", "stale"]
 
-def _events(frame: pd.DataFrame) -> set[tuple]:
-    """(customer, type, day) of each event: both engines must find exactly the same ones.
 
-    DuckDB computes a sha256 key (comparable hashing work); milestones' keys are
-    SipHash-based, so the events, not the key strings, are compared.
-    """
-    days = pd.to_datetime(frame["event_date"]).dt.strftime("%Y-%m-%d")
-    return set(zip(frame["customer_id"].astype(str), frame["event_type"].astype(str), days, strict=True))
+def rule_meta() -> pd.DataFrame:
+    """Per event type: annual or one-off, max_age_days and the milestone years (rules/events.yaml)."""
+    rules = load_rules()
+    return pd.DataFrame({
+        "event_type": [r.event_type for r in rules],
+        "annual": [r.annual for r in rules],
+        "max_age": [r.max_age_days for r in rules],
+        "milestones": [sorted({m for t in r.triggers for m in t.milestones}) for r in rules],
+    })
+
+
+def _normal(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "customer_id": frame["customer_id"].astype(str).to_numpy(),
+        "event_type": frame["event_type"].astype(str).to_numpy(),
+        "event_date": pd.to_datetime(frame["event_date"]).dt.strftime("%Y-%m-%d").to_numpy(),
+        "years": frame["years"].astype("int64").to_numpy(),
+        "milestone": frame["milestone"].astype("int64").to_numpy(),
+        "source": frame["source"].astype(str).to_numpy(),
+        "key": frame["key"].astype(str).to_numpy(),
+        "days_late": frame["days_late"].astype("int64").to_numpy(),
+        "stale": frame["stale"].astype(bool).to_numpy(),
+    })
+    return out.sort_values(["customer_id", "event_type", "event_date"]).reset_index(drop=True)
+
+
+def differences(ours: pd.DataFrame, duck: pd.DataFrame) -> list[str]:
+    """Every column compared, event by event. DuckDB gives the occurrence each key must hash;
+    the keys themselves are SipHash (checked against a reference in tests/unit)."""
+    duck = duck.assign(key=event_keys(duck["customer_id"], duck["event_type"], duck["occ"]))
+    a, b = _normal(ours), _normal(duck)
+    if len(a) != len(b):
+        only = set(map(tuple, a[["customer_id", "event_type", "event_date"]].to_numpy())) ^ set(
+            map(tuple, b[["customer_id", "event_type", "event_date"]].to_numpy()))
+        return [f"{len(a):,} events against DuckDB's {len(b):,}; e.g. {sorted(only)[:3]}"]
+    problems = []
+    for column in COLUMNS:
+        bad = (a[column].to_numpy() != b[column].to_numpy()).nonzero()[0]
+        if bad.size:
+            i = bad[0]
+            problems.append(f"{column}: {bad.size:,} events differ, e.g. {a.loc[i, 'customer_id']} "
+                            f"{a.loc[i, 'event_type']}: {a[column].tolist()[i]!r} vs DuckDB {b[column].tolist()[i]!r}")
+    return problems
 
 
 def main() -> None:
@@ -130,6 +174,8 @@ def main() -> None:
     con.execute("SET threads TO 2")
     con.register("cur", cur)
     con.register("prev", prev)
+    con.register("rule_meta", rule_meta())
+    wrong = []
     for days in (1, 7):
         ours, duck = [], []
         for _ in range(args.repeats):
@@ -140,12 +186,16 @@ def main() -> None:
             sql = DUCK_SQL.format(as_of=AS_OF, days=days, days_minus_one=days - 1)
             dk = con.execute(sql).df()
             duck.append(time.perf_counter() - t)
-        same = _events(ev) == _events(dk)
+        problems = differences(ev, dk)
         o, d = statistics.median(ours), statistics.median(duck)
         print(f"window {days} day(s): milestones {o:6.2f} s  duckdb {d:6.2f} s  ratio {o / d:4.2f}x  "
-              f"events {len(ev):,} (duckdb {len(dk):,}, same events: {same})")
+              f"events {len(ev):,} (duckdb {len(dk):,}, every column equal: {not problems})")
+        wrong += [f"window {days}: {p}" for p in problems]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:,.0f} MB (goal < 6,144 MB); goal ratio <= 2x DuckDB")
+    if wrong:
+        print("WRONG: detection differs from DuckDB:\n  " + "\n  ".join(wrong), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
