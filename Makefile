@@ -21,7 +21,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 EXTRAS_FILE := $(VENV)/.extras
 EXTRAS ?= $(shell cat $(EXTRAS_FILE) 2>/dev/null)
 
-.PHONY: run test setup test-deps lint unit dag e2e bench airflow clean
+.PHONY: run test setup test-deps lint unit dag e2e bench mutation airflow clean
 
 run: setup
 	$(BIN)/milestones run --extract $(SAMPLES)/customers_$(AS_OF).csv \
@@ -58,6 +58,10 @@ unit: setup ; $(BIN)/pytest -m unit
 dag: setup ; $(BIN)/pytest -m dag
 e2e: setup test-deps ; $(BIN)/pytest -m e2e
 
+# Mutation testing of the deciding functions (not part of `make test`): scores per module.
+mutation: setup
+	$(BIN)/python scripts/mutation.py
+
 bench: setup
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
@@ -66,4 +70,4 @@ airflow: setup
 	bash scripts/airflow-standalone.sh
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(DATA_DIR) airflow_home node_modules
+	rm -rf $(VENV) $(TOOLS) $(DATA_DIR) airflow_home node_modules mutants

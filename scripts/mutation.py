@@ -1,0 +1,127 @@
+"""Mutation testing of the functions that decide who is contacted and what happens to an email.
+
+    make mutation                      # or: .venv/bin/python scripts/mutation.py [--jobs N]
+    .venv/bin/python scripts/mutation.py --report   # the scores of the last run, per module
+
+Runs mutmut (pinned in pyproject.toml, configured in its ``[tool.mutmut]`` section) on the
+deciding functions listed in ``DECIDING`` below (not whole modules: on the 2-core machine the
+rest of the package would take hours), then prints the score per module and every surviving
+mutant. Exit code 1 when a module's score is under ``GOAL``.
+
+mutmut derives a mutant's module name from its file path and only knows ``src/``-style
+layouts; this package lives in ``plugins/milestones`` (Airflow's plugins folder), so the
+two places where mutmut maps paths to modules are told that ``plugins/`` is a source root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL = 0.90
+SEP = "\u01c1"  # mutmut's class-name separator in mutant names
+
+#: module -> the functions (mutmut's mangled names) that decide.
+DECIDING: dict[str, list[str]] = {
+    "milestones.policy": ["x_*"],
+    "milestones.events": ["x_local_dates", "x__month_day", "x__is_leap", "x__uniform", "x__annual",
+                          "x__on_date", "x__change", "x__aligned", "x_detect_events", "x_event_keys",
+                          "x_event_key"],
+    "milestones.ledger": [f"x{SEP}Ledger{SEP}claim", f"x{SEP}Ledger{SEP}claim_many",
+                          f"x{SEP}Ledger{SEP}contacted_since", f"x{SEP}Ledger{SEP}mark_stale_unknown"],
+    "milestones.feedback": ["x_verify_signature"],
+    "milestones.pipeline": ["x_policy_for", "x_circuit_breaker", "x_decide_stage"],
+    "milestones.validation": ["x_build_rules", "x__gate"],
+    "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}send_async"],
+}
+
+
+def patterns() -> list[str]:
+    return [f"{module}.{func}__mutmut_*" for module, funcs in DECIDING.items() for func in funcs]
+
+
+def _patch_mutmut() -> None:
+    """Treat ``plugins/`` as a source root, like mutmut's own ``src/``."""
+    import mutmut.__main__ as cli
+    import mutmut.utils.format_utils as names
+
+    strip = names.strip_prefix
+
+    def strip_prefix(s: str, *, prefix: str, strict: bool = False) -> str:
+        if prefix == "src." and s.startswith("plugins."):
+            return s[len("plugins."):]
+        return strip(s, prefix=prefix, strict=strict)
+
+    names.strip_prefix = strip_prefix
+    setup = cli.setup_source_paths
+
+    def setup_source_paths() -> None:
+        setup()
+        sys.path.insert(0, str(ROOT / "mutants" / "plugins"))
+        # The editable install points at the original plugins/: it must not win.
+        sys.path[:] = [p for p in sys.path if Path(p).resolve() != ROOT / "plugins"]
+
+    cli.setup_source_paths = setup_source_paths
+
+
+def report() -> int:
+    by_module: dict[str, Counter] = {m: Counter() for m in DECIDING}
+    survivors: list[str] = []
+    wanted = patterns()
+    for meta in sorted((ROOT / "mutants" / "plugins" / "milestones").glob("*.py.meta")):
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        for name, code in codes.items():
+            if not any(fnmatch.fnmatch(name, p) for p in wanted):
+                continue
+            module = name.split(".x")[0] if ".x" in name else name.rsplit(".", 1)[0]
+            status = {1: "killed", 3: "killed", 0: "survived", None: "not checked", 33: "no tests",
+                      5: "no tests", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",
+                      255: "timeout"}.get(code, "suspicious")
+            by_module.setdefault(module, Counter())[status] += 1
+            if status in ("survived", "no tests"):
+                survivors.append(name)
+    failed = False
+    print(f"{'module':32} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} score")
+    for module, c in by_module.items():
+        total = sum(c.values())
+        if not total:
+            print(f"{module:32} (not run)")
+            failed = True
+            continue
+        caught = c["killed"] + c["timeout"]
+        score = caught / total
+        failed |= score < GOAL
+        print(f"{module:32} {total:7} {c['killed']:6} {c['timeout']:7} {c['survived']:8} {c['no tests']:8} "
+              f"{score:.1%}")
+    print("\nsurvivors (`mutmut show NAME` prints the change):")
+    for name in survivors:
+        print("  ", name)
+    return 1 if failed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--report", action="store_true", help="only print the last run's scores")
+    parser.add_argument("--only", help="one module's functions, e.g. milestones.policy")
+    args = parser.parse_args()
+    if not args.report:
+        _patch_mutmut()
+        import mutmut.__main__ as cli
+
+        names = [p for p in patterns() if not args.only or p.startswith(args.only + ".")]
+        try:
+            cli.cli(["run", "--max-children", str(args.jobs), *names], standalone_mode=False)
+        except SystemExit as exc:
+            if exc.code:
+                return int(exc.code)
+    return report()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
