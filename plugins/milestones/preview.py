@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ PERSONAS: dict[str, dict[str, str]] = {
     "en": {"first_name": "Emma", "last_name": "Brown", "customer_since": "2016-11-22"},
     "fi": {"first_name": "Aino", "last_name": "Virtanen", "customer_since": "2016-11-22"},
     "et": {"first_name": "Tõnu", "last_name": "Mägi", "customer_since": "2016-11-22"},
-    "zh": {"first_name": "李娜", "last_name": "", "customer_since": "2016-11-22"},
+    "zh": {"first_name": "娜", "last_name": "李", "customer_since": "2016-11-22"},
 }
 
 #: Per event type: (variant label, years, milestone) shown in the gallery.
@@ -114,14 +115,24 @@ def _viewer(case: Case, r: Rendered) -> bytes:
     if r.missing_translation or r.locale != case.locale:
         note = f'<p class="bad">Missing translation: {e(case.locale)} falls back to {e(r.locale)}.</p>'
     email_file = f"{case.locale}-{case.variant}.email.html"
+    dark_file = f"{case.locale}-{case.variant}.email.dark.html"
     body = f"""<h1>{e(case.template)} · {e(case.locale)} · {e(case.variant)}</h1>{note}
 <p>Subject: <span class="subject" id="subject">{e(r.subject)}</span></p>
-<p class="muted">Template version {e(r.version)} · <a href="{email_file}">open the email alone</a></p>
+<p class="muted">Template version {e(r.version)} · <a href="{email_file}">open the email alone</a>
+ · <a href="{dark_file}">in dark mode</a></p>
 <div class="frames">
 <figure><figcaption>Desktop (600 px)</figcaption>
 <iframe title="desktop" src="{email_file}" width="600"></iframe></figure>
 <figure><figcaption>Mobile (320 px)</figcaption>
 <iframe title="mobile" src="{email_file}" width="320"></iframe></figure>
+</div>
+<h2>Dark mode</h2>
+<p class="muted">As mail apps in dark mode show it (Apple Mail, Outlook for Mac, iOS): the email's own dark styles.</p>
+<div class="frames dark">
+<figure><figcaption>Desktop, dark (600 px)</figcaption>
+<iframe title="desktop dark" src="{dark_file}" width="600"></iframe></figure>
+<figure><figcaption>Mobile, dark (320 px)</figcaption>
+<iframe title="mobile dark" src="{dark_file}" width="320"></iframe></figure>
 </div>
 <h2>Text part</h2><pre id="text">{e(r.text)}</pre>"""
     return _page(f"{case.template} {case.locale} {case.variant}", body, "../")
@@ -157,6 +168,16 @@ def _index(catalog: Catalog, rows: list[tuple[Case, Rendered | str]], missing: d
     return _page("Email templates", "".join(parts), "")
 
 
+_DARK_QUERY = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
+
+
+def dark_mode(email_html: str) -> str:
+    """The email as a mail app in dark mode shows it, whatever the reviewer's own setting:
+    its ``prefers-color-scheme: dark`` styles always apply."""
+    html_dark = _DARK_QUERY.sub("@media all", email_html)
+    return html_dark.replace("color-scheme: light dark;", "color-scheme: dark;", 1)
+
+
 def gallery_pages(templates_dir: Path | str, default_locale: str = "en") -> dict[str, bytes]:
     """Every page of the gallery, keyed by relative path (``index.html`` first)."""
     templates_dir = Path(templates_dir)
@@ -173,6 +194,7 @@ def gallery_pages(templates_dir: Path | str, default_locale: str = "en") -> dict
         rows.append((case, r))
         pages[f"{case.slug}.html"] = _viewer(case, r)
         pages[f"{case.slug}.email.html"] = r.html.encode()
+        pages[f"{case.slug}.email.dark.html"] = dark_mode(r.html).encode()
     for image in sorted((templates_dir / "assets").glob("*.png")):
         pages[f"assets/{image.name}"] = image.read_bytes()
     return {"index.html": _index(catalog, rows, missing_translations(catalog)), **pages}

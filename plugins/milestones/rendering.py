@@ -28,6 +28,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from milestones.names import display_name
+
 PARTS = ("subject", "html", "text")
 SUFFIX = {"subject": "subject.txt", "html": "html", "text": "txt"}
 LAYOUT = "layouts/base.html"
@@ -223,6 +225,9 @@ def inline_source(source: str, name: str, layout_css: str) -> str:
     if "<html" in protected.lower():
         # Media queries cannot be inlined: keep them in a <style> for responsive clients.
         out = css_inline.CSSInliner(keep_at_rules=True).inline(protected)
+        if "<body" not in protected.lower():
+            # A layout without <body> (HTML implies it; Outlook for Mac drops it) stays without one.
+            out = re.sub(r"</?body>", "", out)
     else:
         out = css_inline.inline_fragment(protected, layout_css)
     return _restore(out, saved, name)
@@ -237,7 +242,8 @@ class InliningLoader(jinja2.FileSystemLoader):
 
     def layout_css(self, environment: jinja2.Environment) -> str:
         source, _, _ = super().get_source(environment, LAYOUT)
-        return "\n".join(_STYLE.findall(source))
+        # Styles inside comments (Outlook's <!--[if mso]> block) are for those clients alone.
+        return "\n".join(_STYLE.findall(re.sub(r"<!--.*?-->", "", source, flags=re.DOTALL)))
 
     def get_source(self, environment, template):
         source, filename, uptodate = super().get_source(environment, template)
@@ -317,7 +323,9 @@ class Renderer:
         """Subject, HTML and text for one customer; :class:`RenderError` says why not."""
         chosen, missing = self.resolve(event_type, locale)
         subject_t, html_t, text_t = self.templates(event_type, chosen)
-        ctx = {**context, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen}
+        person = context.get("customer") or {}
+        ctx = {**context, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen,
+               "display_name": display_name(person.get("first_name"), person.get("last_name"), chosen)}
         try:
             subject, html, text = subject_t.render(ctx), html_t.render(ctx), text_t.render(ctx)
         except jinja2.UndefinedError as exc:

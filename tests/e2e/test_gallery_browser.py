@@ -89,13 +89,17 @@ def test_viewer_page_shows_both_widths_subject_and_text(browser, gallery, tmp_pa
     page.click("text=fi · milestone-50")
     page.wait_for_load_state("load")
     assert page.locator("#subject").inner_text() == "Onnea 50-vuotispäivänäsi, Aino!"
-    assert "Peru näiden viestien tilaus" in page.locator("#text").inner_text()
-    assert len(page.frames) == 3  # the page and its two email frames
+    assert "Peru tilaus" in page.locator("#text").inner_text()
+    assert len(page.frames) == 5  # the page and its four email frames: light and dark, desktop and mobile
+    cards = []
     for frame in page.frames[1:]:
         frame.wait_for_load_state("load")
         assert frame.locator("h1").inner_text() == "Onnea 50-vuotiaalle!"
+        cards.append(frame.evaluate("() => getComputedStyle(document.querySelector('.card')).backgroundColor"))
+    # Light frames show the white card, dark frames the email's own dark styles, whatever the browser's setting.
+    assert cards == ["rgb(255, 255, 255)"] * 2 + ["rgb(31, 37, 38)"] * 2, cards
     widths = page.evaluate("() => [...document.querySelectorAll('iframe')].map(f => f.getBoundingClientRect().width)")
-    assert [round(w) for w in widths] == [600 + 2, 320 + 2]  # plus the 1 px border each side
+    assert [round(w) for w in widths] == [600 + 2, 320 + 2] * 2  # plus the 1 px border each side
     shot = page.screenshot(full_page=True)
     blank = browser.new_page(viewport={"width": 1100, "height": 1000})
     blank.goto("about:blank")

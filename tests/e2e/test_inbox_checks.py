@@ -1,0 +1,108 @@
+"""Every template x language x variant through tools this project did not write.
+
+* SpamAssassin (Debian's package, local tests only, no Bayes): one process reads
+  every email as an mbox; each score must be at most 1.0.
+* caniemail's checker (``@jsx-email/doiuse-email``), one node process for every
+  email: no feature the listed clients lack, except Outlook for Windows' and
+  Gmail's mobile webmail's, whose fallbacks the README documents.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from milestones.catalog import load_catalog
+from milestones.delivery import build_mime
+from milestones.preview import cases
+from milestones.rendering import Renderer
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
+PREFS = "https://milestones.example/preferences?t=check-token"
+SPAM_LIMIT = 1.0
+
+#: Clients that must show no unsupported feature at all (caniemail's names).
+CLEAN_CLIENTS = ["gmail.desktop-webmail", "gmail.ios", "gmail.android", "apple-mail.macos", "apple-mail.ios",
+                 "yahoo.desktop-webmail", "yahoo.ios", "yahoo.android", "outlook.macos", "outlook.outlook-com"]
+#: Clients allowed what they lack, each with the fallback the README documents.
+FALLBACKS = {
+    # Media queries are ignored: the 600 px ghost table (<!--[if mso]>) keeps the desktop layout,
+    # light colours only. Rounded corners are square.
+    "outlook.windows": {"@media", "border-radius"},
+    # Gmail's basic mobile webmail ignores media queries: the fluid tables still fit, light colours only.
+    "gmail.mobile-webmail": {"@media"},
+}
+
+
+def _emails() -> dict[str, dict]:
+    """Every gallery case, and each template x locale once more for a customer with no name."""
+    renderer = Renderer(TEMPLATES)
+    out: dict[str, dict] = {}
+    for case in cases(load_catalog(TEMPLATES)):
+        for label, first in (("", None), ("/no-name", "")):
+            if label and not case.variant.startswith(("regular", "first-year")):
+                continue
+            context = {**case.context, "preferences_url": PREFS}
+            if first is not None:
+                context["customer"] = {**context["customer"], "first_name": first, "last_name": ""}
+            r = renderer.render(case.event_type, case.locale, context)
+            out[case.slug + label] = {
+                "key": (case.slug + label).replace("/", "-"), "email": "customer@example.com", "customer_id": "C1",
+                "event_type": case.event_type, "subject": r.subject, "html": r.html, "text": r.text,
+                "unsubscribe_url": context["unsubscribe_url"],
+            }
+    return out
+
+
+@pytest.fixture(scope="module")
+def emails():
+    return _emails()
+
+
+def test_spamassassin_scores_every_email_at_most_one(emails, tmp_path):
+    assert shutil.which("spamassassin"), "spamassassin missing: scripts/test-deps.sh installs it"
+    names = list(emails)
+    mbox = b""
+    for name in names:
+        raw = build_mime(emails[name], from_email="hello@milestones.example", from_name="Milestones").as_bytes()
+        raw = re.sub(rb"(?m)^From ", b">From ", raw.replace(b"\r\n", b"\n"))
+        mbox += b"From milestones@localhost Mon Nov 30 12:00:00 2026\n" + raw + b"\n"
+    prefs = tmp_path / "user_prefs"
+    prefs.write_text("use_bayes 0\nbayes_auto_learn 0\n")
+    proc = subprocess.run(["spamassassin", "--local", "--test-mode", "--mbox", "--prefspath", str(prefs)],
+                          input=mbox, capture_output=True, timeout=300, check=True)
+    found = re.findall(rb"X-Spam-Status: \w+, score=(-?[\d.]+) required=[\d.]+ tests=((?:[^\n]|\n\t)*)",
+                       proc.stdout)
+    assert len(found) == len(names), (len(found), len(names))
+    scores = {name: float(score) for name, (score, _) in zip(names, found, strict=True)}
+    rules = {name: " ".join(tests.decode().split()) for name, (_, tests) in zip(names, found, strict=True)}
+    print(f"spamassassin: {len(scores)} emails, max {max(scores.values()):.1f}, "
+          f"mean {statistics.mean(scores.values()):.2f}")
+    over = {name: (scores[name], rules[name]) for name in names if scores[name] > SPAM_LIMIT}
+    assert not over, over
+    # Not reached by tricks: no hidden or tiny text, no image-only HTML.
+    for name in names:
+        assert not re.search(r"FONT_INVIS|LOW_CONTRAST|HTML_IMAGE_ONLY|HIDDEN", rules[name]), (name, rules[name])
+
+
+def test_caniemail_finds_no_unsupported_feature(emails):
+    assert shutil.which("node"), "node missing"
+    clients = CLEAN_CLIENTS + list(FALLBACKS)
+    payload = {"clients": clients, "emails": {name: e["html"] for name, e in emails.items()}}
+    proc = subprocess.run(["node", str(Path(__file__).with_name("caniemail.js"))], input=json.dumps(payload),
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, check=True)
+    result = json.loads(proc.stdout)
+    assert set(result) == set(emails)
+    per_client = {c: sorted({f for email in result.values() for f in email[c]}) for c in clients}
+    print("caniemail unsupported per client:", json.dumps(per_client))
+    for client in CLEAN_CLIENTS:
+        assert per_client[client] == [], (client, per_client[client])
+    for client, allowed in FALLBACKS.items():
+        assert set(per_client[client]) <= allowed, (client, per_client[client])
