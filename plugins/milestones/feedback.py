@@ -167,7 +167,7 @@ class Feedback:
         settle unknown emails. A malformed event is recorded as rejected; the rest are kept."""
         counts: Counter = Counter()
         for i in range(0, len(events), self.CHUNK):
-            counts.update(self._ingest_chunk(events[i:i + self.CHUNK]))
+            counts.update(self.ingest_chunk(events[i:i + self.CHUNK]))
         return +counts  # without zero counts
 
     def _unsubscribes(self, row: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -179,7 +179,7 @@ class Feedback:
                 self.asm_group_id)
         return True
 
-    def _ingest_chunk(self, events: list[Any]) -> Counter:
+    def ingest_chunk(self, events: list[Any]) -> Counter:
         from milestones.preferences import Change
 
         counts: Counter = Counter()

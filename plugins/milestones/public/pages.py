@@ -72,10 +72,16 @@ def html(template: str, lang: str, status: int = 200, **context: Any) -> HTMLRes
     return HTMLResponse(body, status_code=status, headers=HEADERS)
 
 
-def message(lang: str, heading_key: str, text_key: str, status: int = 200, **fmt: Any) -> HTMLResponse:
+def message(lang: str, heading_key: str, text_key: str, status: int = 200) -> HTMLResponse:
+    """A page with one heading and one sentence (the same bytes every time: rendered once)."""
+    return HTMLResponse(_message_body(lang, heading_key, text_key, status < 400), status_code=status,
+                        headers=HEADERS)
+
+
+@lru_cache(maxsize=64)
+def _message_body(lang: str, heading_key: str, text_key: str, confirm: bool) -> bytes:
     t = texts(lang)
-    return html("message.html", lang, status, heading=t[heading_key], text=t[text_key].format(**fmt),
-                confirm=status < 400)
+    return html("message.html", lang, heading=t[heading_key], text=t[text_key], confirm=confirm).body
 
 
 def preferences_page(*, lang: str, state: State, email: str, email_language: str, event_types: list[str],

@@ -3,8 +3,8 @@
 403 for a bad or stale signature, 413 for a body over ``webhook_max_bytes``, 400 for
 anything that is not a JSON list of events (nothing is stored then).  A malformed
 event inside a good batch is recorded as rejected and the rest are stored, so
-SendGrid's retries never fail forever.  Storing runs on a worker thread in chunks
-(:class:`milestones.feedback.Feedback`), so a large batch never stalls other requests.
+SendGrid's retries never fail forever.  Storing runs on the app's database writer thread
+(:mod:`milestones.public.writer`) a chunk at a time, so a large batch never stalls other requests.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from milestones.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify_signature
 
 
-def add_webhook(app: FastAPI, public, in_thread) -> None:
+def add_webhook(app: FastAPI, public) -> None:
     settings = public.settings
 
     @app.post("/webhook/sendgrid")
@@ -46,5 +46,5 @@ def add_webhook(app: FastAPI, public, in_thread) -> None:
             return JSONResponse({"error": "malformed JSON"}, status_code=400)
         if not isinstance(events, list):
             return JSONResponse({"error": "expected a JSON list of events"}, status_code=400)
-        counts = await in_thread(public.feedback.ingest, events)
+        counts = await public.writer.events(events)
         return JSONResponse(dict(counts))

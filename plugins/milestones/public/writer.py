@@ -1,0 +1,144 @@
+"""One database writer thread for the public app, with group commit.
+
+The event loop never touches the database.  Customers' changes (one-click, page) queue
+here; the writer takes everything queued and applies it in one transaction (one commit,
+one fsync for many customers), then answers each request.  Webhook deliveries are stored
+a chunk at a time, and queued customer changes are applied between chunks, so a large
+batch never holds small requests back for longer than one chunk.
+
+A request is answered only after its transaction committed: nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Most customer changes applied in one transaction.
+GROUP = 500
+
+
+@dataclass
+class _Job:
+    kind: str  # "choice" or "events"
+    payload: Any
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+
+
+class Writer:
+    def __init__(self, store, feedback_factory):
+        self.store = store
+        self._feedback_factory = feedback_factory
+        self._feedback = None
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="milestones-db-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def feedback(self):
+        if self._feedback is None:
+            self._feedback = self._feedback_factory()
+        return self._feedback
+
+    async def _submit(self, kind: str, payload: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        job = _Job(kind, payload, loop, loop.create_future())
+        self._queue.put(job)
+        return await job.future
+
+    async def choice(self, customer_id: str, change, source: str, email: str | None = None) -> list[dict]:
+        """Apply one customer's change; returns the history rows recorded (none when nothing changed)."""
+        return await self._submit("choice", (customer_id, change, source, email))
+
+    async def events(self, events: list[Any]) -> Counter:
+        """Store one webhook delivery; returns its counts."""
+        return await self._submit("events", events)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    # --- the thread ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _answer(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
+        def settle():
+            if job.future.done():
+                return
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(result)
+
+        try:
+            job.loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop is gone (server shutting down)
+            pass
+
+    def _take(self, first: _Job | None, choices: list[_Job], hooks: list[_Job]) -> bool:
+        """Sort ``first`` and everything queued behind it; False once closed."""
+        job = first
+        while True:
+            if job is None:
+                return False
+            (choices if job.kind == "choice" else hooks).append(job)
+            if len(choices) >= GROUP:
+                return True
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return True
+
+    def _apply_choices(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        try:
+            results = self.store.apply_many([j.payload for j in jobs])
+        except Exception:  # one bad request must not fail the others: apply them one by one
+            for job in jobs:
+                try:
+                    self._answer(job, self.store.apply_many([job.payload])[0])
+                except Exception as exc:  # noqa: BLE001 - handed to the request
+                    self._answer(job, error=exc)
+            return
+        for job, rows in zip(jobs, results, strict=True):
+            self._answer(job, rows)
+
+    def _run(self) -> None:
+        running = True
+        while running:
+            choices: list[_Job] = []
+            hooks: list[_Job] = []
+            running = self._take(self._queue.get(), choices, hooks)
+            self._apply_choices(choices)
+            for hook in hooks:
+                try:
+                    counts: Counter = Counter()
+                    events = hook.payload
+                    for i in range(0, len(events), self.feedback.CHUNK):
+                        counts.update(self.feedback.ingest_chunk(events[i:i + self.feedback.CHUNK]))
+                        # Customers waiting behind a large delivery go first.
+                        pending: list[_Job] = []
+                        try:
+                            while True:
+                                job = self._queue.get_nowait()
+                                if job is None:
+                                    running = False
+                                    break
+                                (pending if job.kind == "choice" else hooks).append(job)
+                        except queue.Empty:
+                            pass
+                        for start in range(0, len(pending), GROUP):
+                            self._apply_choices(pending[start:start + GROUP])
+                    self._answer(hook, +counts)
+                except Exception as exc:  # noqa: BLE001 - the request answers 500; SendGrid retries
+                    log.exception("storing a webhook delivery failed")
+                    self._answer(hook, error=exc)
