@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-worker", "airflow-triggerer", "airflow-init"}
+            "airflow-worker", "airflow-triggerer", "airflow-init", "milestones-web"}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,10 @@ def test_services_and_healthchecks(compose):
         if name != "airflow-init":
             assert "healthcheck" in spec, f"{name} has no healthcheck"
     assert services["airflow-worker"]["command"] == "celery worker"
+    # The public app: `milestones serve` on the shared ledger, health-checked on /healthz.
+    web = services["milestones-web"]
+    assert web["command"][0] == "serve" and web["entrypoint"][-1] == "milestones"
+    assert "/healthz" in json.dumps(web["healthcheck"]) and web["ports"] == ["8000:8000"]
     common = compose["x-airflow-common"]["environment"]
     assert common["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     # Two databases: Airflow's metadata and the milestones ledger.
