@@ -178,7 +178,7 @@ def test_catalog_and_files_agree():
 
 def test_sent_emails_stay_responsive(renderer):
     # What is sent, not the layout's source: CSS inlining must keep the phone rule in a
-    # <style> block (it cannot be inlined) and put the 600 px cap on the wrapper itself for
+    # <style> block (it cannot be inlined) and put the 600 px cap on the card table itself for
     # clients that strip <style>. Whether it fits 320/600 px is checked in Chromium (e2e).
     for entry in CATALOG.templates.values():
         for locale in entry.locales:
@@ -187,6 +187,6 @@ def test_sent_emails_stay_responsive(renderer):
                                                                         unsubscribe_url=UNSUB, locale=locale))
             styles = " ".join(re.findall(r"<style[^>]*>(.*?)</style>", r.html, flags=re.S))
             assert "@media (max-width: 480px)" in styles, (entry.name, locale)
-            assert re.search(r'class="wrap"[^>]*style="[^"]*max-width: ?600px', r.html) or re.search(
-                r'style="[^"]*max-width: ?600px[^"]*"[^>]*class="wrap"', r.html), (entry.name, locale)
+            assert re.search(r'class="card"[^>]*style="[^"]*max-width: ?600px', r.html) or re.search(
+                r'style="[^"]*max-width: ?600px[^"]*"[^>]*class="card"', r.html), (entry.name, locale)
             assert Email(r.html).viewport, (entry.name, locale)
