@@ -112,7 +112,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_ledger(args: argparse.Namespace) -> int:
     """Operator view of the send ledger: counts, unknown emails, and resolving them."""
-    from milestones.ledger import UNKNOWN, Ledger
+    from milestones.ledger import SENDING, UNKNOWN, Ledger
 
     settings = _settings(args)
     ledger = Ledger(settings.ledger_database_url)
@@ -123,8 +123,12 @@ def cmd_ledger(args: argparse.Namespace) -> int:
             raise UserError(f"no unknown email with key {args.key!r}")
         _emit({"key": args.key, "state": args.state, "note": args.note})
         return EXIT_OK
-    unknown = [k for k, s in ledger.states().items() if s == UNKNOWN]
-    _emit({"states": ledger.counts(), "unknown": unknown[:100], "unknown_total": len(unknown)})
+    doubt = ledger.in_doubt()
+    # In doubt: "sending" (claimed, no answer recorded: in flight now, or its worker died)
+    # and "unknown". Neither is ever resent by itself; only "unknown" is resolved by hand.
+    _emit({"states": ledger.counts(), "in_doubt_total": doubt[SENDING]["total"] + doubt[UNKNOWN]["total"],
+           "sending": doubt[SENDING]["keys"], "sending_total": doubt[SENDING]["total"],
+           "unknown": doubt[UNKNOWN]["keys"], "unknown_total": doubt[UNKNOWN]["total"]})
     return EXIT_OK
 
 

@@ -1,26 +1,29 @@
 """Delivery: the transports (file outbox, SendGrid) and the exactly-once send loop.
 
 A transport's ``send(message)`` returns an :class:`Outcome`.  The loop in
-:func:`deliver` registers each batch of messages in the ledger, claims them
-(only one worker can claim a key), sends them, and records what happened.
-Nothing is sent for a key the ledger already holds in any state other than
-``pending``.
+:func:`deliver` registers the messages in the ledger, claims each one (only one
+worker can claim a key) just before it is handed to the transport, with at most
+``concurrency`` claimed and unanswered, and records what happened.  Nothing is
+sent for a key the ledger already holds in any state other than ``pending``.
 """
 
 from __future__ import annotations
 
-import email.policy
+import base64
+import email.header
 import email.utils
+import hashlib
 import json
 import logging
 import os
+import queue
+import re
 from collections import Counter
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
-from milestones.ledger import ACCEPTED, FAILED, PENDING, UNKNOWN, Ledger
+from milestones.ledger import ACCEPTED, FAILED, PENDING, SENDING, UNKNOWN, Ledger
 from milestones.logsafe import mask_email
 
 log = logging.getLogger(__name__)
@@ -45,27 +48,74 @@ class Transport(Protocol):
     def send(self, message: dict[str, Any]) -> Outcome: ...
 
 
-def build_mime(message: dict[str, Any], *, from_email: str, from_name: str) -> EmailMessage:
-    """An RFC 5322 multipart/alternative email (text + HTML, UTF-8) for one message row."""
-    mime = EmailMessage(policy=email.policy.SMTP)
-    mime["From"] = email.utils.formataddr((from_name, from_email))
-    mime["To"] = message["email"]
-    mime["Subject"] = message["subject"]
-    mime["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    mime["Message-ID"] = f"<{message['key']}@milestones>"
-    mime["List-Unsubscribe"] = f"<{message['unsubscribe_url']}>"
-    mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    for field, header in CUSTOM_HEADERS.items():
-        mime[header] = str(message[field])
-    mime.set_content(message["text"], subtype="plain", charset="utf-8")
-    mime.add_alternative(message["html"], subtype="html", charset="utf-8")
-    return mime
+#: C0 and C1 control characters, DEL, the Unicode line and paragraph separators, and lone
+#: surrogates (no text from a file holds one; they cannot be encoded): none may reach a header.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: Printable ASCII that no reader decodes or splits: anything else is sent as RFC 2047
+#: encoded words, so what a reader decodes is exactly the text given (never decoded here).
+_PLAIN = re.compile(r"[ -~]*")
+
+
+def header_text(value: Any) -> str:
+    """One header value from data: control characters (:data:`_CONTROL`) become spaces; text a reader would
+    take for encoded words (``=?``) or that is not printable ASCII is encoded as UTF-8
+    encoded words, which decode back to exactly this text. Never decodes anything itself."""
+    text = _CONTROL.sub(" ", str(value))
+    if _PLAIN.fullmatch(text) and "=?" not in text and len(text) <= 900:
+        return text
+    return email.header.Header(text, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+
+
+def _base64_lines(text: str) -> bytes:
+    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+
+
+def build_mime(message: dict[str, Any], *, from_email: str, from_name: str) -> bytes:
+    """An RFC 5322 multipart/alternative email (text + HTML, UTF-8, base64) for one message row.
+
+    Built from its parts, not through ``email.message``: every header value made from
+    data goes through :func:`header_text`, which encodes and never decodes, so no name,
+    subject or id can add a header line (an email package round trip decodes encoded
+    words, which is how a ``Bcc:`` got in). The headers are exactly these, in this order.
+    """
+    address = str(message["email"])
+    if _CONTROL.search(address) or not address.isascii():
+        raise ValueError("the recipient address contains a control or non-ASCII character")
+    key = str(message["key"])
+    boundary = f"=_milestones_{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+    headers = [
+        ("From", email.utils.formataddr((header_text(from_name), from_email))),
+        ("To", address),
+        ("Subject", header_text(message["subject"])),
+        ("Date", email.utils.formatdate(usegmt=True)),
+        ("Message-ID", f"<{header_text(key)}@milestones>"),
+        ("List-Unsubscribe", f"<{header_text(message['unsubscribe_url'])}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        *((name, header_text(message[field])) for field, name in CUSTOM_HEADERS.items()),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    part = ("--%s\r\nContent-Type: text/%s; charset=\"utf-8\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n")
+    return b"".join([
+        "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii"),
+        b"\r\n",
+        (part % (boundary, "plain")).encode("ascii"), _base64_lines(message["text"]),
+        (part % (boundary, "html")).encode("ascii"), _base64_lines(message["html"]),
+        f"--{boundary}--\r\n".encode("ascii"),
+    ])
 
 
 class OutboxTransport:
-    """Writes one ``<key>.eml`` per email under ``outbox_dir`` (the embedded default)."""
+    """Writes one ``<key>.eml`` per email under ``outbox_dir`` (the embedded default).
+
+    Each file is written under a temporary name and renamed into place, so an email is in
+    the outbox whole or not at all: after a crash :meth:`recover` tells from the files
+    which claimed emails were written (``recoverable``: nothing stays in doubt).
+    """
 
     name = "outbox"
+    recoverable = True
 
     def __init__(self, outbox_dir: Path, *, from_email: str, from_name: str):
         self.outbox_dir = Path(outbox_dir)
@@ -73,13 +123,30 @@ class OutboxTransport:
         self.from_email = from_email
         self.from_name = from_name
 
+    def path(self, key: str) -> Path:
+        return self.outbox_dir / f"{key}.eml"
+
     def send(self, message: dict[str, Any]) -> Outcome:
-        mime = build_mime(message, from_email=self.from_email, from_name=self.from_name)
-        target = self.outbox_dir / f"{message['key']}.eml"
+        try:
+            data = build_mime(message, from_email=self.from_email, from_name=self.from_name)
+        except (ValueError, KeyError) as exc:  # this email cannot be written as it is
+            return Outcome(FAILED, error=f"message: {type(exc).__name__}: {exc}")
+        target = self.path(message["key"])
         tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(mime.as_bytes())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        except OSError as exc:  # disk full, read-only, ...: not written, owed again
+            tmp.unlink(missing_ok=True)
+            return Outcome(PENDING, error=f"outbox write failed: {type(exc).__name__}: {exc.strerror or exc}")
         return Outcome(ACCEPTED, message_id=f"outbox:{message['key']}")
+
+    def recover(self, keys: list[str]) -> dict[str, str]:
+        """For claimed keys a crash left behind: accepted if its file is in the outbox, else pending."""
+        for leftover in self.outbox_dir.glob(".*.eml.tmp"):  # a write a crash cut short
+            leftover.unlink(missing_ok=True)
+        return {key: ACCEPTED if self.path(key).is_file() else PENDING for key in keys}
 
 
 def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str,
@@ -113,108 +180,129 @@ def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str
 
 
 OUTCOME_NAMES = {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}
+#: What a key the ledger already held is counted as when this run does not send it.
+HELD_NAMES = {ACCEPTED: "already_sent", FAILED: "already_failed", SENDING: "in_doubt", UNKNOWN: "in_doubt"}
 
 
 def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger,
             concurrency: int = 1, batch_size: int = 500) -> Counter:
     """Send each message at most once, ``concurrency`` at a time. Returns counts by outcome.
 
-    ``already_sent`` counts messages whose key the ledger already held beyond
-    ``pending`` (a re-run, a retry, another worker): they are not sent again.
-    Each send is claimed in the ledger first, so workers racing on the same
-    batch (threads here, or other processes) never send one email twice.
+    A send is claimed in the ledger (``pending -> sending``, one winner per key)
+    only when it is about to be handed to the transport, and at most
+    ``concurrency`` rows of this call are ``sending`` at any moment: each
+    ledger transaction records the outcomes that came back and claims as many
+    new sends as there are free places. So after a crash (kill -9, disk full)
+    at most ``concurrency`` rows are in doubt, and every row that was never
+    handed over is still ``pending``. A transport that can tell afterwards what
+    it sent (``recoverable``, the outbox: a file exists or not) may have a whole
+    batch claimed at once; its rows left ``sending`` by a crash are settled from
+    what it actually wrote (:func:`recover`).
 
-    Batches are pipelined: while one batch is on the wire, the ledger records
-    the previous batch's outcomes and registers the next (claimed when it is sent). A transport with
-    ``submit(batch, concurrency) -> Future[list[Outcome]]`` (SendGrid: one event
-    loop, kept-alive connections) sends a batch itself; any other is called
-    from ``concurrency`` threads.
+    Keys the ledger already held beyond ``pending`` are not sent again and are
+    counted by their state: ``already_sent`` (accepted), ``already_failed``,
+    ``in_doubt`` (``sending`` or ``unknown``: maybe sent, never resent blindly).
+
+    A transport with ``start(messages, concurrency, done)`` (SendGrid: one event
+    loop, kept-alive connections) calls ``done((message, outcome))`` from its own
+    thread as each send ends; any other is called from ``concurrency`` threads.
     """
     counts: Counter = Counter()
+    window = max(1, batch_size if getattr(transport, "recoverable", False) else concurrency)
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    start, pool = _starter(transport, concurrency, results.put)
+    registered = 0  # messages[:registered] are in the ledger
+    position = 0  # messages[:position] were claimed (or found held) already
+    inflight = 0
+    finished: list[dict[str, Any]] = []
+    try:
+        while position < len(messages) or inflight:
+            if inflight and (inflight >= window or position >= len(messages)):
+                finished.append(_result(*results.get(), transport.name))  # wait for a free place
+                inflight -= 1
+            while True:  # and take whatever else came back meanwhile
+                try:
+                    item = results.get_nowait()
+                except queue.Empty:
+                    break
+                finished.append(_result(*item, transport.name))
+                inflight -= 1
+            if registered < len(messages) and position + window > registered:
+                ledger.register(_ledger_row(m, transport.name) for m in messages[registered:registered + batch_size])
+                registered = min(len(messages), registered + batch_size)
+            wanted = messages[position:min(position + window - inflight, registered)]
+            won, held = ledger.advance(finished, [m["key"] for m in wanted])
+            counts.update(OUTCOME_NAMES[r["state"]] for r in finished)
+            counts.update(HELD_NAMES.get(state, "in_doubt") for state in held.values())
+            finished = []
+            position += len(wanted)
+            mine = [m for m in wanted if m["key"] in won]
+            if mine:
+                inflight += len(mine)
+                start(mine)
+    except BaseException:
+        # What already came back is recorded if the ledger still can; what is on the wire
+        # stays "sending" (at most ``window`` rows, in doubt).
+        try:
+            ledger.advance(finished, [])
+        except Exception:
+            log.exception("could not record the outcomes of a stopped delivery")
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return +counts
 
-    def register(batch: list[dict[str, Any]]) -> None:
-        ledger.register(
-            {
-                "key": m["key"],
-                "customer_id": m["customer_id"],
-                "event_type": m["event_type"],
-                "event_date": str(m["event_date"])[:10],
-                "template_version": m.get("template_version", ""),
-                "transport": transport.name,
-            }
-            for m in batch
-        )
 
-    def claim(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        won = ledger.claim_many([m["key"] for m in batch])
-        counts["already_sent"] += len(batch) - len(won)
-        return [m for m in batch if m["key"] in won]
+def _ledger_row(m: dict[str, Any], transport: str) -> dict[str, Any]:
+    return {"key": m["key"], "customer_id": m["customer_id"], "event_type": m["event_type"],
+            "event_date": str(m["event_date"])[:10], "template_version": m.get("template_version", ""),
+            "transport": transport}
 
-    def record(batch: list[dict[str, Any]], outcomes: list[Outcome]) -> None:
-        results = []
-        for m, outcome in zip(batch, outcomes, strict=True):
-            if outcome.state != ACCEPTED:
-                log.warning("email %s to %s: %s (%s)", m["key"], mask_email(m["email"]),
-                            outcome.state, outcome.error)
-            results.append({"key": m["key"], "state": outcome.state, "message_id": outcome.message_id,
-                            "error": outcome.error, "transport": transport.name})
-        ledger.finish_many(results)
-        counts.update(OUTCOME_NAMES[r["state"]] for r in results)
+
+def _result(m: dict[str, Any], outcome: Outcome, transport: str) -> dict[str, Any]:
+    if outcome.state != ACCEPTED:
+        log.warning("email %s to %s: %s (%s)", m["key"], mask_email(m["email"]), outcome.state, outcome.error)
+    return {"key": m["key"], "state": outcome.state, "message_id": outcome.message_id,
+            "error": outcome.error, "transport": transport}
+
+
+def _starter(transport: Transport, concurrency: int, done):
+    """``start(messages)`` handing sends to the transport, and the thread pool to shut down (or None)."""
+    own = getattr(transport, "start", None)
+    if own is not None:
+        return (lambda batch: own(batch, concurrency, done)), None
 
     from concurrent.futures import ThreadPoolExecutor
 
-    submit = getattr(transport, "submit", None)
-    pools: list[ThreadPoolExecutor] = []
-    if submit is None:
-        def send(m: dict[str, Any]) -> Outcome:
-            try:
-                return transport.send(m)
-            except Exception as exc:  # an unexpected failure after the claim: outcome unknown
-                return Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="send")
 
-        runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliver")
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") if concurrency > 1 else None
-        pools = [p for p in (runner, pool) if p]
+    def send(m: dict[str, Any]) -> None:
+        try:
+            outcome = transport.send(m)
+        except Exception as exc:  # an unexpected failure after the claim: outcome unknown
+            outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
+        done((m, outcome))
 
-        def submit(batch, _concurrency):
-            return runner.submit(lambda: list(pool.map(send, batch)) if pool else [send(m) for m in batch])
+    def start(batch: list[dict[str, Any]]) -> None:
+        for m in batch:
+            pool.submit(send, m)
 
-    batches = [messages[i:i + batch_size] for i in range(0, len(messages), batch_size)]
-    inflight = None  # (batch, future) on the wire
-    done = None  # (batch, outcomes) not yet recorded
-    try:
-        if batches:
-            register(batches[0])
-        for i, batch in enumerate(batches):
-            # Claimed only when it is handed over: a crash leaves the rows of one batch
-            # "sending" (they become "unknown", never resent): still at most once.
-            mine = claim(batch)
-            if mine:
-                inflight = (mine, submit(mine, concurrency))
-            if done:
-                record(*done)
-                done = None
-            if i + 1 < len(batches):
-                register(batches[i + 1])  # owed, not claimed: nothing at stake
-            if inflight:
-                done = (inflight[0], inflight[1].result())
-                inflight = None
-        if done:
-            record(*done)
-            done = None
-    except BaseException:
-        if inflight:
-            inflight[1].cancel()
-        if done:
-            try:
-                record(*done)
-            except Exception:
-                log.exception("could not record the outcomes of a stopped delivery")
-        raise
-    finally:
-        for p in pools:
-            p.shutdown(wait=False, cancel_futures=True)
-    return +counts
+    return start, pool
+
+
+def recover(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger) -> int:
+    """Settle rows a crash left ``sending`` from what a ``recoverable`` transport actually wrote.
+
+    Returns how many were settled (``accepted`` when it holds the email, ``pending`` when it
+    does not: it was never handed over, or its write never finished).
+    """
+    if not getattr(transport, "recoverable", False) or not messages:
+        return 0
+    stuck = [k for k, s in ledger.states(m["key"] for m in messages).items() if s == SENDING]
+    if not stuck:
+        return 0
+    return ledger.settle(transport.recover(stuck), transport=transport.name)
 
 
 def sendgrid_connection() -> dict[str, str] | None:

@@ -3,10 +3,12 @@
 SendGrid has no idempotency key, so exactly-once is ours to enforce.  The
 email's key is the primary key; a send is *claimed* by a conditional UPDATE
 (``pending -> sending``) that only one worker can win, whatever the database
-(SQLite by default, PostgreSQL in production).  A crash between claim and
-answer leaves the row ``sending``; :meth:`Ledger.mark_stale_unknown` turns such
-rows into ``unknown`` which is never resent automatically (see README,
-"Resolving unknown emails").
+(SQLite by default, PostgreSQL in production), just before it is handed to the
+transport (:meth:`Ledger.advance`).  A crash between claim and answer leaves the
+row ``sending``: in doubt, like ``unknown``, and never resent automatically;
+:meth:`Ledger.mark_stale_unknown` turns such rows into ``unknown`` once no live
+worker can still be waiting for their answer (see README, "Resolving unknown
+emails").
 """
 
 from __future__ import annotations
@@ -108,32 +110,79 @@ class Ledger:
         return key in self.claim_many([key])
 
     def claim_many(self, keys: list[str]) -> set[str]:
-        """Claim a batch in one statement; returns the keys this caller won."""
-        won: set[str] = set()
-        with self.engine.begin() as conn:
-            for i in range(0, len(keys), 500):
-                res = conn.execute(
-                    emails.update()
-                    .where(emails.c.key.in_(keys[i:i + 500]), emails.c.state == PENDING)
-                    .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=_now())
-                    .returning(emails.c.key)
-                )
-                won.update(res.scalars())
-        return won
+        """Claim keys in one transaction; returns the keys this caller won."""
+        return self.advance([], keys)[0]
 
     def finish_many(self, outcomes: list[dict[str, Any]]) -> None:
         """Record many outcomes in one transaction: dicts with key, state, message_id, error, transport."""
-        if not outcomes:
-            return
+        self.advance(outcomes, [])
+
+    def advance(self, outcomes: list[dict[str, Any]], keys: list[str]) -> tuple[set[str], dict[str, str]]:
+        """One transaction: record ``outcomes`` (as :meth:`finish_many`), then claim ``keys``.
+
+        Returns the keys this caller won and, for the others, the state the ledger held
+        (``accepted``, ``failed``, ``sending``, ``unknown``; ``pending`` only when the key
+        was never registered). One commit per step of the send loop: a freed place is
+        claimed again in the same commit that records why it was freed.
+        """
+        won: set[str] = set()
+        if not outcomes and not keys:
+            return won, {}
         now = _now()
         with self.engine.begin() as conn:
-            conn.execute(
-                emails.update().where(emails.c.key == sa.bindparam("k")).values(
-                    state=sa.bindparam("s"), message_id=sa.bindparam("m"), last_error=sa.bindparam("e"),
-                    transport=sa.bindparam("t"), updated_at=now),
-                [{"k": o["key"], "s": o["state"], "m": o.get("message_id"), "e": o.get("error"),
-                  "t": o.get("transport", "")} for o in outcomes],
+            if outcomes:
+                conn.execute(
+                    emails.update().where(emails.c.key == sa.bindparam("k")).values(
+                        state=sa.bindparam("s"), message_id=sa.bindparam("m"), last_error=sa.bindparam("e"),
+                        transport=sa.bindparam("t"), updated_at=now),
+                    [{"k": o["key"], "s": o["state"], "m": o.get("message_id"), "e": o.get("error"),
+                      "t": o.get("transport", "")} for o in sorted(outcomes, key=lambda o: o["key"])],
+                )
+            held: dict[str, str] = {}
+            keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                won.update(conn.execute(
+                    emails.update()
+                    .where(emails.c.key.in_(chunk), emails.c.state == PENDING)
+                    .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=now)
+                    .returning(emails.c.key)
+                ).scalars())
+                lost = [k for k in chunk if k not in won]
+                if lost:
+                    held.update(conn.execute(
+                        sa.select(emails.c.key, emails.c.state).where(emails.c.key.in_(lost))).all())
+                    held.update((k, PENDING) for k in lost if k not in held)
+        return won, held
+
+    def settle(self, states: dict[str, str], *, transport: str) -> int:
+        """Settle rows left ``sending`` from what the transport knows it did (``accepted`` or ``pending``)."""
+        if any(state not in (ACCEPTED, PENDING) for state in states.values()):
+            raise ValueError("settle to accepted or pending")
+        now = _now()
+        note = {ACCEPTED: f"recovered: the {transport} transport holds this email",
+                PENDING: f"recovered: the {transport} transport never took this email; owed again"}
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                emails.update().where(emails.c.key == sa.bindparam("k"), emails.c.state == SENDING)
+                .values(state=sa.bindparam("s"), last_error=sa.bindparam("e"), updated_at=now),
+                [{"k": k, "s": s, "e": note[s]} for k, s in states.items()],
             )
+        return res.rowcount
+
+    def in_doubt(self, limit: int = 100) -> dict[str, Any]:
+        """Rows that may or may not have been sent: ``sending`` (claimed, no answer recorded yet:
+        in flight, or its worker died) and ``unknown``. Counts and up to ``limit`` keys of each."""
+        out: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            for state in (SENDING, UNKNOWN):
+                where = emails.c.state == state
+                total = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
+                keys = conn.execute(sa.select(emails.c.key).where(where).order_by(emails.c.updated_at,
+                                                                                   emails.c.key)
+                                    .limit(limit)).scalars().all()
+                out[state] = {"total": total, "keys": list(keys)}
+        return out
 
     def finish(self, key: str, state: str, *, message_id: str | None = None,
                error: str | None = None, transport: str | None = None) -> None:

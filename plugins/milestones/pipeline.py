@@ -329,7 +329,7 @@ def shards_for(as_of: dt.date | str, settings: Settings) -> list[dict[str, Any]]
 def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.datetime | None = None,
                   transport=None, start: int | None = None, stop: int | None = None) -> dict[str, Any]:
     """Send the rendered messages of ``as_of`` (rows ``start:stop``) that are due, each at most once."""
-    from milestones.delivery import deliver
+    from milestones.delivery import deliver, recover
     from milestones.ledger import Ledger
 
     day = _day(as_of)
@@ -349,10 +349,14 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
     if settings.dry_run:
         return {"transport": transport.name, "dry_run": True, "would_send": len(records)}
     ledger = Ledger(settings.ledger_database_url)
-    # A worker that died mid-send left rows "sending": they become "unknown" for an
-    # operator (or the event webhook) to resolve, never resent blindly.
+    # A worker that died mid-send left at most send_concurrency rows "sending": the outbox
+    # settles them from its files; for SendGrid they are in doubt and become "unknown" for
+    # an operator (or the event webhook) to resolve, never resent blindly.
+    recovered = recover(records, transport, ledger)
     ledger.mark_stale_unknown()
     counts = deliver(records, transport, ledger, concurrency=settings.send_concurrency)
+    if recovered:
+        counts["recovered_after_crash"] = recovered
     return {"transport": transport.name, "dry_run": False, **dict(counts)}
 
 
@@ -378,8 +382,9 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         skipped["render_error"] += len(rendered["render_failed"])
     for held in rendered.get("not_approved", {}).values():
         skipped["template_not_approved"] += held["emails"]
-    if delivered.get("already_sent"):
-        skipped["already_sent"] += delivered["already_sent"]
+    for held in ("already_sent", "already_failed", "in_doubt"):  # earlier runs' emails, by what the ledger holds
+        if delivered.get(held):
+            skipped[held] += delivered[held]
     summary = {
         "as_of": str(day),
         **({"circuit_breaker": "held sends of " + ", ".join(

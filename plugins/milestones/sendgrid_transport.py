@@ -26,7 +26,7 @@ lost while waiting) -> ``unknown``, never resent blindly.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import queue
 import random
 import ssl
 import threading
@@ -190,14 +190,13 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop, idle: list[Connection]) -> None:
-    """Close the kept-alive connections and stop the loop (from any thread, once)."""
+def _stop_loop(loop: asyncio.AbstractEventLoop, workers: list[asyncio.Task]) -> None:
+    """Stop the senders, drop their kept-alive connections and stop the loop (from any thread, once)."""
     async def stop() -> None:
-        while idle:
-            conn = idle.pop()
-            if conn.writer is not None:  # idle: nothing to flush, no TLS goodbye to wait for
-                conn.writer.transport.abort()
-            conn.reader = conn.writer = None
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        workers.clear()
         for _ in range(3):  # let the transports' close callbacks run
             await asyncio.sleep(0)
         loop.stop()
@@ -206,6 +205,26 @@ def _stop_loop(loop: asyncio.AbstractEventLoop, idle: list[Connection]) -> None:
         loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
     except RuntimeError:  # the loop is closed already
         pass
+
+
+async def _sender(transport: weakref.ref, jobs: asyncio.Queue) -> None:
+    """One sender: takes ``(message, done)`` jobs one after another over its own kept-alive
+    connection and calls ``done((message, outcome))``. Holds the transport only while sending,
+    so an unused transport can still be garbage-collected (which stops the loop)."""
+    conn = Connection()
+    try:
+        while True:
+            message, done = await jobs.get()
+            sendgrid = transport()
+            if sendgrid is None:
+                return
+            outcome = await sendgrid.send_async(message, conn)
+            del sendgrid
+            done((message, outcome))
+    finally:
+        if conn.writer is not None:  # idle or cut off: nothing to flush, no TLS goodbye to wait for
+            conn.writer.transport.abort()
+        conn.reader = conn.writer = None
 
 
 class SendGridTransport:
@@ -231,7 +250,8 @@ class SendGridTransport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._idle: list[Connection] = []  # kept-alive connections between batches (loop thread only)
+        self._jobs: asyncio.Queue | None = None  # what the senders take from (loop thread only)
+        self._workers: list[asyncio.Task] = []  # the senders, one kept-alive connection each
 
     def __repr__(self) -> str:  # never show the key
         return f"SendGridTransport(host={self.host!r})"
@@ -243,26 +263,23 @@ class SendGridTransport:
 
     # --- the synchronous face: what deliver() and the tests call ---------------------------
 
-    def submit(self, messages: Iterable[dict[str, Any]], concurrency: int = 8) -> concurrent.futures.Future:
-        """Start sending ``messages`` over up to ``concurrency`` connections; the future's
-        result is their outcomes, in order."""
-        with self._lock:
-            if self._loop is None:
-                self._loop = _new_loop()
-                self._thread = threading.Thread(target=_run_loop, args=(self._loop,),
-                                                name="sendgrid-loop", daemon=True)
-                self._thread.start()
-                # The loop thread ends with close(), or when this transport is garbage.
-                self._stop = weakref.finalize(self, _stop_loop, self._loop, self._idle)
-        return asyncio.run_coroutine_threadsafe(self._send_all(list(messages), concurrency), self._loop)
+    def start(self, messages: Iterable[dict[str, Any]], concurrency: int, done) -> None:
+        """Hand ``messages`` over: they are sent over up to ``concurrency`` kept-alive
+        connections, and ``done((message, outcome))`` is called from the loop's thread as
+        each one ends."""
+        jobs = [(m, done) for m in messages]
+        loop = self._running_loop()
+        loop.call_soon_threadsafe(self._enqueue, jobs, concurrency)
 
     def send_many(self, messages: Iterable[dict[str, Any]], concurrency: int = 8) -> list[Outcome]:
-        future = self.submit(messages, concurrency)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()  # what was in flight stays claimed: unknown, never resent blindly
-            raise
+        messages = list(messages)
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        self.start(messages, concurrency, results.put)
+        outcomes = {}
+        for _ in messages:
+            message, outcome = results.get()
+            outcomes[id(message)] = outcome
+        return [outcomes[id(m)] for m in messages]
 
     def send(self, message: dict[str, Any]) -> Outcome:
         return self.send_many([message], 1)[0]
@@ -277,22 +294,26 @@ class SendGridTransport:
 
     # --- the loop side ----------------------------------------------------------------------
 
-    async def _send_all(self, messages: list[dict[str, Any]], concurrency: int) -> list[Outcome]:
-        outcomes: list[Outcome] = [None] * len(messages)  # type: ignore[list-item]
-        jobs = iter(enumerate(messages))  # shared by the workers: one loop, no lock needed
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = _new_loop()
+                self._jobs = None
+                self._thread = threading.Thread(target=_run_loop, args=(self._loop,),
+                                                name="sendgrid-loop", daemon=True)
+                self._thread.start()
+                # The loop thread ends with close(), or when this transport is garbage.
+                self._stop = weakref.finalize(self, _stop_loop, self._loop, self._workers)
+            return self._loop
 
-        async def worker() -> None:
-            conn = self._idle.pop() if self._idle else Connection()
-            try:
-                for i, message in jobs:
-                    outcomes[i] = await self.send_async(message, conn)
-            except BaseException:
-                conn.close()
-                raise
-            self._idle.append(conn)
-
-        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(messages))))))
-        return outcomes
+    def _enqueue(self, jobs: list[tuple[dict[str, Any], Any]], concurrency: int) -> None:
+        if self._jobs is None:
+            self._jobs = asyncio.Queue()
+        for job in jobs:
+            self._jobs.put_nowait(job)
+        me = weakref.ref(self)
+        while len(self._workers) < max(1, concurrency):
+            self._workers.append(self._loop.create_task(_sender(me, self._jobs)))
 
     def _wait(self, attempt: int, reset_header: str | None = None) -> float:
         """Until the rate-limit reset if the server gave one, else jittered exponential backoff."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 
 import pytest
 
@@ -84,72 +85,144 @@ def message(key: str) -> dict:
 
 
 class Threaded:
-    """A transport called from deliver()'s threads (no submit)."""
+    """A transport called from deliver()'s threads (no start). Records how many rows of the
+    ledger were ``sending`` whenever it was handed an email."""
 
     name = "fake"
 
-    def __init__(self):
+    def __init__(self, ledger=None):
         self.sent: list[str] = []
+        self.ledger = ledger
+        self.sending_seen: list[int] = []
+        self._lock = threading.Lock()
 
     def send(self, m):
-        self.sent.append(m["key"])
+        with self._lock:
+            self.sent.append(m["key"])
+            if self.ledger is not None:
+                self.sending_seen.append(self.ledger.counts().get("sending", 0))
         if m["key"].endswith("boom"):
             raise RuntimeError("exploded after the claim")
         return Outcome("failed", error="HTTP 400") if m["key"].endswith("bad") else Outcome("accepted", "id-" + m["key"])
 
 
-class Batched(Threaded):
-    """A transport that sends a whole batch itself, like SendGridTransport.submit."""
+class Started(Threaded):
+    """A transport that takes the emails and reports each outcome itself, like SendGridTransport.start."""
 
-    def __init__(self, fail_batch: int | None = None):
-        super().__init__()
-        self.batches: list[list[str]] = []
-        self.fail_batch = fail_batch
+    def __init__(self, ledger=None, break_after: int | None = None):
+        super().__init__(ledger)
+        self.handed: list[list[str]] = []
+        self.break_after = break_after
+        self.pool = concurrent.futures.ThreadPoolExecutor(4)
 
-    def submit(self, batch, concurrency):
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        self.batches.append([m["key"] for m in batch])
-        if len(self.batches) - 1 == self.fail_batch:
-            future.set_exception(RuntimeError("transport broke"))
-        else:
-            future.set_result([self.send_safely(m) for m in batch])
-        return future
+    def start(self, batch, concurrency, done):
+        self.handed.append([m["key"] for m in batch])
+        if self.break_after is not None and sum(map(len, self.handed)) > self.break_after:
+            raise KeyboardInterrupt("the worker is stopped")  # what a kill looks like from inside
+        for m in batch:
+            self.pool.submit(lambda m=m: done((m, self.send_safely(m))))
 
-    def send_safely(self, m):  # a batch transport turns its own failures into outcomes
+    def send_safely(self, m):  # a transport that reports outcomes turns its own failures into outcomes
         try:
             return self.send(m)
         except RuntimeError as exc:
             return Outcome("unknown", error=str(exc))
 
 
-@pytest.mark.parametrize("transport, concurrency", [(Threaded, 1), (Threaded, 4), (Batched, 4)])
-def test_batches_are_claimed_sent_and_recorded_in_order(tmp_path, transport, concurrency):
+@pytest.mark.parametrize("transport, concurrency", [(Threaded, 1), (Threaded, 4), (Started, 3)])
+def test_at_most_concurrency_rows_are_sending_and_each_is_recorded(tmp_path, transport, concurrency):
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
     keys = [f"k{i}" for i in range(23)] + ["k-bad", "k-boom"]
-    t = transport()
+    t = transport(ledger)
     counts = deliver([message(k) for k in keys], t, ledger, concurrency=concurrency, batch_size=5)
     assert counts == {"sent": 23, "failed": 1, "unknown": 1}
     assert sorted(t.sent) == sorted(keys)
+    # Claimed only when handed over: never more than `concurrency` rows in flight.
+    assert max(t.sending_seen) <= concurrency and min(t.sending_seen) >= 1
+    if concurrency > 1:
+        assert max(t.sending_seen) > 1  # and it does use the places it has
     states = ledger.states()
     assert states["k7"] == "accepted" and ledger.get("k7")["message_id"] == "id-k7"
     assert states["k-bad"] == "failed" and states["k-boom"] == "unknown"
     assert "exploded" in ledger.get("k-boom")["last_error"]
-    if transport is Batched:
-        assert [len(b) for b in t.batches] == [5, 5, 5, 5, 5]
     again = deliver([message(k) for k in keys], transport(), ledger, concurrency=concurrency, batch_size=5)
-    assert again == {"already_sent": 25}
+    # Counted by what the ledger holds: only accepted emails are "already sent".
+    assert again == {"already_sent": 23, "already_failed": 1, "in_doubt": 1}
 
 
-def test_a_broken_transport_leaves_only_its_own_batch_sending(tmp_path):
+def test_a_stopped_delivery_leaves_only_what_was_in_flight_in_doubt(tmp_path):
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
-    keys = [f"k{i}" for i in range(12)]
-    t = Batched(fail_batch=1)
-    with pytest.raises(RuntimeError, match="transport broke"):
-        deliver([message(k) for k in keys], t, ledger, batch_size=4)
+    keys = [f"k{i:02d}" for i in range(40)]
+    t = Started(ledger, break_after=10)
+    with pytest.raises(KeyboardInterrupt):
+        deliver([message(k) for k in keys], t, ledger, concurrency=3, batch_size=8)
+    t.pool.shutdown(wait=True)
     states = ledger.states()
-    # Batch 0 went out and was recorded; batch 1 may have gone out: it stays "sending"
-    # (unknown after a while, never resent blindly); batch 2 was registered ahead but is
-    # only claimed when handed over, so it is simply still owed.
-    assert [states[k] for k in keys] == ["accepted"] * 4 + ["sending"] * 4 + ["pending"] * 4
-    assert t.batches == [keys[:4], keys[4:8]]
-    assert deliver([message(k) for k in keys], Batched(), ledger, batch_size=4) == {"already_sent": 8, "sent": 4}
+    handed = [k for batch in t.handed for k in batch]
+    sending = [k for k in keys if states.get(k) == "sending"]
+    # What was handed over and answered is recorded or in doubt; nothing else was claimed.
+    assert 1 <= len(sending) <= 3
+    assert set(sending) <= set(handed)
+    assert all(states.get(k, "pending") == "pending" for k in keys if k not in handed)
+    assert ledger.in_doubt()["sending"]["total"] == len(sending)
+    # The re-run sends what is owed and reports the rest by its state, never as sent.
+    again = deliver([message(k) for k in keys], Started(), ledger, concurrency=3, batch_size=8)
+    assert again["in_doubt"] == len(sending)
+    assert again["already_sent"] == sum(1 for k in keys if states.get(k) == "accepted")
+    assert again["sent"] == len(keys) - again["in_doubt"] - again["already_sent"]
+
+
+def test_the_outbox_settles_a_crashed_batch_from_its_files(tmp_path):
+    from milestones.delivery import OutboxTransport, recover
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    outbox = OutboxTransport(tmp_path / "outbox", from_email="a@example.com", from_name="A")
+    msgs = [{**message(f"k{i}"), "subject": "Hi", "text": "t", "html": "<p>h</p>",
+             "unsubscribe_url": "https://x.example/u"} for i in range(6)]
+    ledger.register({"key": m["key"], "customer_id": "C", "event_type": "birthday", "event_date": "2026-11-22",
+                     "template_version": "", "transport": "outbox"} for m in msgs)
+    assert ledger.claim_many([m["key"] for m in msgs]) == {m["key"] for m in msgs}  # a whole batch claimed
+    for m in msgs[:2]:  # then the worker died after writing two of them, in the middle of a third
+        assert outbox.send(m).state == "accepted"
+    (tmp_path / "outbox" / ".k2.eml.tmp").write_bytes(b"From: half")
+    assert recover(msgs, outbox, ledger) == 6
+    assert ledger.states() == {"k0": "accepted", "k1": "accepted", **{f"k{i}": "pending" for i in range(2, 6)}}
+    assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == ["k0.eml", "k1.eml"]
+    assert deliver(msgs, outbox, ledger, concurrency=2) == {"already_sent": 2, "sent": 4}
+
+
+def test_an_outbox_that_cannot_write_owes_the_email_and_leaves_no_temp_file(tmp_path):
+    from milestones.delivery import OutboxTransport
+
+    outbox = OutboxTransport(tmp_path / "outbox", from_email="a@example.com", from_name="A")
+    (tmp_path / "outbox" / "k1.eml").mkdir()  # the rename cannot replace a directory
+    m = {**message("k1"), "subject": "Hi", "text": "t", "html": "h", "unsubscribe_url": "https://x.example/u"}
+    outcome = outbox.send(m)
+    assert outcome.state == "pending" and "outbox write failed" in outcome.error
+    assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["k1.eml"]
+
+
+def test_a_timeout_after_the_request_is_unknown_and_not_resent():
+    """The fault mapping of a request that got no answer: recorded unknown, sent once."""
+    received = []
+
+    async def scenario():
+        async def handle(reader, writer):
+            received.append(await reader.readuntil(b"\r\n\r\n"))
+            await asyncio.sleep(5)  # never answers within the client's timeout
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            transport = SendGridTransport("SG.k", f"http://127.0.0.1:{port}", from_email="a@example.com",
+                                          from_name="A", timeout=0.3, max_attempts=3, backoff=0.01)
+            outcome = await asyncio.wait_for(asyncio.to_thread(transport.send, {
+                **message("k1"), "subject": "Hi", "text": "t", "html": "h",
+                "unsubscribe_url": "https://x.example/u", "send_at": 0}), 10)
+            transport.close()
+            return outcome
+
+    outcome = asyncio.run(scenario())
+    assert outcome.state == "unknown" and "no answer" in outcome.error
+    assert len(received) == 1  # sent once, never retried blindly

@@ -60,7 +60,7 @@ def test_subject_is_one_line_and_cannot_add_headers(renderer):
     assert "\n" not in r.subject and "\r" not in r.subject and "\u2028" not in r.subject
     message = {"key": "k1", "customer_id": "C1", "event_type": "birthday", "email": "eve@example.com",
                "subject": r.subject, "html": r.html, "text": r.text, "unsubscribe_url": UNSUB}
-    parsed = email.message_from_bytes(build_mime(message, from_email="a@example.com", from_name="A").as_bytes(),
+    parsed = email.message_from_bytes(build_mime(message, from_email="a@example.com", from_name="A"),
                                       policy=email.policy.default)
     assert parsed["Bcc"] is None
     assert "Bcc: victim@example.com" in str(parsed["Subject"])
@@ -70,7 +70,8 @@ def test_unsubscribe_headers_in_mime_and_sendgrid_payload(renderer):
     r = renderer.render("retirement", "fi", ctx(event_type="retirement", locale="fi"))
     message = {"key": "k2", "customer_id": "C2", "event_type": "retirement", "email": "a@example.com",
                "subject": r.subject, "html": r.html, "text": r.text, "unsubscribe_url": UNSUB}
-    mime = build_mime(message, from_email="a@example.com", from_name="A")
+    mime = email.message_from_bytes(build_mime(message, from_email="a@example.com", from_name="A"),
+                                    policy=email.policy.default)
     assert mime["List-Unsubscribe"] == f"<{UNSUB}>"
     assert mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     headers = sendgrid_payload(message, from_email="a@example.com", from_name="A")["headers"]
