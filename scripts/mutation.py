@@ -32,7 +32,7 @@ DECIDING: dict[str, list[str]] = {
     "milestones.events": ["x_local_dates", "x__month_day", "x__is_leap", "x__uniform", "x__annual",
                           "x__on_date", "x__change", "x__aligned", "x_detect_events", "x_event_keys",
                           "x_event_key"],
-    "milestones.ledger": [f"x{SEP}Ledger{SEP}claim", f"x{SEP}Ledger{SEP}claim_many",
+    "milestones.ledger": [f"x{SEP}Ledger{SEP}claim", f"x{SEP}Ledger{SEP}claim_many", f"x{SEP}Ledger{SEP}advance",
                           f"x{SEP}Ledger{SEP}contacted_since", f"x{SEP}Ledger{SEP}mark_stale_unknown"],
     "milestones.feedback": ["x_verify_signature"],
     "milestones.pipeline": ["x_policy_for", "x_circuit_breaker", "x_decide_stage"],
