@@ -13,7 +13,9 @@ import socket
 import subprocess
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 
 def _bin(name: str) -> str:
@@ -26,6 +28,24 @@ def _bin(name: str) -> str:
 @contextmanager
 def postgres_server():
     """Yield a SQLAlchemy URL of a fresh, empty PostgreSQL server."""
+    with postgres_cluster() as server:
+        yield server.url
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str  #: SQLAlchemy URL of the superuser's database
+    port: int
+    socket_dir: Path  #: for psql over the Unix socket (trusted, as in the postgres image)
+
+
+@contextmanager
+def postgres_cluster(user: str = "postgres", password: str | None = None, database: str | None = None):
+    """A fresh server on a free port; with ``password``, TCP logins need it (scram-sha-256).
+
+    ``user`` is the superuser and ``database`` (default: ``user``) its database, as the
+    postgres image's POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB make them.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -33,15 +53,23 @@ def postgres_server():
     data = root / "data"
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    if as_root:
-        shutil.chown(root, "postgres", "postgres")
     run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
-    subprocess.run([*prefix, _bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                    "--no-sync"], **run)
+    auth = ["-A", "trust"]
+    if password is not None:
+        (root / "pw").write_text(password + "\n")
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={root / 'pw'}"]
+    if as_root:
+        for path in (root, *root.iterdir()):
+            shutil.chown(path, "postgres", "postgres")
+    subprocess.run([*prefix, _bin("initdb"), "-D", str(data), *auth, "-U", user, "--no-sync"], **run)
     subprocess.run([*prefix, _bin("pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
                     "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], **run)
+    database = database or user
+    if database != "postgres":
+        subprocess.run([_bin("createdb"), "-h", str(root), "-p", str(port), "-U", user, database], **run)
+    secret = f":{quote(password, safe='')}" if password is not None else ""
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield Server(f"postgresql+psycopg://{user}{secret}@127.0.0.1:{port}/{database}", port, root)
     finally:
         subprocess.run([*prefix, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)

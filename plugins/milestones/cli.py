@@ -153,12 +153,14 @@ def cmd_why(args: argparse.Namespace) -> int:
     """Every decision the pipeline took for one customer, with its reason and the email's fate."""
     import pandas as pd
 
+    from milestones import storage
     from milestones.feedback import Feedback
 
     settings = _settings(args)
-    root = Path(settings.data_dir) / "decisions"
-    days = [root / str(args.as_of)] if args.as_of else sorted(root.glob("*"))
-    frames = [pd.read_parquet(d / "decisions.parquet") for d in days if (d / "decisions.parquet").is_file()]
+    root = storage.root(settings) / "decisions"
+    days = [root / str(args.as_of)] if args.as_of else sorted(root.glob("*") if root.is_dir() else [],
+                                                               key=lambda d: d.name)
+    frames = [storage.read_parquet(d / "decisions.parquet") for d in days if (d / "decisions.parquet").is_file()]
     decisions = pd.concat(frames) if frames else pd.DataFrame(columns=["customer_id", "event_date"])
     mine = decisions[decisions["customer_id"] == args.customer_id].sort_values("event_date")
     feedback = Feedback(settings.ledger_database_url)

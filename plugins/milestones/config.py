@@ -26,6 +26,11 @@ class Settings:
 
     #: Root of everything the pipeline writes (snapshots, events, ledger, outbox).
     data_dir: Path = PROJECT_ROOT / "data"
+    #: Stage files (snapshots, events, decisions, messages, run records, Data Docs) on object
+    #: storage instead of data_dir: s3://bucket/prefix/, gs://...; empty: under data_dir.
+    data_url: str = ""
+    #: Airflow connection with the credentials for data_url.
+    data_conn_id: str = "aws_default"
     #: Where new extracts land; the ingest DAG watches it.
     inbox_dir: Path | None = None
     #: Inbox in object storage instead (s3://bucket/prefix/, gs://..., file:///abs/path/); empty: inbox_dir.

@@ -61,18 +61,24 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
     extract = Path(extract)
     day = snapshot_day(extract, as_of)
     chosen = select(extract, settings, profile)
-    previous_rows = _row_count(Path(previous), settings) if previous is not None else None
-    out = storage.stage_dir(settings.data_dir, "snapshots", day)
+    previous_rows = _row_count(storage.locate(previous), settings) if previous is not None else None
+    out = storage.stage_dir(storage.root(settings), "snapshots", day)
     # Valid and quarantined rows stream to Parquet chunk by chunk; the snapshot
     # file only appears when the gate passes.
-    result = validate_extract(
-        extract, as_of=day, previous_rows=previous_rows, out_dir=out,
-        max_invalid_share=settings.max_invalid_share, max_row_drop_share=settings.max_row_drop_share,
-        chunk_rows=settings.validation_chunk_rows, profile=chosen,
-    )
+    with storage.local_dir(out) as local_out:
+        result = validate_extract(
+            extract, as_of=day, previous_rows=previous_rows, out_dir=local_out,
+            max_invalid_share=settings.max_invalid_share, max_row_drop_share=settings.max_row_drop_share,
+            chunk_rows=settings.validation_chunk_rows, profile=chosen,
+        )
+    if not result.gate_passed:
+        storage.remove(out / "snapshot.parquet")
     from milestones.validation import write_data_docs
 
-    docs = write_data_docs(result.gx_results, Path(settings.data_dir) / "docs", extract.name, profile=chosen.name)
+    docs_root = storage.root(settings) / "docs"
+    with storage.local_dir(docs_root, fetch=True) as local_docs:
+        docs = write_data_docs(result.gx_results, local_docs, extract.name, profile=chosen.name)
+    docs = docs_root / docs.relative_to(local_docs).as_posix()
     summary = {"extract": str(extract), "snapshot_date": str(day), **result.summary(),
                "quarantine": str(out / "quarantine.parquet"), "data_docs": str(docs)}
     if not result.gate_passed:
@@ -85,15 +91,11 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
 
 def _row_count(path: Path, settings: Settings) -> int:
     """Rows of a previous extract as delivered (quarantined rows included)."""
-    import json
-
     summary = path.with_name("validation.json")
     if path.name == "snapshot.parquet" and summary.is_file():
-        return int(json.loads(summary.read_text(encoding="utf-8"))["rows"])
+        return int(storage.read_json(summary)["rows"])
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
+        return storage.parquet_rows(path)
     from milestones.profiles import read_mapped, select
 
     return read_mapped(path, select(path, settings)).table.num_rows
@@ -102,15 +104,15 @@ def _row_count(path: Path, settings: Settings) -> int:
 def previous_snapshot_for(previous: Path | str | None, day: dt.date, settings: Settings) -> Path | None:
     """A validated previous snapshot: given explicitly (validated now if raw), else the latest older one."""
     if previous is None:
-        return storage.latest_snapshot_before(settings.data_dir, day)
-    previous = Path(previous)
+        return storage.latest_snapshot_before(storage.root(settings), day)
+    previous = storage.locate(previous)
     if previous.name == "snapshot.parquet":
         return previous
     prev_day = snapshot_date_from_name(previous)
     if prev_day is None or prev_day >= day:
         raise ExtractError(f"{previous.name}: previous extract must be named customers_YYYY-MM-DD and older than {day}")
     try:
-        return Path(validate_stage(previous, settings)["snapshot"])
+        return storage.locate(validate_stage(previous, settings)["snapshot"])
     except GateFailed as exc:
         raise ExtractError(f"previous extract rejected by the gate: {exc}") from None
 
@@ -124,20 +126,21 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     from milestones.events import columns_read, detect_events, load_rules
 
     day = _day(as_of)
-    snapshot = Path(snapshot) if snapshot else storage.latest_snapshot_before(settings.data_dir, day + dt.timedelta(days=1))
-    if snapshot is None or not Path(snapshot).is_file():
-        raise FileNotFoundError(f"no validated snapshot on or before {day} under {settings.data_dir}")
+    data = storage.root(settings)
+    snapshot = storage.locate(snapshot) if snapshot else storage.latest_snapshot_before(data, day + dt.timedelta(days=1))
+    if snapshot is None or not snapshot.is_file():
+        raise FileNotFoundError(f"no validated snapshot on or before {day} under {data}")
     rules = load_rules()
     columns = columns_read(rules)
     current = storage.read_parquet(snapshot, columns=columns)
-    snap_day = Path(snapshot).parent.name
-    prev_path = Path(previous) if previous else storage.latest_snapshot_before(settings.data_dir, snap_day)
+    snap_day = snapshot.parent.name
+    prev_path = storage.locate(previous) if previous else storage.latest_snapshot_before(data, snap_day)
     prev = storage.read_parquet(prev_path, columns=columns) if prev_path else None
     days = days or settings.catch_up_days
     events = detect_events(current, prev, as_of=None if instant else day, instant=instant, days=days,
                            leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone,
                            rules=rules)
-    out = storage.stage_dir(settings.data_dir, "events", day) / "events.parquet"
+    out = storage.stage_dir(storage.root(settings), "events", day) / "events.parquet"
     storage.write_parquet(events, out)
     return {"events": str(out), "snapshot": str(snapshot), "previous": str(prev_path) if prev_path else None,
             "as_of": str(day), "by_type": dict(Counter(events["event_type"])),
@@ -171,7 +174,7 @@ def decide_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     from milestones.policy import decide
 
     day = _day(as_of)
-    events = storage.read_parquet(storage.stage_dir(settings.data_dir, "events", day) / "events.parquet")
+    events = storage.read_parquet(storage.stage_dir(storage.root(settings), "events", day) / "events.parquet")
     decisions = decide(events, storage.read_parquet(snapshot), policy_for(day, settings, events["key"]),
                        as_of=day)
     sends = Counter(decisions.loc[decisions["decision"] == "send", "event_type"])
@@ -180,7 +183,7 @@ def decide_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
         held = (decisions["decision"] == "send") & decisions["event_type"].isin(tripped)
         decisions.loc[held, "decision"] = "skip"
         decisions.loc[held, "reason"] = "circuit_breaker"
-    out = storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet"
+    out = storage.stage_dir(storage.root(settings), "decisions", day) / "decisions.parquet"
     storage.write_parquet(decisions, out)
     skipped = Counter(decisions.loc[decisions["decision"] == "skip", "reason"])
     return {"decisions": str(out), "send": int((decisions["decision"] == "send").sum()),
@@ -193,14 +196,14 @@ def circuit_breaker(day: dt.date, settings: Settings, sends: Counter) -> dict[st
 
     "Usual" is the median of the same type's sends over the earlier run records.
     """
-    import json
     import statistics
 
     history: dict[str, list[int]] = {}
-    for path in sorted((Path(settings.data_dir) / "runs").glob("*.json")):
+    runs = storage.root(settings) / "runs"
+    for path in sorted(runs.glob("*.json") if runs.is_dir() else [], key=lambda p: p.name):
         if path.stem >= str(day):
             continue
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = storage.read_json(path)
         for event_type in sends:
             history.setdefault(event_type, []).append(int(record.get("sends_by_type", {}).get(event_type, 0)))
     tripped = {}
@@ -216,7 +219,7 @@ def circuit_breaker(day: dt.date, settings: Settings, sends: Counter) -> dict[st
 
 
 def approval_path(day: dt.date | str, settings: Settings) -> Path:
-    return Path(settings.data_dir) / "approvals" / f"{day}.json"
+    return storage.root(settings) / "approvals" / f"{day}.json"
 
 
 def run_approved(day: dt.date | str, settings: Settings) -> bool:
@@ -248,7 +251,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
 
     day = _day(as_of)
     now = now or dt.datetime.now(dt.UTC)
-    decisions = storage.read_parquet(storage.stage_dir(settings.data_dir, "decisions", day) / "decisions.parquet")
+    decisions = storage.read_parquet(storage.stage_dir(storage.root(settings), "decisions", day) / "decisions.parquet")
     people = storage.read_parquet(snapshot).set_index("customer_id")
     renderer = Renderer(settings.templates_dir, settings.default_locale, assets_url=settings.assets_base)
     gate, keys = approval_gate(settings.templates_dir), links.load_keys(settings.data_dir)
@@ -284,7 +287,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
         })
     columns = ["key", "customer_id", "event_type", "event_date", "email", "locale", "timezone", "template",
                "template_version", "subject", "html", "text", "unsubscribe_url", "send_at"]
-    out = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
+    out = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
     storage.write_parquet(pd.DataFrame(rows, columns=columns), out)
     return {"messages": str(out), "rendered": len(rows), "render_failed": failures,
             "not_approved": not_approved, "missing_translations": dict(sorted(missing.items()))}
@@ -315,13 +318,11 @@ def make_transport(settings: Settings):
 
 def shards_for(as_of: dt.date | str, settings: Settings) -> list[dict[str, Any]]:
     """Row ranges of the day's messages file, ``delivery_shard_size`` each: one mapped task per shard."""
-    import pyarrow.parquet as pq
-
     day = _day(as_of)
-    path = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
+    path = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
     if not path.is_file():
         return []
-    rows = pq.ParquetFile(path).metadata.num_rows
+    rows = storage.parquet_rows(path)
     size = max(1, settings.delivery_shard_size)
     return [{"date": str(day), "start": i, "stop": min(i + size, rows)} for i in range(0, rows, size)]
 
@@ -333,7 +334,7 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
     from milestones.ledger import Ledger
 
     day = _day(as_of)
-    path = storage.stage_dir(settings.data_dir, "messages", day) / "messages.parquet"
+    path = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
     messages = storage.read_parquet(path).iloc[start:stop]
     transport = transport or make_transport(settings)
     if due_before is not None:
@@ -418,7 +419,7 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
 
 
 def run_record_path(settings: Settings, day: dt.date | str) -> Path:
-    return Path(settings.data_dir) / "runs" / f"{day}.json"
+    return storage.root(settings) / "runs" / f"{day}.json"
 
 
 def record_delivery(day: dt.date | str, settings: Settings, delivered: dict[str, Any]) -> dict[str, Any]:
@@ -426,24 +427,28 @@ def record_delivery(day: dt.date | str, settings: Settings, delivered: dict[str,
 
     Counts are recomputed, not added: shards delivering in parallel, retries and
     re-runs all leave the record matching the ledger. A file lock keeps two
-    shards on one machine from interleaving their read and write.
+    shards on one machine from interleaving their read and write, and with a
+    PostgreSQL ledger a transaction-scoped advisory lock does so across machines
+    (the record may be in object storage, which has no locks).
     """
     import fcntl
-    import json
+    import zlib
 
     import sqlalchemy as sa
 
     from milestones.ledger import Ledger, emails
 
     path = run_record_path(settings, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = Path(settings.data_dir) / "runs" / f"{day}.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(settings.ledger_database_url)
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(lock_file, "w") as lock, ledger.engine.begin() as conn:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        with ledger.engine.connect() as conn:
-            states = dict(conn.execute(sa.select(emails.c.state, sa.func.count())
-                                       .where(emails.c.event_date == str(day)).group_by(emails.c.state)).all())
-        record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"as_of": str(day)}
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(f"run-record {day}".encode()))))
+        states = dict(conn.execute(sa.select(emails.c.state, sa.func.count())
+                                   .where(emails.c.event_date == str(day)).group_by(emails.c.state)).all())
+        record = storage.read_json(path) if path.is_file() else {"as_of": str(day)}
         record.update(emails_sent=states.get("accepted", 0), failed=states.get("failed", 0),
                       unknown=states.get("unknown", 0),
                       transport=delivered.get("transport", record.get("transport")))

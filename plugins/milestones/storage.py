@@ -16,27 +16,73 @@ Layout (``D`` is the date a stage ran for, ``YYYY-MM-DD``)::
 
 Files are written to a temporary name and renamed, so a reader never sees a
 half-written Parquet file and a re-run of a stage replaces its output whole.
+
+**Object storage.** With the setting ``data_url`` (``s3://bucket/prefix/``,
+``gs://...``) the stage files (snapshots, quarantine, validation summaries, events,
+decisions, messages, run records, approvals and Data Docs) live there instead, through
+Airflow's :class:`~airflow.sdk.ObjectStoragePath` with the credentials of the
+``data_conn_id`` connection; the ledger stays in its database, the outbox, received
+extracts and secrets under ``data_dir``. Every function here takes either a local
+:class:`~pathlib.Path` or an ``ObjectStoragePath`` (:func:`locate` turns the strings
+passed through XCom back into one); an object is written whole by one PUT, so readers
+never see half of it either.  ``root(settings)`` is where the stage files of a
+deployment live.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from milestones.config import Settings
+
 STAGES = ("snapshots", "events", "decisions", "messages")
+LOCAL_SCHEMES = ("file", "local")
+
+
+def root(settings: Settings) -> Path:
+    """Where the stage files live: ``data_url`` (object storage) if set, else ``data_dir``."""
+    if settings.data_url:
+        return locate(settings.data_url, settings.data_conn_id)
+    return Path(settings.data_dir)
+
+
+def locate(where: Any, conn_id: str | None = None) -> Path:
+    """A path as given: ``s3://...`` (the connection may be in the URL, as ``str()`` of an
+    ObjectStoragePath writes it) becomes an ObjectStoragePath, anything else a Path."""
+    if is_remote(where):
+        return where
+    text = os.fspath(where) if not isinstance(where, str) else where
+    if "://" not in text:
+        return Path(text)
+    scheme = text.split("://", 1)[0]
+    if scheme in LOCAL_SCHEMES:
+        return Path(text.split("://", 1)[1])
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(text, conn_id=conn_id or None) if conn_id and "@" not in text.split("/")[2] \
+        else ObjectStoragePath(text)
+
+
+def is_remote(path: Any) -> bool:
+    """True for an object-storage path (an ObjectStoragePath that is not a local file)."""
+    return getattr(path, "protocol", None) not in (None, "", *LOCAL_SCHEMES)
 
 
 def stage_dir(data_dir: Path | str, stage: str, day: dt.date | str) -> Path:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    path = Path(data_dir) / stage / str(day)
-    path.mkdir(parents=True, exist_ok=True)
+    path = locate(data_dir) / stage / str(day)
+    if not is_remote(path):  # object stores have no directories
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -46,7 +92,7 @@ def snapshot_path(data_dir: Path | str, day: dt.date | str) -> Path:
 
 def latest_snapshot_before(data_dir: Path | str, day: dt.date | str) -> Path | None:
     """The newest validated snapshot strictly older than ``day``, if any."""
-    root = Path(data_dir) / "snapshots"
+    root = locate(data_dir) / "snapshots"
     if not root.is_dir():
         return None
     older = sorted(p.name for p in root.iterdir() if p.name < str(day))
@@ -64,7 +110,11 @@ def atomic_target(path: Path) -> Path:
 
 
 def write_parquet(frame: pd.DataFrame, path: Path | str) -> Path:
-    path = Path(path)
+    path = locate(path)
+    if is_remote(path):
+        with path.open("wb") as fh:
+            frame.to_parquet(fh, index=False)
+        return path
     tmp = atomic_target(path)
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
@@ -75,6 +125,11 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
     """The frame stored at ``path``; with ``columns``, only those of them the file has."""
     import pandas as pd
 
+    path = locate(path)
+    if is_remote(path):
+        import io
+
+        path = io.BytesIO(path.read_bytes())  # one GET; Parquet readers seek around
     if columns is not None:
         import pyarrow.parquet as pq
 
@@ -83,9 +138,56 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
     return pd.read_parquet(path, columns=columns)
 
 
+def parquet_rows(path: Path | str) -> int:
+    """Rows of a Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    path = locate(path)
+    with path.open("rb") as fh:
+        return pq.ParquetFile(fh).metadata.num_rows
+
+
 def write_json(data: Any, path: Path | str) -> Path:
-    path = Path(path)
+    path = locate(path)
+    text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    if is_remote(path):
+        path.write_text(text, encoding="utf-8")
+        return path
     tmp = atomic_target(path)
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def read_json(path: Path | str) -> Any:
+    return json.loads(locate(path).read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def local_dir(target: Path | str, *, fetch: bool = False) -> Iterator[Path]:
+    """A local directory standing in for ``target``, for writers that need one (Parquet
+    sinks, GX Data Docs). Local: ``target`` itself. Remote: a temporary directory (filled
+    with ``target``'s files first when ``fetch``) whose files are uploaded on success."""
+    target = locate(target)
+    if not is_remote(target):
+        target.mkdir(parents=True, exist_ok=True)
+        yield target
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="milestones-stage-") as tmp:
+        local = Path(tmp)
+        if fetch and target.is_dir():
+            target.fs.get(target.path.rstrip("/") + "/", str(local), recursive=True)
+        before = {p: p.stat().st_mtime_ns for p in local.rglob("*") if p.is_file()}
+        yield local
+        for path in sorted(local.rglob("*")):
+            if path.is_file() and before.get(path) != path.stat().st_mtime_ns:
+                (target / path.relative_to(local).as_posix()).write_bytes(path.read_bytes())
+
+
+def remove(path: Path | str) -> None:
+    """Delete a stage file if it exists."""
+    path = locate(path)
+    if path.is_file():
+        path.unlink()

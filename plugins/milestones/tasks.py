@@ -57,9 +57,9 @@ def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
 
     settings = load_settings()
     day = pipeline.snapshot_day(extract)
-    previous = storage.latest_snapshot_before(settings.data_dir, day)
+    previous = storage.latest_snapshot_before(storage.root(settings), day)
     summary = pipeline.validate_stage(extract, settings, previous=previous)
-    log.info("validated %s: %s rows, %s quarantined; quarantine file %s; Data Docs file://%s",
+    log.info("validated %s: %s rows, %s quarantined; quarantine file %s; Data Docs %s",
              Path(extract).name, summary["rows"], summary["quarantined"], summary["quarantine"],
              summary["data_docs"])
     context["outlet_events"][SNAPSHOT].extra = {"snapshot": summary["snapshot"],
@@ -77,7 +77,7 @@ def snapshot_for_run(context: dict[str, Any]) -> dict[str, str]:
         return {"snapshot": latest["snapshot"], "as_of": latest["snapshot_date"]}
     settings = load_settings()
     day = (context.get("params") or {}).get("date") or str(context["logical_date"].date())
-    path = storage.snapshot_path(settings.data_dir, day)
+    path = storage.snapshot_path(storage.root(settings), day)
     if not path.is_file():
         raise FileNotFoundError(f"no validated snapshot for {day}: {path}")
     return {"snapshot": str(path), "as_of": str(day)}
@@ -96,7 +96,6 @@ def decide(run: dict[str, str]) -> dict[str, Any]:
 def render(run: dict[str, str], detected: dict[str, Any], decided: dict[str, Any],
            context: dict[str, Any]) -> dict[str, Any]:
     """Render, then write the run record (the same summary ``milestones run`` prints)."""
-    import json
 
     from milestones.assets import MESSAGES
 
@@ -106,7 +105,7 @@ def render(run: dict[str, str], detected: dict[str, Any], decided: dict[str, Any
         log.warning("not rendered: %s (%s)", failure["key"], failure["reason"])
     for event_type, held in result.get("not_approved", {}).items():
         log.warning("%d %s emails held back: %s", held["emails"], event_type, held["reason"])
-    validated = json.loads(Path(run["snapshot"]).with_name("validation.json").read_text(encoding="utf-8"))
+    validated = storage.read_json(storage.locate(run["snapshot"]).with_name("validation.json"))
     pipeline.summarise(run["as_of"], validated, detected, decided, result,
                        {"transport": "scheduled (outreach_delivery)"}, settings)
     context["outlet_events"][MESSAGES].extra = {"messages": result["messages"], "as_of": run["as_of"]}
@@ -125,11 +124,13 @@ def days_to_deliver(context: dict[str, Any], lookback_days: int = 3) -> list[str
     param = (context.get("params") or {}).get("date")
     if param:
         return [str(param)]
-    root = Path(settings.data_dir) / "messages"
+    root = storage.root(settings) / "messages"
     today = dt.datetime.now(dt.UTC).date()
     wanted = {str(today - dt.timedelta(days=n)) for n in range(-1, lookback_days + 1)}
     wanted |= {str(p["as_of"]) for p in _trigger_payloads(context, MESSAGES.name) if p.get("as_of")}
-    return sorted(p.name for p in root.glob("*") if p.name in wanted and (p / "messages.parquet").is_file())
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.name in wanted and (p / "messages.parquet").is_file())
 
 
 def plan_shards(context: dict[str, Any]) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ class FaultServer:
         self.slow_seconds = slow_seconds
         self.received: Counter = Counter()
         self.accepted: Counter = Counter()
+        self.accepted_at: dict[str, float] = {}  #: key -> time.time() of its first acceptance
         self.auth_headers: set[str] = set()
         self.connections: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
@@ -64,6 +65,7 @@ class FaultServer:
                 if action in ("202", "chunked", "close"):
                     with server._lock:
                         server.accepted[key] += 1
+                        server.accepted_at.setdefault(key, time.time())
                     if action == "chunked":
                         self.send_response(202)
                         self.send_header("X-Message-Id", f"msg-{key}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -15,11 +13,13 @@ router = APIRouter()
 
 
 def _summaries() -> list[dict]:
-    root = Path(load_settings().data_dir) / "runs"
+    from milestones import storage
+
+    root = storage.root(load_settings()) / "runs"
     out = []
-    for path in sorted(root.glob("*.json"), reverse=True):
+    for path in sorted(root.glob("*.json") if root.is_dir() else [], key=lambda p: p.name, reverse=True):
         try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
+            out.append(storage.read_json(path))
         except (OSError, ValueError):
             continue
     return out
