@@ -5,7 +5,8 @@ same arguments always give the same rows.  ``write_samples`` writes them as
 ``customers_<date>.csv`` files.  The rows are built so that on ``as_of`` every
 event type fires for some customers (birthdays including 29 February births and
 milestone ages, anniversaries, retirements, graduations, changes between the
-snapshots) and the bad rows the validation must quarantine are present.
+snapshots), in every language (so the bundled run emails every event x
+language pair), and the bad rows the validation must quarantine are present.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ FIRST_NAMES = {
     "en": ["Alice", "Bob", "Charlotte", "David", "Emma", "Frank", "Grace", "Henry"],
     "fi": ["Aino", "Eetu", "Helmi", "Juha", "Kaisa", "Lauri", "Päivi", "Sääde"],
     "et": ["Mari", "Jüri", "Kätlin", "Tõnu", "Ülle", "Mart", "Liis", "Õie"],
-    "zh": ["李娜", "王伟", "张敏", "刘洋", "陈静", "杨磊", "赵丽", "黄勇"],
+    # Given names; the family name is last_name (the greeting writes 李娜: family name first, no space).
+    "zh": ["娜", "伟", "敏", "洋", "静", "磊", "丽", "勇"],
 }
 LAST_NAMES = {
     "en": ["Smith", "Jones", "O'Brien", "Taylor"],
     "fi": ["Virtanen", "Korhonen", "Mäkinen", "Nieminen"],
     "et": ["Tamm", "Saar", "Sepp", "Mägi"],
-    "zh": ["", "", "", ""],
+    "zh": ["李", "王", "张", "刘", "陈", "杨", "赵", "黄"],
 }
 LOCALES = {"en": ["en", "en-GB", "en-US"], "fi": ["fi", "fi-FI"], "et": ["et", "et-EE"], "zh": ["zh", "zh-CN"]}
 TIMEZONES = {
@@ -46,8 +48,13 @@ def _same_day(day: dt.date, years_ago: int) -> dt.date:
         return day.replace(year=day.year - years_ago, day=28)
 
 
+#: Row kinds (``i % 20``) that make an email on ``as_of``: the kind picks the event, the block of
+#: twenty rows (``i // 20``) the language, so every event reaches every language.
+EMAIL_KINDS = frozenset({0, 1, 2, 3, 4, 6, 7, 8})
+
+
 def _base_row(rng: random.Random, i: int, as_of: dt.date) -> dict[str, str]:
-    lang = ["en", "fi", "et", "zh"][i % 4]
+    lang = ["en", "fi", "et", "zh"][(i // 20) % 4]
     first = rng.choice(FIRST_NAMES[lang])
     dob = as_of - dt.timedelta(days=rng.randint(18 * 365, 85 * 365))
     since = as_of - dt.timedelta(days=rng.randint(30, 20 * 365))
@@ -95,6 +102,9 @@ def generate(n: int = 300, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 4
             row["date_of_birth"] = _same_day(as_of - dt.timedelta(days=70), 23).isoformat()
         elif kind == 5:  # born on 29 February
             row["date_of_birth"] = rng.choice(["1988-02-29", "1996-02-29", "2000-02-29"])
+    for i, row in enumerate(current):
+        if i % 20 in EMAIL_KINDS and i < 80 and row["marketing_opt_in"] == "false":
+            row["marketing_opt_in"] = "true"  # the first of each event x language may be emailed
     previous = [dict(row) for row in current]
     for i in range(n):
         kind = i % 20

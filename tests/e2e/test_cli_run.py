@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +30,13 @@ def test_run_twice_sends_once(tmp_path, sample_current, sample_previous):
     emails = list((tmp_path / "outbox").glob("*.eml"))
     assert summary["emails_sent"] == len(emails) > 0
     assert summary["skipped"]["no_opt_in"] > 0 and summary["skipped"]["deceased"] > 0
+    # The bundled sample shows every event in every language (what `make run` leaves in the outbox).
+    pairs = set()
+    for path in emails:
+        mime = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        page = mime.get_body(("html",)).get_content()
+        pairs.add((mime["X-Milestones-Event"], re.search(r'<html lang="([a-z]+)"', page).group(1)))
+    assert pairs == {(e, lang) for e in summary["events"] for lang in ("en", "fi", "et", "zh")}, pairs
 
     second = _run(*args)
     assert second.returncode == 0, second.stderr
