@@ -36,7 +36,8 @@ def parse(dag_folder: Path, **env: str) -> dict:
 def test_inbox_url_makes_the_watcher_claim_from_object_storage(tmp_path):
     out = parse(ROOT / "dags", MILESTONES_INBOX_URL="s3://crm-exports/inbox/",
                 MILESTONES_INBOX_CONN_ID="crm_s3", MILESTONES_DATA_DIR=str(tmp_path))
-    assert out["errors"] == {} and len(out["dags"]) == 3
+    assert out["errors"] == {}
+    assert {"crm_extract_ingest", "milestone_detection", "outreach_delivery"} <= set(out["dags"])
     assert out["uri"] == "s3://crm-exports/inbox" and out["scheduled_on"] == "milestones_crm_inbox"
     assert out["trigger"] == ["milestones.triggers.ObjectStorageInboxTrigger",
                               {"url": "s3://crm-exports/inbox/", "conn_id": "crm_s3",
