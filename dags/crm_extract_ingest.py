@@ -5,8 +5,11 @@ Validates a CRM extract the moment it lands in the inbox and publishes the
 validated snapshot.
 
 * **Trigger**: event-driven. The `milestones_crm_inbox` asset is watched by
-  `milestones.triggers.InboxTrigger`; a `customers_YYYY-MM-DD.csv|parquet` file
-  landing in the inbox starts a run (no cron). Manual runs take the `extract` param.
+  `milestones.triggers.InboxTrigger`; a `customers_YYYY-MM-DD.csv|parquet` or
+  `outcomes_YYYY-MM-DD.csv|parquet` file landing in the inbox starts a run (no cron).
+  Manual runs take the `extract` param.
+* **Routes by file name**: an outcomes extract goes to `load_outcomes` (validated the
+  same way, stored under `outcomes/<date>/`, nothing published); a CRM extract to `validate`.
 * **Does**: Great Expectations validation; bad rows go to
   `snapshots/<date>/quarantine.parquet` with their reasons; a bad file fails the
   run (the gate) and nothing downstream runs.
@@ -42,6 +45,12 @@ def crm_extract_ingest():
 
         return tasks.locate_extract(context)
 
+    @task.branch
+    def route(extract: str) -> str:
+        from milestones import tasks
+
+        return tasks.route(extract)
+
     # A gate failure is not transient: retrying would fail the same way.
     @task(outlets=[SNAPSHOT], retries=0)
     def validate(extract: str, **context) -> dict:
@@ -49,7 +58,14 @@ def crm_extract_ingest():
 
         return tasks.validate(extract, context)
 
-    validate(locate_extract())
+    @task(retries=0)
+    def load_outcomes(extract: str) -> dict:
+        from milestones import tasks
+
+        return tasks.load_outcomes(extract)
+
+    extract = locate_extract()
+    route(extract) >> [validate(extract), load_outcomes(extract)]
 
 
 crm_extract_ingest()

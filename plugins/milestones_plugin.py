@@ -1,19 +1,37 @@
-"""Airflow 3 plugin: the milestones pages inside the Airflow UI.
+"""Airflow 3 plugin: the milestones pages inside the Airflow UI, behind Airflow's login.
 
 The FastAPI app (:func:`milestones.web.create_app`) is mounted by the API server
-under ``/milestones``; ``external_views`` put its pages in the UI's navigation.
+under ``/milestones``; ``external_views`` put its pages in the UI's navigation. Every
+page and endpoint requires the user Airflow's auth manager knows (``get_user``: the UI's
+JWT cookie or a bearer token), like Airflow's own API.
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
+from fastapi import Request
 
 from milestones.web import create_app
 
 
+async def _airflow_user(request: Request):
+    """Airflow's ``get_user`` (bearer token, else the UI's JWT cookie); imported on first request,
+    so loading the plugin in the scheduler and DAG processor stays cheap."""
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    return await get_user(request, None, await bearer_scheme(request))
+
+
+def _login_url(next_path: str) -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_url_login(next_url=next_path)
+
+
 class MilestonesPlugin(AirflowPlugin):
     name = "milestones"
-    fastapi_apps = [{"app": create_app(), "url_prefix": "/milestones", "name": "Milestones"}]
+    fastapi_apps = [{"app": create_app(current_user=_airflow_user, login_url=_login_url), "url_prefix": "/milestones",
+                     "name": "Milestones"}]
     external_views = [
         {"name": "Milestones runs", "href": "/milestones/", "destination": "nav", "url_route": "milestones-runs"},
         {"name": "Email templates", "href": "/milestones/gallery/", "destination": "nav",

@@ -40,3 +40,5 @@ FALSE_LITERALS = ("false", "0", "no")
 #: selects an extract profile (``salesforce_customers_2026-11-22.csv``; setting extract_profile_rules).
 FILENAME_PATTERN = re.compile(
     r"^(?:(?P<prefix>[A-Za-z0-9][A-Za-z0-9-]*)_)?customers_(?P<date>\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
+#: What the inbox watchers claim: CRM extracts (as above) and outcomes extracts; the ingest routes by name.
+INBOX_PATTERN = re.compile(FILENAME_PATTERN.pattern + r"|^outcomes_\d{4}-\d{2}-\d{2}\.(csv|parquet)$")

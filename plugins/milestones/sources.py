@@ -4,7 +4,7 @@ The inbox may be a URL (setting ``inbox_url``): ``s3://bucket/prefix/``,
 ``gs://bucket/prefix/``, ``file:///abs/path/`` or any scheme Airflow's
 :class:`~airflow.sdk.ObjectStoragePath` has a filesystem for, with the
 credentials of an Airflow connection (``inbox_conn_id``).  Extracts are named
-``customers_YYYY-MM-DD.(csv|parquet)`` directly under the prefix.
+``customers_YYYY-MM-DD.(csv|parquet)`` (or ``outcomes_...``) directly under the prefix.
 
 Claiming one extract (``claim_next``), for the object version ``V`` (size and
 ETag / generation / modification time) of ``<prefix>/<name>``:
@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from milestones import storage
-from milestones.contract import FILENAME_PATTERN
+from milestones.contract import INBOX_PATTERN
 
 if TYPE_CHECKING:  # pragma: no cover
     from airflow.sdk import ObjectStoragePath
@@ -177,7 +177,7 @@ def list_extracts(url: str, conn_id: str | None = None) -> list[RemoteExtract]:
     found = []
     for info in entries:
         name = info["name"].rstrip("/").rsplit("/", 1)[-1]
-        if info.get("type") != "file" or not FILENAME_PATTERN.match(name):
+        if info.get("type") != "file" or not INBOX_PATTERN.match(name):
             continue
         found.append(RemoteExtract(url=_url(root, info["name"]), name=name, size=int(info.get("size") or 0),
                                    version=_version(info)))

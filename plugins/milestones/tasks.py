@@ -55,16 +55,53 @@ def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
     """Validate and publish the snapshot; the asset event carries its path and date."""
     from milestones.assets import SNAPSHOT
 
+    from milestones.extract import ExtractError
+
     settings = load_settings()
-    day = pipeline.snapshot_day(extract)
-    previous = storage.latest_snapshot_before(storage.root(settings), day)
-    summary = pipeline.validate_stage(extract, settings, previous=previous)
+    try:
+        day = pipeline.snapshot_day(extract)
+        previous = storage.latest_snapshot_before(storage.root(settings), day)
+        summary = pipeline.validate_stage(extract, settings, previous=previous)
+    except ExtractError as exc:
+        record_ingest_failure(extract, "customers", exc, settings)
+        raise
     log.info("validated %s: %s rows, %s quarantined; quarantine file %s; Data Docs %s",
              Path(extract).name, summary["rows"], summary["quarantined"], summary["quarantine"],
              summary["data_docs"])
     context["outlet_events"][SNAPSHOT].extra = {"snapshot": summary["snapshot"],
                                                 "snapshot_date": summary["snapshot_date"]}
     return summary
+
+
+def route(extract: str) -> str:
+    """The ingest task for this file: ``load_outcomes`` for an outcomes extract, else ``validate``."""
+    from milestones.outcomes import outcomes_date
+
+    return "load_outcomes" if outcomes_date(extract) else "validate"
+
+
+def load_outcomes(extract: str) -> dict[str, Any]:
+    """Validate and store an outcomes extract (no snapshot asset: detection does not run on it)."""
+    from milestones import outcomes
+    from milestones.extract import ExtractError
+
+    settings = load_settings()
+    try:
+        summary = outcomes.load(extract, settings)
+    except ExtractError as exc:
+        record_ingest_failure(extract, "outcomes", exc, settings)
+        raise
+    log.info("outcomes %s: %s rows, %s quarantined, %s stored; Data Docs on the runs page",
+             Path(extract).name, summary["rows"], summary["quarantined"], summary["stored"])
+    return summary
+
+
+def record_ingest_failure(extract: str, kind: str, exc: Exception, settings) -> None:
+    """Keep a file refused before validation (unreadable, not UTF-8, a missing column) for the runs page."""
+    name = Path(extract).name
+    storage.write_json({"kind": kind, "extract": name, "error": str(exc),
+                        "date": dt.datetime.now(dt.UTC).date().isoformat()},
+                       storage.root(settings) / "ingest_failures" / f"{name}.json")
 
 
 def snapshot_for_run(context: dict[str, Any]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The inbox watchers: Airflow event triggers that fire once per extract landing.
 
 They run in the triggerer.  :class:`InboxTrigger` watches a local directory:
-when a file matching ``customers_YYYY-MM-DD.(csv|parquet)`` appears and has
+when a file matching ``customers_YYYY-MM-DD.(csv|parquet)`` (or ``outcomes_...``) appears and has
 stopped growing, it claims it by an atomic rename into ``received/`` (so a file
 is handed over exactly once, even with several triggerers) and yields its new
 path as the event payload.  :class:`ObjectStorageInboxTrigger` does the same for
@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from milestones.contract import FILENAME_PATTERN
+from milestones.contract import INBOX_PATTERN
 
 
 def claim_next(inbox: Path, received: Path, settled: dict[str, tuple[int, float]]) -> Path | None:
@@ -31,7 +31,7 @@ def claim_next(inbox: Path, received: Path, settled: dict[str, tuple[int, float]
     """
     if not inbox.is_dir():
         return None
-    candidates = sorted(p for p in inbox.iterdir() if p.is_file() and FILENAME_PATTERN.match(p.name))
+    candidates = sorted(p for p in inbox.iterdir() if p.is_file() and INBOX_PATTERN.match(p.name))
     for path in candidates:
         stat = path.stat()
         signature = (stat.st_size, stat.st_mtime)

@@ -31,8 +31,8 @@ def test_documented_tagged_retried(dagbag, dag_id):
     assert "milestones" in dag.tags and len(dag.tags) >= 2
     assert dag.max_active_runs == 1
     for task in dag.tasks:
-        # The validation gate is deliberately not retried: a bad file stays bad.
-        if (dag_id, task.task_id) == ("crm_extract_ingest", "validate"):
+        # The validation gates are deliberately not retried: a bad file stays bad.
+        if (dag_id, task.task_id) in {("crm_extract_ingest", "validate"), ("crm_extract_ingest", "load_outcomes")}:
             assert task.retries == 0
         else:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
@@ -48,6 +48,9 @@ def test_assets_wire_the_chain(dagbag):
     assert INBOX.watchers and type(INBOX.watchers[0].trigger).__name__ == "InboxTrigger"
     assert INBOX in ingest.timetable.asset_condition.objects
     assert SNAPSHOT in ingest.get_task("validate").outlets
+    # Files are routed by name: an outcomes extract never publishes a snapshot.
+    assert ingest.get_task("route").downstream_task_ids == {"validate", "load_outcomes"}
+    assert not ingest.get_task("load_outcomes").outlets
     assert SNAPSHOT in detection.timetable.asset_condition.objects
     assert MESSAGES in detection.get_task("render").outlets
     # Delivery runs as soon as messages are rendered, and every 15 minutes as the safety net.

@@ -119,10 +119,10 @@ def _free_port() -> int:
 def test_gallery_served_by_the_web_app(browser):
     import uvicorn
 
-    from milestones.web import create_app
+    from tests.staff import staff_app
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(staff_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -33,9 +33,9 @@ def test_report_counts_and_pages(tmp_path, monkeypatch, sample_current, sample_p
     assert (total["delivered"], total["opened"], total["clicked"], total["unsubscribed"]) == (10, 4, 1, 1)
     assert {r["locale"] for r in rows} >= {"en", "fi", "et", "zh"}
 
-    from milestones.web import create_app
+    from tests.staff import staff_app
 
-    client = TestClient(create_app())
+    client = TestClient(staff_app())
     page = client.get("/report/")
     assert page.status_code == 200 and "<svg" in page.text and "Milestones results" in page.text
     parsed = list(csv.DictReader(io.StringIO(client.get("/report/report.csv").text)))

@@ -86,10 +86,10 @@ def test_cli_preview_prints_a_summary(tmp_path, capsys):
 def test_web_gallery_serves_the_same_pages(own_templates, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from milestones.web import create_app
+    from tests.staff import staff_app
 
     monkeypatch.setenv("MILESTONES_TEMPLATES_DIR", str(own_templates))
-    client = TestClient(create_app())
+    client = TestClient(staff_app())
     index = client.get("/gallery/")
     assert index.status_code == 200 and "text/html" in index.headers["content-type"]
     assert 'href="birthday/fi-milestone-50.html"' in index.text
@@ -193,8 +193,16 @@ def test_the_app_the_plugin_mounts_serves_the_gallery():
     from fastapi.testclient import TestClient
 
     import milestones_plugin
+    from tests.staff import StaffUser
 
     (mounted,) = milestones_plugin.MilestonesPlugin.fastapi_apps
     assert mounted["url_prefix"] == "/milestones"
-    page = TestClient(mounted["app"]).get("/gallery/")
+    app = mounted["app"]
+    assert TestClient(app).get("/gallery/").status_code == 401  # Airflow's login first
+    # Logged in (the dependency the plugin wires to Airflow's get_user, answered for the test):
+    app.dependency_overrides[milestones_plugin._airflow_user] = StaffUser
+    try:
+        page = TestClient(app).get("/gallery/")
+    finally:
+        app.dependency_overrides.clear()
     assert page.status_code == 200 and "<h1>Email templates</h1>" in page.text

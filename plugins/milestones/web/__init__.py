@@ -1,22 +1,29 @@
-"""The project's web pages and endpoints, as one FastAPI app.
+"""The project's staff pages and endpoints, as one FastAPI app.
 
 Served inside the Airflow UI by ``plugins/milestones_plugin.py`` (mounted under
-``/milestones``) and runnable on its own with ``uvicorn milestones.web:create_app --factory``.
-Each feature contributes a router; :func:`create_app` mounts them all.  These are staff
-pages: what customers and SendGrid reach (preference pages, one-click unsubscribe, the event
-webhook) is the separate public app, :mod:`milestones.public` (``milestones serve``).
+``/milestones``), behind Airflow's login: every route requires the user the
+``current_user`` dependency returns (:mod:`milestones.web.access`). Each feature
+contributes a router; :func:`create_app` mounts them all. What customers and SendGrid
+reach (preference pages, one-click unsubscribe, the event webhook) is the separate public
+app, :mod:`milestones.public` (``milestones serve``).
 """
 
 from __future__ import annotations
 
 
-def create_app():
-    from fastapi import FastAPI
+def create_app(current_user=None, login_url=None):
+    """The staff app. ``current_user``: a FastAPI dependency returning the logged-in user
+    (Airflow's ``get_user`` in the plugin); without it every route answers 401.
+    ``login_url(next_path)``: where a browser without a login is sent."""
+    from fastapi import Depends, FastAPI
 
-    from milestones.web import gallery, report, runs
+    from milestones.web import access, docs, gallery, report, runs
 
-    app = FastAPI(title="milestones", description="Milestone pipeline pages and endpoints")
+    app = FastAPI(title="milestones", description="Milestone pipeline staff pages and endpoints",
+                  dependencies=[Depends(access.guard(current_user))])
+    access.install_login_redirect(app, login_url)
     app.include_router(runs.router)
     app.include_router(gallery.router)
     app.include_router(report.router)
+    app.include_router(docs.router)
     return app
