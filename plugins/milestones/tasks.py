@@ -54,7 +54,6 @@ def locate_extract(context: dict[str, Any]) -> str:
 def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
     """Validate and publish the snapshot; the asset event carries its path and date."""
     from milestones.assets import SNAPSHOT
-
     from milestones.extract import ExtractError
 
     settings = load_settings()
