@@ -71,7 +71,7 @@ def test_spamassassin_scores_every_email_at_most_one(emails, tmp_path):
     names = list(emails)
     mbox = b""
     for name in names:
-        raw = build_mime(emails[name], from_email="hello@milestones.example", from_name="Milestones").as_bytes()
+        raw = build_mime(emails[name], from_email="hello@milestones.example", from_name="Milestones")
         raw = re.sub(rb"(?m)^From ", b">From ", raw.replace(b"\r\n", b"\n"))
         mbox += b"From milestones@localhost Mon Nov 30 12:00:00 2026\n" + raw + b"\n"
     prefs = tmp_path / "user_prefs"
