@@ -92,8 +92,10 @@ def one_click_load(port: int, tokens: list[str], clients: int, seconds: float, o
         await asyncio.gather(*(worker() for _ in range(clients)))
         return latencies, codes, done, time.perf_counter() - start
 
+    cpu = time.process_time()
     latencies, codes, done, elapsed = asyncio.run(run())
-    out.put({"latencies": latencies, "codes": codes, "done": done, "elapsed": elapsed})
+    out.put({"latencies": latencies, "codes": codes, "done": done, "elapsed": elapsed,
+             "client_cpu": time.process_time() - cpu})
 
 
 def webhook_load(port: int, private, batch: int, stop: threading.Event, sent: list[int], times: list[float],
@@ -207,7 +209,9 @@ def main() -> int:
                         f"{statistics.median(hook_times) * 1000:.0f} ms" if hook_times else "")
                 print(f"round {r + 1} {phase:>12}: {rate:7,.0f} one-click POSTs/s, p50 {p50:5.1f} ms, "
                       f"p99 {p99:5.1f} ms{hook}; server CPU {cpu / result['elapsed']:.2f} cores, "
-                      f"{cpu / max(len(codes), 1) * 1e6:.0f} us per POST", flush=True)
+                      f"{cpu / max(len(codes), 1) * 1e6:.0f} us per POST; client CPU "
+                      f"{result['client_cpu'] / result['elapsed']:.2f} cores; load average "
+                      f"{os.getloadavg()[0]:.1f}", flush=True)
                 results[phase].append((rate, p99))
     finally:
         server.terminate()

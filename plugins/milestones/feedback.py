@@ -202,11 +202,10 @@ class Feedback:
                 conn.execute(rejected_events.insert(), rejects)
                 counts["rejected"] += len(rejects)
             stored = set()
-            for i in range(0, len(rows), 100):
+            if rows:  # one cached statement, executemany with RETURNING (SQLAlchemy's insertmanyvalues)
                 stored.update(conn.execute(
-                    _insert(conn, webhook_events).values(rows[i:i + 100])
-                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(webhook_events.c.dedupe_key)).scalars())
+                    _insert(conn, webhook_events).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                    .returning(webhook_events.c.dedupe_key), rows).scalars())
             counts["duplicate"] += len(rows) - len(stored)
             fresh = [r for r in rows if r["dedupe_key"] in stored]
             counts["stored"] += len(fresh)

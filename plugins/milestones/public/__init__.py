@@ -2,6 +2,8 @@
 
 
 def create_app(settings=None):
+    """The ASGI app ``milestones serve`` runs (FastAPI behind the one-click fast path)."""
+    from milestones.public.app import OneClickFastPath
     from milestones.public.app import create_app as build
 
-    return build(settings)
+    return OneClickFastPath(build(settings))
