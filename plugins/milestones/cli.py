@@ -317,7 +317,9 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
+    """Approve templates (or one A/B variant); refused, naming why, when one fails to render or lint."""
     from milestones.catalog import CatalogError, load_catalog
+    from milestones.templatecheck import approve
 
     settings = _settings(args)
     try:
@@ -325,10 +327,14 @@ def cmd_approve(args: argparse.Namespace) -> int:
         names = list(catalog.templates) if args.all else args.names
         if not names:
             raise UserError("approve: name a template (or --all)")
-        approvals = {name: catalog.approve(name, args.by) for name in names}
+        if args.variant and len(names) != 1:
+            raise UserError("approve: --variant needs exactly one template")
+        approvals = {name: approve(settings.templates_dir, name, args.by, variant=args.variant,
+                                   default_locale=settings.default_locale) for name in names}
     except CatalogError as exc:
         raise UserError(str(exc)) from None
-    _emit({name: {"hash": a.hash, "by": a.by, "at": a.at} for name, a in approvals.items()})
+    _emit({name + (f"/{args.variant}" if args.variant else ""): {"hash": a.hash, "by": a.by, "at": a.at}
+           for name, a in approvals.items()})
     return EXIT_OK
 
 
@@ -449,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="template name(s) from templates/catalog.yaml")
     p.add_argument("--all", action="store_true", help="approve every template in the catalog")
     p.add_argument("--by", required=True, help="who approves (recorded with the content hash and time)")
+    p.add_argument("--variant", help="approve this A/B variant of the template (default: the base template)")
     return parser
 
 

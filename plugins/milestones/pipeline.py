@@ -244,7 +244,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     """
     import pandas as pd
 
-    from milestones import links
+    from milestones import links, variants
     from milestones.catalog import approval_gate
     from milestones.preferences import Preferences
     from milestones.rendering import Renderer, RenderError, email_context
@@ -257,10 +257,14 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     gate, keys = approval_gate(settings.templates_dir), links.load_keys(settings.data_dir)
     chosen_language = Preferences(settings.ledger_database_url).languages()  # wins over the extract's locale
     rows, failures, not_approved, missing = [], [], {}, Counter()
-    for event in decisions[decisions["decision"] == "send"].to_dict("records"):
-        blocked = gate(event["event_type"])
+    sends = decisions[decisions["decision"] == "send"]
+    # The A/B variant of each email (salted hash of the customer; "base" without variants).
+    arms = variants.assigner(settings)(sends) if len(sends) else []
+    for event, arm in zip(sends.to_dict("records"), arms, strict=True):
+        blocked = gate(event["event_type"], arm)
         if blocked:
-            held = not_approved.setdefault(event["event_type"], {"emails": 0, "reason": blocked})
+            label = event["event_type"] if arm == variants.BASE else f"{event['event_type']}/{arm}"
+            held = not_approved.setdefault(label, {"emails": 0, "reason": blocked})
             held["emails"] += 1
             continue
         customer = people.loc[event["customer_id"]]
@@ -272,7 +276,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
         try:
             r = renderer.render(event["event_type"], locale, email_context(
                 customer, event, unsubscribe_url=unsubscribe, locale=locale,
-                preferences_url=f"{settings.preferences_base}/{token}"))
+                preferences_url=f"{settings.preferences_base}/{token}"), variant=arm)
         except RenderError as exc:
             failures.append({"key": event["key"], "customer_id": event["customer_id"], "reason": str(exc)})
             continue
@@ -283,10 +287,10 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
             "event_date": str(event["event_date"])[:10], "email": customer["email"], "locale": r.locale,
             "timezone": zone, "template": r.template, "template_version": r.version,
             "subject": r.subject, "html": r.html, "text": r.text, "unsubscribe_url": unsubscribe,
-            "send_at": send_at_for(day, zone, settings.send_hour, now),
+            "send_at": send_at_for(day, zone, settings.send_hour, now), "variant": arm,
         })
     columns = ["key", "customer_id", "event_type", "event_date", "email", "locale", "timezone", "template",
-               "template_version", "subject", "html", "text", "unsubscribe_url", "send_at"]
+               "template_version", "subject", "html", "text", "unsubscribe_url", "send_at", "variant"]
     out = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
     storage.write_parquet(pd.DataFrame(rows, columns=columns), out)
     return {"messages": str(out), "rendered": len(rows), "render_failed": failures,

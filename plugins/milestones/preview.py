@@ -49,10 +49,12 @@ class Case:
     locale: str
     variant: str
     context: dict[str, Any]
+    #: The A/B variant of the template (``base`` unless the catalog lists variants).
+    arm: str = "base"
 
     @property
     def slug(self) -> str:
-        return f"{self.template}/{self.locale}-{self.variant}"
+        return f"{self.template}/{self.locale}-{self.variant}" + ("" if self.arm == "base" else f"-ab-{self.arm}")
 
 
 def sample_context(event_type: str, locale: str, years: int, milestone: int,
@@ -72,10 +74,12 @@ def variants_for(event_type: str) -> list[tuple[str, int, int]]:
 
 
 def cases(catalog: Catalog) -> list[Case]:
-    """Every template x catalog locale x variant."""
+    """Every template x A/B variant x catalog locale x sample variant."""
     return [
-        Case(entry.name, entry.event_type, locale, label, sample_context(entry.event_type, locale, years, milestone))
+        Case(entry.name, entry.event_type, locale, label, sample_context(entry.event_type, locale, years, milestone),
+             arm)
         for entry in catalog.templates.values()
+        for arm in ["base", *entry.variants]
         for locale in entry.locales
         for label, years, milestone in variants_for(entry.event_type)
     ]
@@ -114,9 +118,10 @@ def _viewer(case: Case, r: Rendered) -> bytes:
     note = ""
     if r.missing_translation or r.locale != case.locale:
         note = f'<p class="bad">Missing translation: {e(case.locale)} falls back to {e(r.locale)}.</p>'
-    email_file = f"{case.locale}-{case.variant}.email.html"
-    dark_file = f"{case.locale}-{case.variant}.email.dark.html"
-    body = f"""<h1>{e(case.template)} · {e(case.locale)} · {e(case.variant)}</h1>{note}
+    own = case.slug.split("/", 1)[1]
+    email_file, dark_file = f"{own}.email.html", f"{own}.email.dark.html"
+    arm = "" if case.arm == "base" else f" · A/B variant {case.arm}"
+    body = f"""<h1>{e(case.template)} · {e(case.locale)} · {e(case.variant)}{e(arm)}</h1>{note}
 <p>Subject: <span class="subject" id="subject">{e(r.subject)}</span></p>
 <p class="muted">Template version {e(r.version)} · <a href="{email_file}">open the email alone</a>
  · <a href="{dark_file}">in dark mode</a></p>
@@ -138,32 +143,48 @@ def _viewer(case: Case, r: Rendered) -> bytes:
     return _page(f"{case.template} {case.locale} {case.variant}", body, "../")
 
 
-def _index(catalog: Catalog, rows: list[tuple[Case, Rendered | str]], missing: dict[str, list[str]]) -> bytes:
+def _approval_line(catalog: Catalog, entry, arm: str, approve: bool) -> str:
+    """One A/B variant's approval state, with an Approve button in the UI when it is not approved."""
+    e = html.escape
+    label = entry.name if arm == "base" else f"{entry.name} · variant {arm} ({entry.variants[arm].share:.0%})"
+    try:
+        status = catalog.status(entry.name, arm)
+        state = (f'<span class="ok">approved by {e(status.approval.by)} at {e(status.approval.at)}</span>'
+                 if status.approved else f'<span class="bad">{e(status.message())}</span>')
+        approved = status.approved
+    except CatalogError as exc:
+        state, approved = f'<span class="bad">{e(str(exc))}</span>', False
+    form = ""
+    if approve and not approved:
+        form = (f'<form method="post" action="approve" class="approve"><input type="hidden" name="template" '
+                f'value="{e(entry.name)}"><input type="hidden" name="variant" value="{e(arm)}">'
+                f'<button type="submit">Approve {e(label)} as logged in</button></form>')
+    return f'<p class="arm"><strong>{e(label)}</strong>: {state}</p>{form}'
+
+
+def _index(catalog: Catalog, rows: list[tuple[Case, Rendered | str]], missing: dict[str, list[str]],
+           approve: bool = False) -> bytes:
     e = html.escape
     parts = ["<h1>Email templates</h1>",
              '<p class="muted">Every template in every locale, rendered for sample customers. '
              "Open one to see it at desktop and mobile width with its subject and text part.</p>"]
     for entry in catalog.templates.values():
-        try:
-            status = catalog.status(entry.name)
-            state = (f'<span class="ok">approved by {e(status.approval.by)} at {e(status.approval.at)}</span>'
-                     if status.approved else f'<span class="bad">{e(status.message())}</span>')
-        except CatalogError as exc:
-            state = f'<span class="bad">{e(str(exc))}</span>'
+        state = "".join(_approval_line(catalog, entry, arm, approve) for arm in ["base", *entry.variants])
         cells = []
         for case, result in rows:
             if case.template != entry.name:
                 continue
+            arm = "" if case.arm == "base" else f" · A/B {case.arm}"
             if isinstance(result, str):
-                cells.append(f'<li class="bad">{e(case.locale)} {e(case.variant)}: {e(result)}</li>')
+                cells.append(f'<li class="bad">{e(case.locale)} {e(case.variant)}{e(arm)}: {e(result)}</li>')
             else:
-                cells.append(f'<li><a href="{e(case.slug)}.html">{e(case.locale)} · {e(case.variant)}</a> '
+                cells.append(f'<li><a href="{e(case.slug)}.html">{e(case.locale)} · {e(case.variant)}{e(arm)}</a> '
                              f'<span class="muted">{e(result.subject)}</span></li>')
         gone = missing.get(entry.name)
         gone_note = (f'<p class="bad">Missing translation: {e(", ".join(gone))} '
                      f"(customers get {e(catalog.default_locale)})</p>") if gone else ""
         parts.append(f'<section class="template"><h2>{e(entry.name)}</h2>'
-                     f"<p>Owner: {e(entry.owner)} · event <code>{e(entry.event_type)}</code> · {state}</p>"
+                     f"<p>Owner: {e(entry.owner)} · event <code>{e(entry.event_type)}</code></p>{state}"
                      f"{gone_note}<ul>{''.join(cells)}</ul></section>")
     return _page("Email templates", "".join(parts), "")
 
@@ -178,8 +199,9 @@ def dark_mode(email_html: str) -> str:
     return html_dark.replace("color-scheme: light dark;", "color-scheme: dark;", 1)
 
 
-def gallery_pages(templates_dir: Path | str, default_locale: str = "en") -> dict[str, bytes]:
-    """Every page of the gallery, keyed by relative path (``index.html`` first)."""
+def gallery_pages(templates_dir: Path | str, default_locale: str = "en", approve: bool = False) -> dict[str, bytes]:
+    """Every page of the gallery, keyed by relative path (``index.html`` first); with ``approve``
+    (the Airflow UI) the index has an Approve button per template and A/B variant not approved."""
     templates_dir = Path(templates_dir)
     catalog = load_catalog(templates_dir)
     renderer = Renderer(templates_dir, default_locale or catalog.default_locale, assets_url="../assets")
@@ -187,7 +209,7 @@ def gallery_pages(templates_dir: Path | str, default_locale: str = "en") -> dict
     pages: dict[str, bytes] = {}
     for case in cases(catalog):
         try:
-            r = renderer.render(case.event_type, case.locale, case.context)
+            r = renderer.render(case.event_type, case.locale, case.context, variant=case.arm)
         except RenderError as exc:
             rows.append((case, str(exc)))
             continue
@@ -197,7 +219,7 @@ def gallery_pages(templates_dir: Path | str, default_locale: str = "en") -> dict
         pages[f"{case.slug}.email.dark.html"] = dark_mode(r.html).encode()
     for image in sorted((templates_dir / "assets").glob("*.png")):
         pages[f"assets/{image.name}"] = image.read_bytes()
-    return {"index.html": _index(catalog, rows, missing_translations(catalog)), **pages}
+    return {"index.html": _index(catalog, rows, missing_translations(catalog), approve), **pages}
 
 
 def write_gallery(templates_dir: Path | str, out_dir: Path | str, default_locale: str = "en") -> dict[str, Any]:

@@ -310,19 +310,26 @@ class Renderer:
                 raise RenderError(f"no template for event {event_type!r} in any of {chain}")
         return self._resolved[key]
 
-    def templates(self, event_type: str, chosen: str) -> tuple[jinja2.Template, ...]:
+    def templates(self, event_type: str, chosen: str, variant: str = "") -> tuple[jinja2.Template, ...]:
+        """The three parts; an A/B ``variant``'s own files (``<event>/variants/<v>/``) replace the base's."""
         name = f"{event_type}/{chosen}"
-        if name not in self._templates:
+        key = f"{name}#{variant}"
+        if key not in self._templates:
+            parts = []
+            for p in PARTS:
+                own = f"{event_type}/variants/{variant}/{chosen}.{SUFFIX[p]}"
+                parts.append(own if variant and (self.templates_dir / own).is_file() else f"{name}.{SUFFIX[p]}")
             try:
-                self._templates[name] = tuple(self.env.get_template(f"{name}.{SUFFIX[p]}") for p in PARTS)
+                self._templates[key] = tuple(self.env.get_template(part) for part in parts)
             except jinja2.TemplateError as exc:
                 raise RenderError(f"{name}: template error: {type(exc).__name__}: {exc}") from None
-        return self._templates[name]
+        return self._templates[key]
 
-    def render(self, event_type: str, locale: str | None, context: dict[str, Any]) -> Rendered:
-        """Subject, HTML and text for one customer; :class:`RenderError` says why not."""
+    def render(self, event_type: str, locale: str | None, context: dict[str, Any], variant: str = "") -> Rendered:
+        """Subject, HTML and text for one customer (of A/B ``variant``, base if empty or ``base``);
+        :class:`RenderError` says why not."""
         chosen, missing = self.resolve(event_type, locale)
-        subject_t, html_t, text_t = self.templates(event_type, chosen)
+        subject_t, html_t, text_t = self.templates(event_type, chosen, "" if variant == "base" else variant)
         person = context.get("customer") or {}
         ctx = {**context, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen,
                "display_name": display_name(person.get("first_name"), person.get("last_name"), chosen)}

@@ -112,8 +112,10 @@ def to_html(result: dict[str, Any] | list[dict[str, Any]], csv_name: str = "repo
     parts.append(charts.trend_chart(by_day, ["detected", "contacted", "holdout"], "Events per day", "events"))
     parts.append(charts.trend_chart(by_day, ["delivered", "opened", "clicked", "unsubscribed"],
                                     "What the contacted customers did (webhook)", "emails"))
-    variants = frame[frame["contacted"] > 0].groupby("variant")[COUNTS].sum()
-    if len(variants) > 1 or (len(variants) == 1 and variants.index[0] not in ("", "base")):
+    tested = frame[(frame["contacted"] > 0) & ~frame["variant"].isin(["", "base"])]["event_type"].unique()
+    contacted = frame[(frame["contacted"] > 0) & frame["event_type"].isin(tested)]
+    variants = contacted.groupby(contacted["event_type"] + "/" + contacted["variant"].replace("", "base"))[COUNTS].sum()
+    if len(variants):
         labels = [str(v) for v in variants.index]
         rates = {name: list(variants[name] / variants["contacted"]) for name in ("opened", "clicked")}
         parts.append("<h2>A/B variants</h2>" + charts.rate_bars(labels, rates, "Open and click rate per variant"))

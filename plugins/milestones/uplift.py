@@ -144,7 +144,10 @@ def table(attributed: pd.DataFrame, by: str | None = None) -> list[dict[str, Any
     sums = ["_c", "_h", "_cc", "_hc", "_cv", "_hv"]
     rows = []
     if by is not None:
-        grouped = frame.groupby(frame[by].astype("string").fillna("-"), sort=True)[sums].sum()
+        key = frame[by].astype("string").fillna("-")
+        if by == "variant":  # a variant belongs to one template: "birthday/short_subject", "birthday/base"
+            key = frame["event_type"].astype("string") + "/" + key.replace("", "base")
+        grouped = frame.groupby(key, sort=True)[sums].sum()
         rows = [_comparison(str(name), rec) for name, rec in grouped.iterrows()]
     total = frame[sums].sum() if len(frame) else pd.Series(0, index=sums)
     rows.append(_comparison("all", total))

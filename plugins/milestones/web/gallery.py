@@ -10,8 +10,8 @@ import mimetypes
 import threading
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from milestones.config import load_settings
 
@@ -34,7 +34,7 @@ def pages() -> dict[str, bytes]:
     stamp = (str(templates_dir), _stamp(templates_dir))
     with _lock:
         if _cache["stamp"] != stamp:
-            _cache["pages"] = gallery_pages(templates_dir, settings.default_locale)
+            _cache["pages"] = gallery_pages(templates_dir, settings.default_locale, approve=True)
             _cache["stamp"] = stamp
         return _cache["pages"]  # type: ignore[return-value]
 
@@ -43,6 +43,40 @@ def pages() -> dict[str, bytes]:
 def gallery_root() -> RedirectResponse:
     # Relative links in the pages need the trailing slash.
     return RedirectResponse("gallery/", status_code=307)
+
+
+@router.post("/approve")
+async def approve(request: Request) -> HTMLResponse:
+    """Approve a template or one of its A/B variants as the logged-in Airflow user.
+
+    Refused (409, the reasons named) when it fails to render or lint for a sample customer;
+    403 for a request that did not come from our own pages (a cross-site form).
+    """
+    from milestones.catalog import CatalogError
+    from milestones.templatecheck import approve as approve_checked
+    from milestones.web.access import same_origin, staff_name
+
+    if not same_origin(request):
+        return HTMLResponse(_result_page("Not approved", "The request did not come from the gallery."), 403)
+    form = await request.form()
+    name, variant = str(form.get("template") or ""), str(form.get("variant") or "base")
+    settings = load_settings()
+    try:
+        approval = approve_checked(settings.templates_dir, name, staff_name(request), variant=variant,
+                                   default_locale=settings.default_locale)
+    except CatalogError as exc:
+        return HTMLResponse(_result_page("Not approved", str(exc)), 409)
+    label = name if variant == "base" else f"{name} (variant {variant})"
+    return HTMLResponse(_result_page("Approved", f"{label} approved by {approval.by} at {approval.at} "
+                                                 f"({approval.hash[:19]}…)."))
+
+
+def _result_page(title: str, text: str) -> str:
+    import html
+
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+            f'<body style="font-family:system-ui,sans-serif;margin:2em"><h1>{html.escape(title)}</h1>'
+            f'<p id="result">{html.escape(text)}</p><p><a href="./">Back to the templates</a></p></body></html>')
 
 
 @router.get("/")
