@@ -184,12 +184,11 @@ class Preferences:
     def apply_many(self, requests: list[tuple[str, Change, str, str | None]], *,
                    now: dt.datetime | None = None) -> list[list[dict[str, Any]]]:
         """Apply many changes in one transaction (in order); the history rows of each."""
-        now = now or dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
             return self.apply_in(conn, requests, now=now)
 
     def apply_in(self, conn: sa.Connection, requests: list[tuple[str, Change, str, str | None]], *,
-                 now: dt.datetime) -> list[list[dict[str, Any]]]:
+                 now: dt.datetime | None = None) -> list[list[dict[str, Any]]]:
         """:meth:`apply_many` inside the caller's transaction (e.g. with the webhook events it stores)."""
         for _cid, change, source, _email in requests:
             if source not in SOURCES:
@@ -198,6 +197,7 @@ class Preferences:
                 raise PreferenceError("only the customer can undo an unsubscribe")
         ids = sorted({r[0] for r in requests})
         current = self._lock(conn, ids)
+        now = now or dt.datetime.now(dt.UTC)  # taken under the lock: history times follow commit order
         recorded: list[list[dict[str, Any]]] = []
         touched: dict[str, State] = {}
         for cid, change, source, email in requests:
@@ -269,7 +269,7 @@ class Preferences:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(
                 sa.select(history).where(history.c.customer_id == customer_id)
-                .order_by(history.c.at, history.c.id)).mappings()]
+                .order_by(history.c.id)).mappings()]
 
     def policy_view(self, day: dt.date) -> PolicyView:
         """Who is unsubscribed, opted out of which types, or paused on ``day``."""

@@ -1,0 +1,85 @@
+"""The preference store's guarantees on SQLite and on a real PostgreSQL server: history append-only,
+concurrent writers for one customer lose nothing, the webhook's unsubscribes in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from milestones.feedback import Feedback
+from milestones.preferences import Change, Preferences
+from tests.pg import postgres_server
+
+TABLES = "preferences, preference_history, emails, webhook_events, webhook_rejected_events, suppressions"
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    url = request.getfixturevalue("pg_server")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLES} CASCADE"))
+    engine.dispose()
+    return url
+
+
+def test_history_is_append_only(db_url):
+    store = Preferences(db_url)
+    store.apply("C1", Change(unsubscribed=True), "one_click")
+    for statement in ("UPDATE preference_history SET new = 'false'", "DELETE FROM preference_history"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    assert [h["new"] for h in store.history("C1")] == ["true"]
+
+
+def test_concurrent_writers_for_one_new_customer(db_url):
+    Preferences(db_url)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker(n: int) -> None:
+        try:
+            mine = Preferences(db_url)
+            barrier.wait()
+            mine.apply("C1", Change(unsubscribed=True), "one_click")
+            mine.apply("C1", Change(opted_out=frozenset({["birthday", "graduation"][n % 2]})), "page")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    history = Preferences(db_url).history("C1")
+    assert [h["field"] for h in history].count("unsubscribed") == 1
+    changes = [h for h in history if h["field"] == "opted_out"]
+    assert changes[0]["old"] == "" and all(a["new"] == b["old"] for a, b in zip(changes, changes[1:], strict=False))
+
+
+def test_webhook_unsubscribe_lands_in_the_store_with_its_event(db_url):
+    feedback = Feedback(db_url, asm_group_id=42)
+    counts = feedback.ingest([
+        {"event": "group_unsubscribe", "asm_group_id": 42, "email": "A@x.fi", "customer_id": "C1",
+         "sg_event_id": "g1", "timestamp": 1790000000},
+        {"event": "group_unsubscribe", "asm_group_id": 7, "email": "b@x.fi", "customer_id": "C2",
+         "sg_event_id": "g2", "timestamp": 1790000000},  # another group's list: not ours
+        {"event": "open", "timestamp": float("nan")},
+    ])
+    assert counts == {"stored": 2, "rejected": 1, "suppressed": 2, "unsubscribed": 1}
+    store = Preferences(db_url)
+    assert store.get("C1").unsubscribed and store.history("C1")[0]["source"] == "webhook"
+    assert not store.get("C2").exists
+    assert store.policy_view(dt.date(2026, 11, 22)).unsubscribed == frozenset({"C1"})
