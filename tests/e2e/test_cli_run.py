@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.e2e.spam import SPAM_LIMIT, TRICKS, spam_scores
+
 MILESTONES = str(Path(sys.executable).with_name("milestones"))
 
 
@@ -37,6 +39,10 @@ def test_run_twice_sends_once(tmp_path, sample_current, sample_previous):
         page = mime.get_body(("html",)).get_content()
         pairs.add((mime["X-Milestones-Event"], re.search(r'<html lang="([a-z]+)"', page).group(1)))
     assert pairs == {(e, lang) for e in summary["events"] for lang in ("en", "fi", "et", "zh")}, pairs
+    # What was really sent (real and hostile names, every language) passes SpamAssassin too.
+    scores = spam_scores([path.read_bytes() for path in emails])
+    assert max(score for score, _ in scores) <= SPAM_LIMIT, sorted(scores)[-3:]
+    assert not any(TRICKS.search(rules) for _, rules in scores)
 
     second = _run(*args)
     assert second.returncode == 0, second.stderr
