@@ -47,8 +47,8 @@ CATALOG = "default_locale: en\nassets_url: https://milestones.example/a\ntemplat
     f"  {t}:\n    event_type: {t}\n    owner: bench\n    locales: [en]\n    approved: null\n" for t in TYPES)
 
 
-def generate(work: Path, customers: int, seed: int = 5) -> None:
-    """Write the data directory (skipped when ``work/data/.complete`` exists)."""
+def generate(work: Path, customers: int, seed: int = 5, days: int = 365) -> None:
+    """Write the data directory for the first ``days`` of 2026 (skipped when ``work/data/.complete`` exists)."""
     import numpy as np
     import pandas as pd
 
@@ -58,6 +58,7 @@ def generate(work: Path, customers: int, seed: int = 5) -> None:
     if (data / ".complete").is_file():
         return
     rng = np.random.default_rng(seed)
+    year = YEAR[:days]
     ids = np.char.add("C", np.char.zfill(np.arange(customers).astype(str), 8)).astype(object)
     locale = rng.choice(["en", "en-GB", "fi-FI", "fi", "et", "zh-CN"], customers)
     snap = data / "snapshots" / "2026-12-31"
@@ -67,17 +68,17 @@ def generate(work: Path, customers: int, seed: int = 5) -> None:
     extra = int(0.6 * customers)
     cust = np.concatenate([np.arange(customers), np.arange(customers), rng.integers(0, customers, extra)])
     etype = np.concatenate([np.zeros(customers, int), np.ones(customers, int), rng.integers(2, 7, extra)])
-    day = rng.integers(0, 365, len(cust))
+    day = rng.integers(0, days, len(cust))
     n = len(cust)
     keys = np.char.add(np.char.add(ids[cust].astype(str), "-"), np.arange(n).astype(str)).astype(object)
     u = rng.random(n)
     reason = np.where(u < 0.05, "holdout", np.where(u < 0.12, "no_opt_in", np.where(u < 0.19, "frequency_cap", "")))
     frame = pd.DataFrame({"key": keys, "customer_id": ids[cust], "event_type": np.array(TYPES)[etype],
-                          "event_date": pd.to_datetime(np.array(YEAR, dtype="datetime64[D]")[day]),
+                          "event_date": pd.to_datetime(np.array(year, dtype="datetime64[D]")[day]),
                           "decision": np.where(reason == "", "send", "skip"), "reason": reason, "day": day})
     frame["locale"] = pd.Series(locale[cust]).str.split("-").str[0].to_numpy()
     frame["variant"] = "base"
-    for i, d in enumerate(YEAR):
+    for i, d in enumerate(year):
         part = frame[frame["day"] == i]
         for stage in ("decisions", "messages"):
             (data / stage / str(d)).mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,7 @@ def generate(work: Path, customers: int, seed: int = 5) -> None:
     when = (pd.to_datetime(after["event_date"]).dt.tz_localize("UTC")
             + pd.to_timedelta(rng.integers(0, 20 * 24, len(after)), unit="h"))
     k = max(0, 1_000_000 * customers // 1_000_000 - len(after))
-    rand_when = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 365 * 24 * 60, k), unit="min")
+    rand_when = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, days * 24 * 60, k), unit="min")
     out = pd.DataFrame({
         "customer_id": np.concatenate([after["customer_id"].to_numpy(), ids[rng.integers(0, customers, k)]]),
         "outcome": np.concatenate([np.full(len(after), "purchase"), rng.choice(["purchase", "login"], k)]),
