@@ -77,7 +77,8 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
 
     docs_root = storage.root(settings) / "docs"
     with storage.local_dir(docs_root, fetch=True) as local_docs:
-        docs = write_data_docs(result.gx_results, local_docs, extract.name, profile=chosen.name)
+        docs = write_data_docs(result.gx_results, local_docs, extract.name, profile=chosen.name,
+                               unreadable={k: v for k, v in result.reasons.items() if "(profile " in k})
     docs = docs_root / docs.relative_to(local_docs).as_posix()
     summary = {"extract": str(extract), "snapshot_date": str(day), **result.summary(),
                "quarantine": str(out / "quarantine.parquet"), "data_docs": str(docs)}

@@ -463,13 +463,14 @@ def merge_results(chunks: list[list]) -> list:
 
 
 def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_name: str = "crm_extract",
-                    profile: str = "contract") -> Path:
+                    profile: str | None = None, unreadable: dict[str, int] | None = None) -> Path:
     """Render GX Data Docs (static HTML) for one validated extract; return its page.
 
     ``results`` (:attr:`ValidationResult.gx_results`, one per expectation) become
     one suite result named ``suite_name`` (``crm_extract``, ``outcomes``) so the extract has a single page
     listing every expectation, and the site index under ``docs_root`` lists
-    every extract.
+    every extract. ``profile`` and ``unreadable`` (rows per reason of values the
+    extract profile could not read, which no expectation saw) are shown with it.
     """
     import great_expectations as gx
     from great_expectations.core.expectation_validation_result import (
@@ -490,7 +491,10 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_nam
         statistics={"evaluated_expectations": len(checks), "successful_expectations": passed,
                     "unsuccessful_expectations": len(checks) - passed,
                     "success_percent": 100.0 * passed / max(len(checks), 1)},
-        meta={"extract": extract_name, "extract_profile": profile},
+        # Data Docs shows a result's batch spec ("Show more info"): the extract profile read it.
+        meta={"extract": extract_name, **({"batch_spec": {
+            "data_asset_name": extract_name, "extract_profile": profile,
+            "rows with values the profile could not read": unreadable or "none"}} if profile else {})},
     )
     context = gx.get_context(mode="file", project_root_dir=str(docs_root))
     run_id = RunIdentifier(run_name=extract_name, run_time=dt.datetime.now(dt.UTC))

@@ -182,6 +182,9 @@ def test_builtin_profile_maps_its_sample_export_back_to_the_contract(name, tmp_p
 
 
 def test_profile_selection_explicit_prefix_rule_and_setting(tmp_path):
+    from milestones.extract import snapshot_date_from_name
+
+    assert snapshot_date_from_name("sf_customers_2026-11-22.csv") == AS_OF  # the watchers claim prefixed names
     settings = load_settings(data_dir=tmp_path, extract_profile_rules="sf=salesforce, hs=hubspot")
     assert profiles.select("sf_customers_2026-11-22.csv", settings).name == "salesforce"
     assert profiles.select("hs_customers_2026-11-22.csv", settings).name == "hubspot"
