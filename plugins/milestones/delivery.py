@@ -10,7 +10,6 @@ sent for a key the ledger already holds in any state other than ``pending``.
 from __future__ import annotations
 
 import base64
-import email.header
 import email.utils
 import hashlib
 import json
@@ -57,17 +56,34 @@ _PLAIN = re.compile(r"[ -~]*")
 
 
 def header_text(value: Any) -> str:
-    """One header value from data: control characters (:data:`_CONTROL`) become spaces; text a reader would
-    take for encoded words (``=?``) or that is not printable ASCII is encoded as UTF-8
-    encoded words, which decode back to exactly this text. Never decodes anything itself."""
+    """One header value from data: control characters (:data:`_CONTROL`) become spaces; text
+    a reader would take for encoded words (``=?``) or that is not printable ASCII is written
+    as UTF-8 encoded words, which decode back to exactly this text. Never decodes anything."""
     text = _CONTROL.sub(" ", str(value))
     if _PLAIN.fullmatch(text) and "=?" not in text and len(text) <= 900:
         return text
-    return email.header.Header(text, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    return encoded_words(text)
+
+
+def encoded_words(text: str) -> str:
+    """RFC 2047 ``B`` encoded words for ``text`` (UTF-8), at most 75 characters each, folded
+    onto continuation lines; a character is never split between two words. (The email
+    package's ``Header`` does the same at 10-20 times the cost: it tries QP and base64.)"""
+    words, chunk, size = [], [], 0
+    for char in text:
+        n = len(char.encode("utf-8"))
+        if size + n > 45:  # 45 bytes -> 60 base64 characters + 12 of framing
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += n
+    words.append("".join(chunk))
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words)
 
 
 def _base64_lines(text: str) -> bytes:
-    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    data = base64.b64encode(text.encode("utf-8"))
+    return b"".join([data[i:i + 76] + b"\r\n" for i in range(0, len(data), 76)])
 
 
 def build_mime(message: dict[str, Any], *, from_email: str, from_name: str) -> bytes:

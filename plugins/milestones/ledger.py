@@ -48,6 +48,17 @@ emails = sa.Table(
 )
 
 
+# The send loop's statements, built once (one transaction per step of the loop runs them).
+_FINISH = emails.update().where(emails.c.key == sa.bindparam("k")).values(
+    state=sa.bindparam("s"), message_id=sa.bindparam("m"), last_error=sa.bindparam("e"),
+    transport=sa.bindparam("t"), updated_at=sa.bindparam("now"))
+_CLAIM = (emails.update()
+          .where(emails.c.key.in_(sa.bindparam("keys", expanding=True)), emails.c.state == PENDING)
+          .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=sa.bindparam("now"))
+          .returning(emails.c.key))
+_HELD = sa.select(emails.c.key, emails.c.state).where(emails.c.key.in_(sa.bindparam("keys", expanding=True)))
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -129,29 +140,19 @@ class Ledger:
         if not outcomes and not keys:
             return won, {}
         now = _now()
+        held: dict[str, str] = {}
         with self.engine.begin() as conn:
             if outcomes:
-                conn.execute(
-                    emails.update().where(emails.c.key == sa.bindparam("k")).values(
-                        state=sa.bindparam("s"), message_id=sa.bindparam("m"), last_error=sa.bindparam("e"),
-                        transport=sa.bindparam("t"), updated_at=now),
-                    [{"k": o["key"], "s": o["state"], "m": o.get("message_id"), "e": o.get("error"),
-                      "t": o.get("transport", "")} for o in sorted(outcomes, key=lambda o: o["key"])],
-                )
-            held: dict[str, str] = {}
+                conn.execute(_FINISH, [{"k": o["key"], "s": o["state"], "m": o.get("message_id"), "e": o.get("error"),
+                                        "t": o.get("transport", ""), "now": now}
+                                       for o in sorted(outcomes, key=lambda o: o["key"])])
             keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i + 500]
-                won.update(conn.execute(
-                    emails.update()
-                    .where(emails.c.key.in_(chunk), emails.c.state == PENDING)
-                    .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=now)
-                    .returning(emails.c.key)
-                ).scalars())
+                won.update(conn.execute(_CLAIM, {"keys": chunk, "now": now}).scalars())
                 lost = [k for k in chunk if k not in won]
                 if lost:
-                    held.update(conn.execute(
-                        sa.select(emails.c.key, emails.c.state).where(emails.c.key.in_(lost))).all())
+                    held.update(conn.execute(_HELD, {"keys": lost}).all())
                     held.update((k, PENDING) for k in lost if k not in held)
         return won, held
 
