@@ -198,12 +198,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_preferences(args: argparse.Namespace) -> int:
-    """Customers' choices as CSV for the CRM (formula-safe cells)."""
+    """Customers' choices as CSV for the CRM (formula-safe cells), or the CRM's choices into the store."""
+    settings = _settings(args)
+    if args.action == "import":
+        from milestones.events import load_rules
+        from milestones.preferences_import import import_csv
+
+        if not args.file:
+            raise UserError("preferences import needs FILE.csv")
+        _emit(import_csv(settings.ledger_database_url, args.file, {r.event_type for r in load_rules()}))
+        return EXIT_OK
     from milestones.preferences_export import export
 
-    settings = _settings(args)
-    if args.out.suffix.lower() != ".csv":
-        raise UserError(f"--out must end in .csv, not {args.out.name!r}")
+    if not args.out or args.out.suffix.lower() != ".csv":
+        raise UserError("preferences export needs --out FILE.csv")
     _emit(export(settings.ledger_database_url, args.out, args.since))
     return EXIT_OK
 
@@ -404,10 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", type=Path)
 
     p = add("preferences", cmd_preferences, "export customers' choices (unsubscribes, opt-outs, pauses, "
-            "languages) as CSV for the CRM")
-    p.add_argument("action", choices=["export"])
+            "languages) as CSV for the CRM, or import the CRM's")
+    p.add_argument("action", choices=["export", "import"])
+    p.add_argument("file", nargs="?", type=Path, help="import: CSV with the export's columns (source crm_import)")
     p.add_argument("--since", type=_date, help="only customers whose choices changed on or after this date")
-    p.add_argument("--out", required=True, type=Path, help="CSV file to write")
+    p.add_argument("--out", type=Path, help="export: CSV file to write")
     p.add_argument("--data-dir", type=Path)
 
     p = add("approve-run", cmd_approve_run, "let a run held by the circuit breaker send")
