@@ -1,6 +1,6 @@
 """Event webhook receiver under load: signed batches from concurrent clients on 127.0.0.1.
 
-Starts the receiver (milestones.web via uvicorn) in its own process with a fresh
+Starts the receiver (the public app, `milestones serve`) in its own process with a fresh
 SQLite ledger, posts EVENTS events (default 20,000) in signed batches of BATCH from
 CLIENTS threads, then checks that every event was stored exactly once (a resent
 batch stores nothing). Prints events/s and batch p95 latency.
@@ -46,10 +46,10 @@ def main() -> None:
         port = s.getsockname()[1]
     data = Path(tempfile.mkdtemp(prefix="milestones-webhook-"))
     env = {**os.environ, "MILESTONES_DATA_DIR": str(data), "MILESTONES_WEBHOOK_PUBLIC_KEY": public}
-    server = subprocess.Popen([str(Path(sys.executable).with_name("milestones")), "webhook", "--port", str(port)],
+    server = subprocess.Popen([str(Path(sys.executable).with_name("milestones")), "serve", "--port", str(port)],
                               env=env)
     try:
-        for _ in range(200):
+        for _ in range(600):  # a loaded machine may need a minute to start it
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
