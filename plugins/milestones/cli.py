@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_USAGE, EXIT_GATE = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_GATE, EXIT_FAULT = 0, 2, 3, 4
 
 
 class UserError(Exception):
@@ -30,13 +30,24 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def _settings(args: argparse.Namespace):
     from milestones.config import load_settings
 
     profile = getattr(args, "profile", None)
     # --profile NAME wins over the file-name prefix rules and the extract_profile setting.
     chosen = {"extract_profile": profile, "extract_profile_rules": ""} if profile else {}
-    return load_settings(data_dir=getattr(args, "data_dir", None), **chosen)
+    return load_settings(data_dir=getattr(args, "data_dir", None),
+                         follow_symlinks=getattr(args, "follow_symlinks", None) or None, **chosen)
 
 
 def _source(value: str) -> Path | str:
@@ -53,9 +64,19 @@ def _local(extract: Path | str | None, settings) -> Path | None:
     if extract is None:
         return None
     try:
-        return sources.local_file(extract, settings.data_dir, settings.inbox_conn_id)
+        path = sources.local_file(extract, settings.data_dir, settings.inbox_conn_id)
     except sources.SourceError as exc:
         raise UserError(str(exc)) from None
+    return _existing(path)
+
+
+def _existing(path: Path | None) -> Path | None:
+    """``path`` if something is there (a broken link counts: the file gate names it), else the gate error."""
+    from milestones.extract import ExtractError
+
+    if path is not None and not (path.exists() or path.is_symlink()):
+        raise ExtractError(f"{path}: no such file")
+    return path
 
 
 def _emit(summary: dict[str, Any]) -> None:
@@ -94,13 +115,18 @@ def cmd_detect(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.out.suffix.lower() not in {".csv", ".parquet"}:
         raise UserError(f"--out must end in .csv or .parquet, not {args.out.name!r}")
-    current = validate_extract(args.extract, as_of=args.as_of)
-    previous = validate_extract(args.previous).valid if args.previous else None
+    follow = settings.follow_symlinks
+    current = validate_extract(_existing(args.extract), as_of=args.as_of, follow_symlinks=follow)
+    previous = validate_extract(_existing(args.previous), follow_symlinks=follow).valid if args.previous else None
     events = detect_events(current.valid, previous, as_of=args.as_of, days=args.days,
                            leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.suffix.lower() == ".csv":
-        events.assign(event_date=events["event_date"].dt.strftime("%Y-%m-%d")).to_csv(args.out, index=False)
+        from milestones.csvsafe import safe_frame
+
+        # Ids and names come from the CRM: a cell like =HYPERLINK(...) stays text in a spreadsheet.
+        table = safe_frame(events.assign(event_date=events["event_date"].dt.strftime("%Y-%m-%d")))
+        storage.replace_from_temp(args.out, lambda tmp: table.to_csv(tmp, index=False))
     else:
         storage.write_parquet(events, args.out)
     _emit({"as_of": str(args.as_of), "days": args.days, "rows": current.rows, "valid": len(current.valid),
@@ -233,12 +259,13 @@ def cmd_approve_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Results by date, event type, locale and variant, as CSV (and the HTML page beside it)."""
-    from milestones import report
+    from milestones import report, storage
 
     result = report.results(_settings(args), since=args.since, until=args.until)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report.to_csv(result["rows"]), encoding="utf-8", newline="")
-    args.out.with_suffix(".html").write_text(report.to_html(result, csv_name=args.out.name), encoding="utf-8")
+    pages = ((args.out, report.to_csv(result["rows"])),
+             (args.out.with_suffix(".html"), report.to_html(result, csv_name=args.out.name)))
+    for path, text in pages:  # each whole or not at all (a full disk leaves no half page)
+        storage.replace_from_temp(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8", newline=""))
     totals = {c: sum(r[c] for r in result["rows"]) for c in report.COUNTS}
     _emit({"out": str(args.out), "html": str(args.out.with_suffix(".html")), "rows": len(result["rows"]), **totals,
            "uplift": {k: result["uplift"]["event_type"][-1][k] for k in ("lift", "lift_ci_low", "lift_ci_high",
@@ -315,10 +342,14 @@ def cmd_proof(args: argparse.Namespace) -> int:
         status = load_catalog(settings.templates_dir).status(args.template)
     except (CatalogError, RenderError) as exc:
         raise UserError(str(exc)) from None
+    if message["missing_translation"]:
+        print(f"milestones: note: {args.template} has no {args.locale!r} translation; "
+              f"the proof uses the fallback locale {message['locale']!r}", file=sys.stderr)
     transport = pipeline.make_transport(settings)
     outcome = transport.send(message)
     _emit({"proof": message["key"], "to": mask_email(message["email"]), "transport": transport.name,
            "state": outcome.state, "error": outcome.error, "locale": message["locale"],
+           "requested_locale": args.locale,
            "missing_translation": message["missing_translation"], "approved": status.approved,
            "subject": message["subject"]})
     return EXIT_OK if outcome.state == "accepted" else 1
@@ -348,6 +379,8 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 PROFILE_HELP = ("extract profile (profiles/NAME.yaml, or a path to one): contract, salesforce, hubspot; "
                 "default: the file name's prefix rule, else the extract_profile setting")
+DATA_DIR_HELP = "data directory (default ./data or MILESTONES_DATA_DIR)"
+FOLLOW_HELP = "read an extract that is a symbolic link (refused by default)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -365,89 +398,95 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CRM extract (CSV or Parquet): a path or a URL such as s3://bucket/customers_D.csv")
     p.add_argument("--previous", type=_source, help="previous extract or validated snapshot (path or URL)")
     p.add_argument("--as-of", required=True, type=_date, help="date the events fall on (YYYY-MM-DD)")
-    p.add_argument("--days", type=int, help="catch-up window in days (default: setting catch_up_days, 1)")
-    p.add_argument("--data-dir", type=Path, help="data directory (default ./data or MILESTONES_DATA_DIR)")
+    p.add_argument("--days", type=_positive, help="catch-up window in days, at least 1 (default: setting catch_up_days, 1)")
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     p.add_argument("--profile", help=PROFILE_HELP)
+    p.add_argument("--follow-symlinks", action="store_true", help=FOLLOW_HELP)
 
     p = add("validate", cmd_validate, "validate an extract; exit 3 when the file gate fails")
     p.add_argument("extract", type=_source, help="a path or a URL (s3://bucket/customers_D.csv, file:///...)")
     p.add_argument("--previous", type=_source, help="previous extract or snapshot (row-drop gate)")
     p.add_argument("--as-of", type=_date, help="snapshot date if the file name has none")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     p.add_argument("--profile", help=PROFILE_HELP)
+    p.add_argument("--follow-symlinks", action="store_true", help=FOLLOW_HELP)
 
     p = add("profile", cmd_profile, "check an extract profile against a file; writes nothing")
-    p.add_argument("action", choices=["check"])
+    p.add_argument("action", choices=["check"], help="check: read the file with the profile and show the mapping")
     p.add_argument("file", type=Path, help="a CRM export (CSV or Parquet)")
     p.add_argument("--profile", help=PROFILE_HELP)
     p.add_argument("--rows", type=int, default=3, help="rows whose mapping is shown (default 3)")
     p.add_argument("--as-of", type=_date, help="snapshot date if the file name has none")
 
     p = add("detect", cmd_detect, "detect the life events of an extract for a date; write them to a file")
-    p.add_argument("--extract", required=True, type=Path)
+    p.add_argument("--extract", required=True, type=Path, help="CRM extract (CSV or Parquet)")
     p.add_argument("--previous", type=Path, help="previous extract, for change events")
-    p.add_argument("--as-of", required=True, type=_date)
-    p.add_argument("--days", type=int, default=1, help="catch-up window: the N days ending --as-of")
+    p.add_argument("--as-of", required=True, type=_date, help="date the events fall on (YYYY-MM-DD)")
+    p.add_argument("--days", type=_positive, default=1, help="catch-up window: the N days ending --as-of (at least 1)")
     p.add_argument("--out", required=True, type=Path, help="events file, .csv or .parquet")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    p.add_argument("--follow-symlinks", action="store_true", help=FOLLOW_HELP)
 
     p = add("ledger", cmd_ledger, "show the send ledger, or resolve an email left unknown")
-    p.add_argument("action", choices=["status", "resolve"])
+    p.add_argument("action", choices=["status", "resolve"],
+                   help="status: counts by state and the unknown keys; resolve: settle one unknown email")
     p.add_argument("key", nargs="?", help="email key (resolve)")
     p.add_argument("--as", dest="state", choices=["accepted", "pending", "failed"],
                    help="accepted: it went out; pending: send it again; failed: give up")
     p.add_argument("--note", help="why (kept in the ledger)")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("why", cmd_why, "explain every decision taken for one customer")
-    p.add_argument("customer_id")
+    p.add_argument("customer_id", help="the CRM customer_id")
     p.add_argument("--as-of", type=_date, help="only this date (default: every date)")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     for name in ("serve", "webhook"):  # "webhook": the name of the same server before it had pages
         p = add(name, cmd_serve, "serve the public app: preference pages, one-click unsubscribe, "
                 "the SendGrid event webhook, email images")
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8765)
-        p.add_argument("--data-dir", type=Path)
+        p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+        p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("preferences", cmd_preferences, "export customers' choices (unsubscribes, opt-outs, pauses, "
             "languages) as CSV for the CRM, or import the CRM's")
-    p.add_argument("action", choices=["export", "import"])
+    p.add_argument("action", choices=["export", "import"], help="export: write the choices as CSV; import: read the CRM's")
     p.add_argument("file", nargs="?", type=Path, help="import: CSV with the export's columns (source crm_import)")
     p.add_argument("--since", type=_date, help="only customers whose choices changed on or after this date")
     p.add_argument("--out", type=Path, help="export: CSV file to write")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("approve-run", cmd_approve_run, "let a run held by the circuit breaker send")
-    p.add_argument("date", type=_date)
+    p.add_argument("date", type=_date, help="the run's date (YYYY-MM-DD)")
     p.add_argument("--by", required=True, help="who approves")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("report", cmd_report, "results for marketing: CSV (and an HTML page beside it)")
-    p.add_argument("--out", type=Path, default=Path("results.csv"))
+    p.add_argument("--out", type=Path, default=Path("results.csv"),
+                   help="CSV file to write (default results.csv; the HTML page goes beside it)")
     p.add_argument("--since", type=_date, help="first event date (default: all)")
     p.add_argument("--until", type=_date, help="last event date (default: all)")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("outcomes", cmd_outcomes, "load an outcomes extract (outcomes_YYYY-MM-DD.csv|parquet)")
-    p.add_argument("action", choices=["load"])
+    p.add_argument("action", choices=["load"], help="load: validate the extract and store its outcomes")
     p.add_argument("file", type=_source, help="outcomes extract: a path or a URL")
     p.add_argument("--as-of", type=_date, help="extract date if the file name has none")
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("uplift", cmd_uplift, "uplift of the emails: contacted vs held-out conversion, per group and overall")
     p.add_argument("--by", choices=["event_type", "locale", "variant"], help="one row per value of this")
     p.add_argument("--since", type=_date, help="first event date (default: all)")
     p.add_argument("--until", type=_date, help="last event date (default: all)")
-    p.add_argument("--out", type=Path, default=Path("uplift.csv"))
-    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--out", type=Path, default=Path("uplift.csv"), help="CSV file to write (default uplift.csv)")
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("sample", cmd_sample, "write the deterministic sample extracts (two snapshots)")
-    p.add_argument("--out", default="samples", type=Path)
-    p.add_argument("--customers", type=int, default=300)
-    p.add_argument("--as-of", type=_date, default=dt.date(2026, 11, 22))
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", default="samples", type=Path, help="directory to write to (default ./samples)")
+    p.add_argument("--customers", type=_positive, default=300, help="customers per snapshot, at least 1 (default 300)")
+    p.add_argument("--as-of", type=_date, default=dt.date(2026, 11, 22),
+                   help="date of the later snapshot (default 2026-11-22)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42): same seed, same files")
     p.add_argument("--profile", help="write them as this profile's CRM exports them (salesforce, hubspot, ...)")
 
     p = add("preview", cmd_preview, "render every template x locale for sample customers into a static gallery")
@@ -482,9 +521,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"milestones: validation gate failed: {exc}", file=sys.stderr)
         _emit(exc.summary)
         return EXIT_GATE
-    except (UserError, ExtractError, FileNotFoundError, ValueError) as exc:
+    except ExtractError as exc:
+        print(f"milestones: error: {exc}", file=sys.stderr)
+        return EXIT_GATE
+    except (UserError, FileNotFoundError, ValueError) as exc:
         print(f"milestones: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - an operator fault is one line, not a traceback
+        from milestones.faults import describe
+
+        line = describe(exc)
+        if line is None:
+            raise
+        print(f"milestones: error: {line}", file=sys.stderr)
+        return EXIT_FAULT
 
 
 if __name__ == "__main__":  # pragma: no cover

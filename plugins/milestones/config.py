@@ -119,6 +119,8 @@ class Settings:
     dry_run: bool = False
     #: SendGrid sandbox mode (the API validates but does not deliver).
     sandbox_mode: bool = False
+    #: Read an extract given on the command line even when it is a symbolic link (the inbox never does).
+    follow_symlinks: bool = False
     #: Extra keyword options (kept for forward compatibility of YAML files).
     extra: dict[str, Any] = field(default_factory=dict)
 

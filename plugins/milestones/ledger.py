@@ -63,6 +63,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: How long a SQLite ledger waits for another process's lock before giving up.
+LOCK_WAIT_SECONDS = 30.0
+
+
 class Ledger:
     """Thin, explicit access to the ``emails`` table."""
 
@@ -72,13 +76,13 @@ class Ledger:
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
             # Several processes may share the file: wait for the lock instead of failing.
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
         self.engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             @sa.event.listens_for(self.engine, "connect")
             def _wal(dbapi_conn, _record):  # pragma: no cover - trivial
                 dbapi_conn.execute("PRAGMA journal_mode=WAL")
-                dbapi_conn.execute("PRAGMA busy_timeout=30000")
+                dbapi_conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
         metadata.create_all(self.engine)
 
     def register(self, rows: Iterable[dict[str, Any]]) -> int:

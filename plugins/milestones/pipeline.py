@@ -70,6 +70,7 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
             extract, as_of=day, previous_rows=previous_rows, out_dir=local_out,
             max_invalid_share=settings.max_invalid_share, max_row_drop_share=settings.max_row_drop_share,
             chunk_rows=settings.validation_chunk_rows, profile=chosen,
+            follow_symlinks=settings.follow_symlinks,
         )
     if not result.gate_passed:
         storage.remove(out / "snapshot.parquet")

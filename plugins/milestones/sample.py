@@ -11,7 +11,6 @@ language pair), and the bad rows the validation must quarantine are present.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import random
 from pathlib import Path
@@ -154,10 +153,9 @@ def generate(n: int = 300, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 4
 
 def write_csv(rows: list[dict[str, str]], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(ALL_COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
+    from milestones.csvsafe import write_rows
+
+    write_rows(rows, ALL_COLUMNS, path)
     return path
 
 

@@ -109,16 +109,30 @@ def atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def replace_from_temp(path: Path | str, write) -> Path:
+    """Call ``write(tmp)`` for a temporary name beside ``path``, then rename it onto ``path``.
+
+    If writing fails (a full disk, a read-only directory...), the temporary file is
+    removed: nothing half-written is left behind, and ``path`` keeps its old content.
+    """
+    path = Path(path)
+    tmp = atomic_target(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_parquet(frame: pd.DataFrame, path: Path | str) -> Path:
     path = locate(path)
     if is_remote(path):
         with path.open("wb") as fh:
             frame.to_parquet(fh, index=False)
         return path
-    tmp = atomic_target(path)
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return replace_from_temp(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -153,10 +167,7 @@ def write_json(data: Any, path: Path | str) -> Path:
     if is_remote(path):
         path.write_text(text, encoding="utf-8")
         return path
-    tmp = atomic_target(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return replace_from_temp(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_json(path: Path | str) -> Any:

@@ -537,7 +537,11 @@ def normalise(table: pa.Table, prepared: Prepared, keep, pool: Executor) -> pa.T
     import pyarrow.compute as pc
 
     dates, booleans = prepared.parsed()
-    columns = {name: _column(table, name) for name in dict.fromkeys((*ALL_COLUMNS, *table.column_names))}
+    # Contract columns first, then the extract's unknown ones (kept, ignored), each looked
+    # up once: Table.column(name) scans every name, quadratic with 20,000 extra columns.
+    present = dict(zip(table.column_names, table.columns, strict=True))
+    columns = {name: present[name] if name in present else _column(table, name) for name in ALL_COLUMNS}
+    columns.update((name, column) for name, column in present.items() if name not in columns)
     columns.update(dates)
     columns.update({name: pc.is_in(lowered, value_set=pa.array(TRUE_LITERALS, pa.large_string()))
                     for name, lowered in booleans.items()})
@@ -564,9 +568,9 @@ def quarantine_rows(table: pa.Table, failures: dict[int, list[str]], first_row: 
         "row_number": pa.array([p + 2 for p in positions], pa.int64()),
         "reasons": pa.array(["; ".join(sorted(failures[p])) for p in positions], pa.large_string()),
     })
-    for name in rows.column_names:
-        front = front.append_column(name, rows.column(name))
-    return front
+    # An extract column named like one of ours (``reasons``...) is kept under another name.
+    names = [f"{n} (extract column)" if n in front.column_names else n for n in rows.column_names]
+    return pa.Table.from_arrays([*front.columns, *rows.columns], names=[*front.column_names, *names])
 
 
 def validate_table(
@@ -724,6 +728,7 @@ def validate_extract(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     out_dir: Path | str | None = None,
     profile=None,
+    follow_symlinks: bool = False,
 ) -> ValidationResult:
     """Read and validate one extract file. Raises :class:`ExtractError` for an unreadable file.
 
@@ -739,7 +744,12 @@ def validate_extract(
     from milestones.profiles import read_mapped
 
     path = Path(path)
-    mapped = read_mapped(path, profile)
+    # A symbolic link is read only when asked (--follow-symlinks), and then as its target;
+    # the link's name still names the extract and its snapshot date.
+    from milestones import intake
+
+    intake.check_regular_file(path, follow_symlinks=follow_symlinks)
+    mapped = read_mapped(path.resolve() if follow_symlinks and path.is_symlink() else path, profile)
     table = mapped.table
     as_of = as_of or snapshot_date_from_name(path) or dt.date.today()
     options = dict(as_of=as_of, extract_name=path.name, previous_rows=previous_rows,

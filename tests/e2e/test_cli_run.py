@@ -55,7 +55,7 @@ def test_run_twice_sends_once(tmp_path, sample_current, sample_previous):
 def test_user_errors_are_one_line(tmp_path):
     missing = _run("run", "--extract", str(tmp_path / "customers_2026-11-22.csv"),
                    "--as-of", "2026-11-22", "--data-dir", str(tmp_path))
-    assert missing.returncode == 2
+    assert missing.returncode == 3  # the file gate (README: missing or unreadable file)
     assert "Traceback" not in missing.stderr
     assert missing.stderr.strip().count("\n") == 0 and "no such file" in missing.stderr
 

@@ -129,7 +129,7 @@ HEADER = "customer_id,first_name,email,customer_since,marketing_opt_in\n"
     (HEADER.encode(), "no data rows"),
     (b"customer_id,first_name\nC1,Ann\n", "missing required column(s): email, customer_since, marketing_opt_in"),
     ((HEADER + "C1,Jos\u00e9,j@example.com,2020-01-01,true\n").encode("latin-1"), "not UTF-8 (byte 0xe9"),
-    (HEADER.encode() + b"C1,\"unterminated,a@example.com\n", "unreadable (ArrowInvalid: CSV parse error"),
+    (HEADER.encode() + b"C1,\"unterminated,a@example.com\n", "unreadable as CSV: line 2: an unterminated quoted field"),
 ])
 def test_file_gate_fails_closed(tmp_path, content, message):
     path = tmp_path / "customers_2026-11-22.csv"
