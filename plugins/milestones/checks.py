@@ -10,6 +10,7 @@ what email-validator accepts.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
@@ -82,14 +83,67 @@ def unknown_locales(locales: pa.ChunkedArray) -> pa.ChunkedArray:
     return failing_values(locales, locale_known)
 
 
+#: IANA's geographic areas: a customer lives in a region's zone (``Europe/Helsinki``), or in UTC.
+_REGIONS = re.compile(r"(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific)/[A-Za-z0-9_+/-]+")
+
+
 @lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+def region_timezones() -> frozenset[str]:
+    """The zones a customer may name: the database's region names and ``UTC``.
+
+    Not ``localtime`` (whatever the host is set to), ``Factory``, POSIX-style rules
+    (``EST5EDT``), fixed offsets (``Etc/GMT+5``, sign inverted) or the old aliases
+    (``US/Eastern``) that ``zoneinfo`` also loads.
+    """
+    return frozenset(z for z in zoneinfo.available_timezones() if _REGIONS.fullmatch(z)) | {"UTC"}
 
 
 def unknown_timezones(zones: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The time zone names the IANA database (``zoneinfo``) does not know (others null)."""
-    return failing_values(zones, _timezones().__contains__)
+    """The time zone names that are not IANA region names (or UTC) (others null)."""
+    return failing_values(zones, region_timezones().__contains__)
+
+
+# Characters no name or id may hold: C0/C1 controls (NUL, CR, LF, tab...), line and paragraph
+# separators, bidi embeddings/overrides/isolates and marks, zero-width space, word joiner and
+# invisible operators, BOM. Zero-width (non-)joiners stay: emoji and several scripts need them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e"
+                      "\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]")
+# What str.isspace() calls space, plus invisible format characters and the Hangul filler.
+_INVISIBLE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+              "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+              "\u200b\u200c\u200d\u2060\ufeff\u3164")
+
+
+def text_problem(value: str, max_length: int) -> str | None:
+    """Why ``value`` cannot be a name or id (``control_characters``, ``blank``, ``too_long``), or None."""
+    if _CONTROL.search(value):
+        return "control_characters"
+    if not value.strip(_INVISIBLE):
+        return "blank"
+    if len(value) > max_length:
+        return "too_long"
+    return None
+
+
+def text_problems(column: pa.ChunkedArray, max_length: int) -> pa.ChunkedArray:
+    """Per row, what is wrong with a name or id: ``control_characters``, ``blank``, ``too_long``, else null.
+
+    A kind, never the value: GX's Data Docs then list kinds, not personal data.
+    Short printable ASCII (most values) is judged by Arrow kernels alone; every
+    other distinct value is asked of :func:`text_problem` once.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    plain = pc.fill_null(pc.and_(pc.ascii_is_printable(column),
+                                 pc.less_equal(pc.binary_length(column), max_length)), True)
+    odd = pc.unique(column.filter(pc.invert(plain))).to_pylist()
+    verdicts = {v: kind for v in odd if v is not None and (kind := text_problem(v, max_length))}
+    found = pc.take(pa.array(list(verdicts.values()), pa.large_string()),
+                    pc.index_in(column, value_set=pa.array(list(verdicts), column.type)))
+    blank = pc.fill_null(pc.and_(plain, pc.ascii_is_space(column)), False)
+    cases = pc.make_struct(pc.is_valid(found), blank, field_names=["found", "blank"])
+    return pc.case_when(cases, found, pa.scalar("blank", pa.large_string()))
 
 
 def failing_values(column: pa.ChunkedArray, ok: Callable[[str], bool]) -> pa.ChunkedArray:

@@ -69,10 +69,14 @@ def check_encoding(path: Path) -> None:
     for bom, name in _BOMS:
         if head.startswith(bom):
             raise ExtractError(f"{path.name}: encoded as {name}, not UTF-8; re-export the extract as UTF-8")
-    if b"\x00" in head:
+    # A stray NUL in a cell is the validation's business (the row is quarantined); many are
+    # the signature of UTF-16 without a byte order mark, or of a file that is not text at all.
+    if head.count(0) >= max(4, len(head) // 64):
         zero = head.index(b"\x00")
-        guess = "UTF-16 without a byte order mark" if head[1::2].count(0) > len(head) // 4 or \
-            head[0::2].count(0) > len(head) // 4 else "binary data"
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        # UTF-16 text: NULs in one byte position of (nearly) every pair, hardly any in the other.
+        utf16 = max(even, odd) > len(head) // 4 and min(even, odd) < len(head) // 64
+        guess = "UTF-16 without a byte order mark" if utf16 else "binary data"
         raise ExtractError(f"{path.name}: NUL byte at offset {zero}: looks like {guess}, not UTF-8 CSV; "
                            "re-export the extract as UTF-8")
 
@@ -121,7 +125,10 @@ def locate_csv_problem(path: Path, encoding: str = "utf-8", dialect: dict | None
             what = ("a field over 16 MiB" if "field larger" in str(exc)
                     else "an unterminated quoted field" if "EOF" in str(exc) or "unexpected end" in str(exc)
                     else "a malformed quoted field")
-            return f"line {reader.line_num + 1 if 'field larger' in str(exc) else reader.line_num}: {what}"
+            return f"line {reader.line_num}: {what}"
         except UnicodeDecodeError:
-            return "not UTF-8"
+            from milestones.extract import _check_utf8
+
+            _check_utf8(path)  # raises, naming the first bad byte and its offset
+            raise
     return "malformed CSV"

@@ -179,6 +179,9 @@ def list_extracts(url: str, conn_id: str | None = None) -> list[RemoteExtract]:
         name = info["name"].rstrip("/").rsplit("/", 1)[-1]
         if info.get("type") != "file" or not INBOX_PATTERN.match(name):
             continue
+        if info.get("islink"):  # a file:// inbox: a symbolic link is never claimed nor copied
+            log.warning("inbox: %s is a symbolic link: refused, not claimed", name)
+            continue
         found.append(RemoteExtract(url=_url(root, info["name"]), name=name, size=int(info.get("size") or 0),
                                    version=_version(info)))
     return sorted(found, key=lambda e: e.name)

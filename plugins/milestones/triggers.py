@@ -13,17 +13,21 @@ are in :mod:`milestones.sources`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from milestones.contract import INBOX_PATTERN
 
+log = logging.getLogger(__name__)
 
-def claim_next(inbox: Path, received: Path, settled: dict[str, tuple[int, float]]) -> Path | None:
+
+def claim_next(inbox: Path, received: Path, settled: dict[str, tuple[int, float] | str]) -> Path | None:
     """Claim the oldest settled extract in ``inbox``; ``settled`` remembers sizes between polls.
 
     A file is settled when its size and mtime did not change since the previous
@@ -31,9 +35,20 @@ def claim_next(inbox: Path, received: Path, settled: dict[str, tuple[int, float]
     """
     if not inbox.is_dir():
         return None
-    candidates = sorted(p for p in inbox.iterdir() if p.is_file() and INBOX_PATTERN.match(p.name))
+    candidates = sorted(p for p in inbox.iterdir() if INBOX_PATTERN.match(p.name))
     for path in candidates:
-        stat = path.stat()
+        try:
+            stat = path.lstat()
+        except FileNotFoundError:
+            continue
+        if not S_ISREG(stat.st_mode):
+            # A symlink (to /etc/passwd, or anywhere), a FIFO or a directory is never
+            # claimed: said once, left where it is for a person to look at.
+            if settled.get(path.name) != "refused":
+                log.warning("inbox: %s is not a regular file (a symbolic link?): refused, not claimed",
+                            path.name)
+                settled[path.name] = "refused"
+            continue
         signature = (stat.st_size, stat.st_mtime)
         if settled.get(path.name) != signature:
             settled[path.name] = signature

@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from milestones.checks import invalid_emails, keep_where, unknown_locales, unknown_timezones
+from milestones.checks import (
+    invalid_emails,
+    keep_where,
+    text_problems,
+    unknown_locales,
+    unknown_timezones,
+)
 from milestones.contract import (
     ALL_COLUMNS,
     BOOLEAN_COLUMNS,
@@ -52,6 +58,20 @@ PLACEHOLDER_DATES = ("1900-01-01", "1970-01-01")
 MAX_AGE_YEARS = 120
 #: Rows GX validates at once; peak memory grows with it, not with the file.
 DEFAULT_CHUNK_ROWS = 1_000_000
+#: Longest customer_id (the contract) and names (a subject line must stay a line).
+TEXT_LIMITS = {"customer_id": 64, "first_name": 100, "last_name": 100}
+#: Bounds of the date columns the older rules leave open, in years before and after the
+#: snapshot date: no 9999-12-31 wedding, no retirement in the year 1200, no 2,025th customer
+#: anniversary. (date_of_birth has its own: in_future, too_old; customer_since's upper bound
+#: is in_future: ``None`` here.)
+DATE_BOUNDS = {"customer_since": (150, None), "wedding_date": (MAX_AGE_YEARS, 2),
+               "retirement_date": (MAX_AGE_YEARS, 60), "graduation_date": (MAX_AGE_YEARS, 20)}
+
+
+def _out_of_range(column: str) -> str:
+    return "too_old" if DATE_BOUNDS[column][1] is None else "out_of_range"
+
+
 #: Columns GX reads as categories: few distinct values, so set checks and the
 #: row filters GX runs per expectation work on small integer codes.
 CATEGORY_COLUMNS = ("marital_status", "employment_status")
@@ -111,11 +131,12 @@ def build_rules(as_of: dt.date) -> list[Rule]:
     rules += [
         # Over the whole file, not one chunk: the helper holds every id that occurs twice.
         Rule("customer_id:duplicate", "ExpectColumnValuesToBeNull", {"column": "_customer_id_repeated"}),
-        Rule(
-            "customer_id:too_long",
-            "ExpectColumnValueLengthsToBeBetween",
-            {"column": "customer_id", "min_value": 1, "max_value": 64},
-        ),
+        # Names and ids reach subjects, headers and file names: control characters, bidi
+        # overrides, zero-width characters, blank values and over-long ones are refused.
+        # The helper holds the kind of problem, so the reason is `column:kind`
+        # (customer_id:too_long, first_name:blank, last_name:control_characters).
+        *(Rule(f"{column}:*", "ExpectColumnValuesToBeNull", {"column": f"_{column}_problem"})
+          for column in TEXT_LIMITS),
         Rule("email:invalid", "ExpectColumnValuesToBeNull", {"column": "_email_invalid"}),
         Rule("locale:unknown", "ExpectColumnValuesToBeNull", {"column": "_locale_unknown"}),
         # Checked per distinct value into a helper: as a GX value set, the ~600 IANA
@@ -133,6 +154,9 @@ def build_rules(as_of: dt.date) -> list[Rule]:
     for col in DATE_COLUMNS:
         rules.append(Rule(f"{col}:unparseable", "ExpectColumnValuesToBeNull", {"column": f"_{col}_bad"}))
         rules.append(Rule(f"{col}:placeholder", "ExpectColumnValuesToBeNull", {"column": f"_{col}_placeholder"}))
+    for col in DATE_BOUNDS:
+        rules.append(Rule(f"{col}:{_out_of_range(col)}", "ExpectColumnValuesToBeNull",
+                          {"column": f"_{col}_out_of_range"}))
     rules += [
         Rule("date_of_birth:in_future", "ExpectColumnValuesToBeBetween",
              {"column": "_date_of_birth", "max_value": today}),
@@ -269,19 +293,34 @@ class Prepared:
         return dates, {name: self.column(f"{name}:lower") for name in BOOLEAN_COLUMNS}
 
 
-def _date_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArray]:
+def _date_helpers(name: str, raw: pa.ChunkedArray, as_of: dt.date) -> dict[str, pa.ChunkedArray]:
     """The parsed date (under ``name:parsed``) and the helper columns the date rules check."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parsed = parse_dates(raw)
     placeholder = pc.is_in(raw, value_set=pa.array(PLACEHOLDER_DATES, pa.large_string()))
-    return {
+    helpers = {
         f"{name}:parsed": parsed,
         f"_{name}": _ns_range(parsed),
         f"_{name}_bad": keep_where(pc.and_(pc.is_valid(raw), pc.is_null(parsed)), raw),
         f"_{name}_placeholder": keep_where(placeholder, raw),
     }
+    if name in DATE_BOUNDS:
+        back, ahead = DATE_BOUNDS[name]
+        low, high = (pa.scalar(dt.datetime.combine(_years_from(as_of, n), dt.time()), pa.timestamp("s"))
+                     for n in (-back, ahead or 0))
+        outside = pc.less(parsed, low) if ahead is None else pc.or_(pc.less(parsed, low), pc.greater(parsed, high))
+        helpers[f"_{name}_out_of_range"] = keep_where(outside, raw)
+    return helpers
+
+
+def _years_from(day: dt.date, years: int) -> dt.date:
+    """``day`` moved by whole years (29 February -> 28 February in a common year)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 def _boolean_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArray]:
@@ -292,7 +331,7 @@ def _boolean_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArr
 
 
 def prepare(table: pa.Table, repeated: Callable[[], pa.Array], pool: Executor,
-            first_row: int = 0) -> Prepared:
+            first_row: int = 0, *, as_of: dt.date) -> Prepared:
     """GX's view of a chunk: the raw columns the rules read plus parsed helper columns.
 
     Helper columns hold the offending raw value where a row fails and are null
@@ -310,7 +349,9 @@ def prepare(table: pa.Table, repeated: Callable[[], pa.Array], pool: Executor,
     jobs: list[Callable[[], dict[str, pa.ChunkedArray]]] = [
         lambda: {name: pc.dictionary_encode(raw[name]) for name in CATEGORY_COLUMNS},
         *(functools.partial(_boolean_helpers, name, raw[name]) for name in BOOLEAN_COLUMNS),
-        *(functools.partial(_date_helpers, name, raw[name]) for name in DATE_COLUMNS),
+        *(functools.partial(_date_helpers, name, raw[name], as_of) for name in DATE_COLUMNS),
+        *(functools.partial(lambda name, limit: {f"_{name}_problem": text_problems(raw[name], limit)},
+                            name, limit) for name, limit in TEXT_LIMITS.items()),
         lambda: {"_email_invalid": invalid_emails(raw["email"])},
         lambda: {"_locale_unknown": unknown_locales(raw["locale"])},
         lambda: {"_timezone_unknown": unknown_timezones(raw["timezone"])},
@@ -408,7 +449,13 @@ class Suite:
                 if res.success:
                     continue
                 reason = res.expectation_config.meta["reason"]
-                for idx in res.result.get("unexpected_index_list") or []:
+                indices = res.result.get("unexpected_index_list") or []
+                if reason.endswith(":*"):  # the helper holds the kind: `column:kind` per row
+                    kinds = res.result.get("unexpected_list") or []
+                    for idx, kind in zip(indices, kinds, strict=True):
+                        failures.setdefault(int(idx), []).append(f"{reason[:-1]}{kind}")
+                    continue
+                for idx in indices:
                     failures.setdefault(int(idx), []).append(reason)
         return failures, results
 
@@ -597,6 +644,7 @@ def validate_table(
     """
     import numpy as np
 
+    as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
     result = ValidationResult(valid=None, quarantine=None, rows=table.num_rows)
     per_chunk = []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="validate") as pool:
@@ -605,7 +653,7 @@ def validate_table(
         repeated = pool.submit(repeated_ids, table.column("customer_id"))
         suite = Suite(build_rules(as_of))
         for first_row, chunk in _chunks(table, chunk_rows):
-            prepared = prepare(chunk, repeated.result, pool, first_row)
+            prepared = prepare(chunk, repeated.result, pool, first_row, as_of=as_of)
             failures, results = suite.run(prepared)
             if errors is not None:
                 failures = with_profile_errors(failures, errors.slice(first_row, chunk.num_rows), first_row)

@@ -67,5 +67,5 @@ def test_gate_and_unreadable_files_exit_non_zero(tmp_path, capsys):
     assert not (tmp_path / "data" / "outcomes" / "2026-11-23" / "outcomes.parquet").exists()
     missing = tmp_path / "outcomes_2026-11-25.csv"
     missing.write_text("customer_id,occurred_at\nC1,2026-11-23T08:00Z\n", encoding="utf-8")
-    assert cli.main(["outcomes", "load", str(missing), "--data-dir", data]) == cli.EXIT_USAGE
+    assert cli.main(["outcomes", "load", str(missing), "--data-dir", data]) == cli.EXIT_GATE  # a file-gate failure
     assert "missing required column(s): outcome" in capsys.readouterr().err
