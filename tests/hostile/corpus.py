@@ -260,6 +260,8 @@ ROWS: list[RowCase] = [
     # Kept: hostile-looking names are data, and arrive as text.
     RowCase("name_script", {"first_name": "<script>alert(1)</script>"}),
     RowCase("name_jinja", {"first_name": "{{ 7*7 }}"}),
+    # Printable ASCII, so kept: the outbox must never decode it into a Bcc: line (item 3).
+    RowCase("name_encoded_word", {"first_name": "=?utf-8?q?Ann=0D=0ABcc:_attacker@evil.example=0D=0A?="}),
     RowCase("name_formula", {"first_name": "=HYPERLINK(\"http://evil.example\")", "customer_id": "=1+1"}),
     RowCase("name_emoji_zwj", {"first_name": "\U0001F469\u200d\U0001F469\u200d\U0001F467"}),
     RowCase("name_cjk", {"first_name": "\u674e\u534e"}),

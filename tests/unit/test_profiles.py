@@ -205,5 +205,5 @@ def test_profile_check_prints_the_mapping_and_the_verdict_and_writes_nothing(tmp
     assert "ignored: AccountId, Salutation" in out and "line 3:" in out and "line 4:" not in out
     assert "'true' -> 'false'" in out or "'false' -> 'true'" in out
     assert '"gate_passed": true' in out.splitlines()[-1] and '"profile": "salesforce"' in out.splitlines()[-1]
-    assert main(["profile", "check", str(current), "--profile", "hubspot"]) == 2
+    assert main(["profile", "check", str(current), "--profile", "hubspot"]) == 3  # refused as the file gate would
     assert "'Record ID' (for customer_id)" in capsys.readouterr().err
