@@ -44,6 +44,8 @@ def test_every_route_needs_a_login(data):
     anonymous = TestClient(create_app())
     for route in ROUTES:
         assert anonymous.get(route).status_code == 401, route
+    for route in ("/openapi.json", "/redoc"):  # nothing served outside the login (FastAPI's own pages are off)
+        assert anonymous.get(route).status_code in (401, 404), route
     # A browser asking for a page without a login is sent to the login page.
     redirecting = TestClient(create_app(login_url=lambda nxt: f"/auth/login?next={nxt}"), follow_redirects=False)
     answer = redirecting.get("/report/", headers={"accept": "text/html"})

@@ -19,8 +19,10 @@ def create_app(current_user=None, login_url=None):
 
     from milestones.web import access, docs, gallery, report, runs
 
+    # No schema or Swagger pages: FastAPI serves them outside the app's dependencies, i.e. without a login.
     app = FastAPI(title="milestones", description="Milestone pipeline staff pages and endpoints",
-                  dependencies=[Depends(access.guard(current_user))])
+                  dependencies=[Depends(access.guard(current_user))], openapi_url=None, docs_url=None,
+                  redoc_url=None)
     access.install_login_redirect(app, login_url)
     app.include_router(runs.router)
     app.include_router(gallery.router)
