@@ -87,6 +87,9 @@ def test_delivery_fans_out_in_shards(chain):
 
 
 def test_outbox_format(chain):
+    from milestones import links
+
+    keys = links.load_keys(chain["data"])
     for msg in _emails(chain["data"]):
         assert msg.get_content_type() == "multipart/alternative"
         parts = {p.get_content_type(): p for p in msg.iter_parts()}
@@ -97,7 +100,11 @@ def test_outbox_format(chain):
             "new_child", "customer_anniversary"}
         assert msg["X-Milestones-Customer-Id"].startswith("C")
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert msg["X-Milestones-Key"] in msg["List-Unsubscribe"]
+        # The one-click link is signed for this customer and this address (not the guessable key).
+        token = msg["List-Unsubscribe"].strip("<>").rsplit("/u/", 1)[1]
+        link = links.verify(keys, token)
+        assert (link.customer_id, link.email) == (msg["X-Milestones-Customer-Id"], msg["To"].addresses[0].addr_spec)
+        assert msg["X-Milestones-Key"] not in msg["List-Unsubscribe"]
         assert "\n" not in msg["Subject"]
 
 
