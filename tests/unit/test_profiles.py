@@ -51,6 +51,11 @@ def test_iso_datetimes_with_offsets_become_the_day_in_the_zone():
     assert _run(helsinki, ["2015-03-03T22:30:00.000+0000"])[0] == ["2015-03-04"]
     stamp = Column("updated_at", "LastModifiedDate", datetime="iso8601")
     assert _run(stamp, ["2015-03-03T23:30:00.123-0500"])[0] == ["2015-03-04T04:30:00Z"]
+    # All in UTC (Salesforce): the text is kept as it is, if it is well formed.
+    assert _run(stamp, ["2015-03-03T23:30:00.123+0000", "2015-03-03T23:30:00Z", None])[0] == \
+        ["2015-03-03T23:30:00.123+0000", "2015-03-03T23:30:00Z", None]
+    assert _run(utc, ["2015-02-30T10:00:00.000+0000", "2015-03-03T10:00:00.000+0000"])[0] == \
+        ["2015-02-30", "2015-03-03"]  # the day as written: validation names it customer_since:unparseable
 
 
 def test_local_datetime_formats_are_read_in_the_declared_zone():
@@ -201,7 +206,7 @@ def test_profile_check_prints_the_mapping_and_the_verdict_and_writes_nothing(tmp
     code = main(["profile", "check", str(current), "--profile", "salesforce", "--rows", "2"])
     out = capsys.readouterr().out
     assert code == 0 and sorted(os.listdir(tmp_path)) == before
-    assert "customer_since     <- 'CreatedDate' [trim, datetime iso8601 (the day in UTC)]" in out
+    assert "customer_since     <- 'CreatedDate' [datetime iso8601 (the day in UTC)]" in out
     assert "ignored: AccountId, Salutation" in out and "line 3:" in out and "line 4:" not in out
     assert "'true' -> 'false'" in out or "'false' -> 'true'" in out
     assert '"gate_passed": true' in out.splitlines()[-1] and '"profile": "salesforce"' in out.splitlines()[-1]
