@@ -5,8 +5,9 @@ Turns a validated snapshot into rendered emails.
 
 * **Trigger**: the `milestones_validated_snapshot` asset (published by
   `crm_extract_ingest`). Manual runs re-do one date with the `date` param.
-* **Does**: detects life events falling on the snapshot date in each customer's
-  own time zone (changes against the previous snapshot too), applies the contact
+* **Does**: detects life events falling on each customer's own local date at the
+  run's logical time (asset-triggered: when it was triggered; the `date` param re-does
+  that calendar day for everyone), changes against the previous snapshot too, applies the contact
   policy (every decision recorded with its reason), renders the templates.
 * **Publishes**: `milestones_rendered_messages`; `outreach_delivery` sends them when due.
 """

@@ -236,6 +236,19 @@ def send_at_for(day: dt.date, zone: str, hour: int, now: dt.datetime) -> int:
     return int(max(local, now).timestamp())
 
 
+def customer_day(event: dict[str, Any], day: dt.date) -> dt.date:
+    """The customer's own "today" when the event was found: its date plus the days it was late.
+
+    With an instant (the detection DAG's clock) that is each customer's local date at
+    that instant, which may be the day before or after ``day`` in far zones; with
+    ``--as-of`` it is ``day`` for everyone.
+    """
+    late = event.get("days_late")
+    if late is None or event.get("event_date") is None:
+        return day
+    return (dt.date.fromisoformat(str(event["event_date"])[:10]) + dt.timedelta(days=int(late)))
+
+
 def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str,
                  now: dt.datetime | None = None) -> dict[str, Any]:
     """Render every ``send`` decision; a failure skips that email with its reason.
@@ -291,7 +304,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
             "event_date": str(event["event_date"])[:10], "email": customer["email"], "locale": r.locale,
             "timezone": zone, "template": r.template, "template_version": r.version,
             "subject": r.subject, "html": r.html, "text": r.text, "unsubscribe_url": unsubscribe,
-            "send_at": send_at_for(day, zone, settings.send_hour, now), "variant": arm,
+            "send_at": send_at_for(customer_day(event, day), zone, settings.send_hour, now), "variant": arm,
         })
     columns = ["key", "customer_id", "event_type", "event_date", "email", "locale", "timezone", "template",
                "template_version", "subject", "html", "text", "unsubscribe_url", "send_at", "variant"]

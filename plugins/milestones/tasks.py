@@ -119,10 +119,38 @@ def snapshot_for_run(context: dict[str, Any]) -> dict[str, str]:
     return {"snapshot": str(path), "as_of": str(day)}
 
 
+def run_instant(context: dict[str, Any], snapshot_date: str) -> dt.datetime | None:
+    """The moment this detection run stands for: each customer's "today" is their local date then.
+
+    That is the run's logical date, or for an asset-triggered run (which has none in
+    Airflow 3) the time it was triggered, i.e. when the snapshot was published. None
+    (the calendar day of the snapshot for every customer, as ``milestones run --as-of``)
+    for a manual re-run of one snapshot (the ``date`` param), and when the run's clock
+    is more than a day away from the snapshot's date (an old extract processed late):
+    its own clock is not that day's.
+    """
+    if (context.get("params") or {}).get("date"):
+        return None
+    instant = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+    if instant is None:
+        return None
+    instant = instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)
+    gap = abs((instant.astimezone(dt.UTC).date() - dt.date.fromisoformat(str(snapshot_date))).days)
+    if gap > 1:
+        log.warning("the run's time %s is %d days from the snapshot's date %s: detecting for that "
+                    "calendar day in every zone", instant.isoformat(), gap, snapshot_date)
+        return None
+    return instant
+
+
 def detect(run: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
     days = (context.get("params") or {}).get("days")
     days = int(days) if days else None  # None: the catch_up_days setting
-    return pipeline.detect_stage(run["as_of"], load_settings(), snapshot=run["snapshot"], days=days)
+    instant = run_instant(context, run["as_of"])
+    if instant is not None:
+        log.info("customers' dates: their local date at %s", instant.isoformat())
+    return pipeline.detect_stage(run["as_of"], load_settings(), snapshot=run["snapshot"], days=days,
+                                 instant=instant)
 
 
 def decide(run: dict[str, str]) -> dict[str, Any]:

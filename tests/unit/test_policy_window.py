@@ -215,3 +215,27 @@ def test_breaker_holds_the_type_in_the_decisions_until_approved(tmp_path):
     pipeline.approval_path(DAY, settings).parent.mkdir(parents=True)
     pipeline.approval_path(DAY, settings).write_text("{}")
     assert set(_decide(settings, events).values()) == {""}
+
+
+def test_missing_values_decide_nothing_by_accident():
+    # A missing flag is not a yes: no opt-in recorded means no email; a missing deceased flag,
+    # e-mail or stale mark blocks nothing by itself.
+    from milestones.policy import Policy, decide
+
+    snapshot = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d"], "email": ["a@example.org", "b@example.org", None, "d@example.org"],
+        "marketing_opt_in": pd.array([True, None, True, True], dtype="boolean"),
+        "deceased": pd.array([None, False, False, False], dtype="boolean"),
+    })
+    events = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "event_type": "birthday",
+                           "event_date": pd.Timestamp(DAY), "key": ["ka", "kb", "kc", "kd"],
+                           "stale": pd.array([False, False, False, None], dtype="boolean")})
+    got = decide(events, snapshot, Policy(suppressed=frozenset({"x@example.org"})), as_of=DAY)
+    assert dict(zip(got["customer_id"], got["reason"], strict=True)) == {"a": "", "b": "no_opt_in", "c": "", "d": ""}
+
+
+def test_send_day_is_the_customers_own_date():
+    # Found on the customer's local date: the event's date plus the days it was late.
+    assert pipeline.customer_day({"event_date": pd.Timestamp("2026-11-21"), "days_late": 0}, DAY) == dt.date(2026, 11, 21)
+    assert pipeline.customer_day({"event_date": "2026-11-20", "days_late": 2}, DAY) == DAY
+    assert pipeline.customer_day({"event_date": "2026-11-21"}, DAY) == DAY  # no days_late: the run's date
