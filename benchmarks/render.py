@@ -2,7 +2,8 @@
 
 Renders ``--count`` emails (subject + HTML + text) for a mix of event types,
 locales and sample names, in ``--repeats`` interleaved rounds, and prints the
-median rate of each side and their ratio.  Goal: the renderer (sandbox,
+median rate of each side and their ratio, then checks that both give the same
+emails (the first 1,000: subject, text and HTML; exit 1 when they differ).  Goal: the renderer (sandbox,
 StrictUndefined, locale fallback, Babel filters, inlined CSS, one-line
 subjects) keeps at least 70% of the bare rate.
 
@@ -26,6 +27,7 @@ import resource
 import statistics
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +36,14 @@ sys.path.insert(0, str(ROOT / "plugins"))
 import jinja2  # noqa: E402
 
 from milestones.catalog import load_catalog  # noqa: E402
-from milestones.rendering import FILTERS, SUFFIX, Renderer, babel_locale, email_context  # noqa: E402
+from milestones.rendering import (  # noqa: E402
+    FILTERS,
+    SUFFIX,
+    Renderer,
+    babel_locale,
+    email_context,
+    one_line,
+)
 
 TEMPLATES = ROOT / "templates"
 SAMPLES = ROOT / "plugins" / "milestones" / "samples"
@@ -88,6 +97,61 @@ def bare(work) -> float:
     return len(work) / (time.perf_counter() - start)
 
 
+class Canonical(HTMLParser):
+    """An HTML document as (tag, attributes, text) events: serialisation details aside
+    (attribute order, spaces inside style declarations, character references, whitespace)."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.events: list[tuple] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        norm = {}
+        for name, value in attrs:
+            if name == "style" and value:
+                value = tuple(sorted(" ".join(d.split()).replace(": ", ":") for d in value.split(";") if d.strip()))
+            norm[name] = value
+        self.events.append(("start", tag, tuple(sorted(norm.items(), key=str))))
+
+    def handle_endtag(self, tag):
+        self.events.append(("end", tag))
+
+    def handle_data(self, data):
+        if data.split():
+            self.events.append(("text", " ".join(data.split())))
+
+
+def check_outputs(work, limit: int = 1000) -> list[str]:
+    """The renderer's emails equal bare Jinja2's for the same templates and context, after the
+    documented transforms only: the subject on one line, the text part stripped with one final
+    newline, the HTML with the layout's CSS inlined (done per email here, with css-inline)."""
+    import css_inline
+
+    catalog = load_catalog(TEMPLATES)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(FILTERS)
+    env.globals["assets_url"] = catalog.assets_url
+    inliner = css_inline.CSSInliner(keep_at_rules=True)
+    renderer = Renderer(TEMPLATES)
+    wrong = []
+    for n, (event_type, locale, ctx) in enumerate(work[:limit]):
+        chosen = locale.split("-")[0]
+        full = {**ctx, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen}
+        subject, html, text = (env.get_template(f"{event_type}/{chosen}.{SUFFIX[p]}").render(full)
+                               for p in ("subject", "html", "text"))
+        got = renderer.render(event_type, locale, ctx)
+        for part, same in (("locale", got.locale == chosen), ("subject", got.subject == one_line(subject)),
+                           ("text", got.text == text.strip() + "\n"),
+                           ("html", Canonical(got.html).events == Canonical(inliner.inline(html)).events)):
+            if not same:
+                wrong.append(f"email {n} ({event_type}/{locale}): {part} differs from bare Jinja2's")
+    return wrong
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="emails per side per run (default 100,000)")
@@ -113,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     result["goal_met"] = result["ratio"] >= result["goal_ratio"]
+    wrong = check_outputs(work)
+    result["same_output_as_bare_jinja2"] = {"emails_compared": min(len(work), 1000), "equal": not wrong}
     print(json.dumps(result, indent=2))
+    if wrong:
+        print("WRONG: " + "\n  ".join(wrong[:10]), file=sys.stderr)
+        return 1
     return 0
 
 
