@@ -76,6 +76,9 @@ class Settings:
     validation_chunk_rows: int = 1_000_000
     #: Seconds to wait for SendGrid on every request (the client has no default).
     send_timeout: float = 10.0
+    #: CA certificates (PEM file) to verify SendGrid's (or the egress proxy's) certificate with;
+    #: empty: the system store. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
+    send_ca_bundle: str = ""
     #: Emails per mapped delivery task (each shard is retried on its own).
     delivery_shard_size: int = 1000
     #: Emails sent at once (SendGrid: kept-alive connections on one event loop; outbox: threads).

@@ -332,7 +332,7 @@ def make_transport(settings: Settings):
                                  from_name=settings.from_name, sandbox=settings.sandbox_mode,
                                  timeout=settings.send_timeout, asm_group_id=settings.asm_group_id or None,
                                  categories=tuple(c.strip() for c in settings.categories.split(",") if c.strip()),
-                                 max_attempts=settings.send_max_attempts)
+                                 max_attempts=settings.send_max_attempts, ca_bundle=settings.send_ca_bundle or None)
     return OutboxTransport(Path(settings.data_dir) / "outbox", from_email=settings.from_email,
                            from_name=settings.from_name)
 

@@ -187,3 +187,42 @@ def test_https_checks_the_certificate_and_keeps_connections_alive(tmp_path, monk
     assert untrusted.state == "pending" and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
     assert [o.state for o in trusted] == ["accepted"] * 6
     assert server.accepted == {f"t{i}": 1 for i in range(6)} and len(server.connections) == 2
+
+
+def _tls_server(tmp_path):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server = FaultServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    return server, server.url.replace("http://", "https://"), cert
+
+
+def test_sends_through_an_https_proxy_with_a_private_ca(tmp_path, monkeypatch):
+    """HTTPS_PROXY is honoured (CONNECT tunnel), the CA bundle setting verifies the API's
+    certificate end to end through the tunnel; NO_PROXY bypasses the proxy; a proxy that
+    refuses leaves the email owed (never left), not unknown."""
+    from tests.servers.connect_proxy import ConnectProxy
+
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server, url, cert = _tls_server(tmp_path)
+    with server, ConnectProxy() as proxy, ConnectProxy(refuse=True) as refusing:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        via_proxy = transport(url, ca_bundle=str(cert)).send_many([message(f"p{i}") for i in range(4)], 2)
+        tunnels = len(proxy.tunnels)
+        untrusted = transport(url, max_attempts=1).send(message("no-ca"))  # the system store lacks our CA
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = transport(url, ca_bundle=str(cert)).send(message("direct"))
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.setenv("HTTPS_PROXY", refusing.url)
+        refused = transport(url, ca_bundle=str(cert), max_attempts=2).send(message("refused"))
+    host = url.removeprefix("https://")
+    assert [o.state for o in via_proxy] == ["accepted"] * 4
+    assert tunnels == 2 and set(proxy.tunnels) == {host}  # one kept-alive tunnel per sender
+    assert untrusted.state == "pending" and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert direct.state == "accepted" and len(proxy.tunnels) == tunnels + 1  # only no-ca's: NO_PROXY went direct
+    assert refused.state == "pending" and "403" in refused.error and refusing.tunnels == [host, host]
+    assert server.accepted == {**{f"p{i}": 1 for i in range(4)}, "direct": 1}

@@ -22,7 +22,8 @@ async def app(scope, receive, send):
         if not msg.get("more_body"):
             break
     if scope["method"] == "GET":
-        payload = json.dumps({"requests": sum(counts.values()), "max_per_key": max(counts.values(), default=0)})
+        payload = json.dumps({"requests": sum(counts.values()), "keys": len(counts),
+                              "max_per_key": max(counts.values(), default=0)})
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": payload.encode()})
