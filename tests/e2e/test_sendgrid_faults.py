@@ -1,4 +1,4 @@
-"""The official sendgrid client, through our transport, against a faulty server on 127.0.0.1.
+"""Our SendGrid transport (aiohttp; the official client supplies the URL and headers) against a faulty server on 127.0.0.1.
 
 The server counts what it received and accepted per email key: no duplicate
 (accepted at most once) and no loss (every email either accepted or recorded
