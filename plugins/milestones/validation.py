@@ -679,8 +679,8 @@ def with_profile_errors(failures: dict[int, list[str]], errors: pa.ChunkedArray,
     """
     import pyarrow.compute as pc
 
-    rows = pc.indices_nonzero(pc.is_valid(errors)).to_pylist()
-    for row, text in zip(rows, errors.take(rows).to_pylist(), strict=True):
+    rows = pc.indices_nonzero(pc.is_valid(errors))
+    for row, text in zip(rows.to_pylist(), errors.take(rows).to_pylist(), strict=True):
         own = text.split("; ")
         columns = {reason.split(":", 1)[0] for reason in own}
         kept = [r for r in failures.get(first_row + row, []) if r not in {f"{c}:missing" for c in columns}]

@@ -212,3 +212,19 @@ def test_profile_check_prints_the_mapping_and_the_verdict_and_writes_nothing(tmp
     assert '"gate_passed": true' in out.splitlines()[-1] and '"profile": "salesforce"' in out.splitlines()[-1]
     assert main(["profile", "check", str(current), "--profile", "hubspot"]) == 3  # refused as the file gate would
     assert "'Record ID' (for customer_id)" in capsys.readouterr().err
+
+
+def test_windows_1252_and_the_validation_stage_name_the_profile(tmp_path):
+    from milestones import pipeline
+
+    (tmp_path / "shop.yaml").write_text(
+        "encoding: windows-1252\ncsv: {delimiter: ';'}\ncolumns:\n  customer_id: Nr\n  first_name: Name\n"
+        "  email: Mail\n  customer_since: {from: Seit, date: '%d.%m.%Y'}\n  marketing_opt_in: {default: 'true'}\n",
+        encoding="utf-8")
+    path = tmp_path / "shop_customers_2026-11-22.csv"
+    path.write_bytes("Nr;Name;Mail;Seit;Umsatz\n1;Chloë;c@example.com;01.02.2003;5 €\n".encode("cp1252"))
+    settings = load_settings(data_dir=tmp_path / "data", profiles_dir=tmp_path, extract_profile_rules="shop=shop")
+    summary = pipeline.validate_stage(path, settings)
+    assert (summary["profile"], summary["valid"], summary["quarantined"]) == ("shop", 1, 0)
+    page = open(summary["data_docs"], encoding="utf-8").read()
+    assert "extract_profile" in page and ">shop<" in page.replace(" ", "").replace("\n", "")
