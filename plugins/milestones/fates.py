@@ -125,5 +125,4 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
         if missing.any():
             facts.loc[missing, "variant"] = variant_of(facts.loc[missing, ["customer_id", "event_type"]])
     facts["variant"] = facts["variant"].fillna("").astype("string")
-    facts["date"] = facts["event_date"].dt.strftime("%Y-%m-%d")
     return facts

@@ -26,13 +26,16 @@ DETAIL_ROWS = 500
 
 def rows_from(facts) -> list[dict[str, Any]]:
     """The report rows of :func:`milestones.fates.build`'s frame."""
-    counted = facts[KEYS].copy()
+    # Grouped by the day itself; only the grouped rows' days are formatted as text.
+    by = ["event_date", *KEYS[1:]]
+    counted = facts[by].copy()
     counted["detected"] = 1
     counted["holdout"] = facts["holdout"].to_numpy()
     counted["contacted"] = facts["contacted"].to_numpy()
     for flag in FLAGS:
         counted[flag] = facts[flag].to_numpy()
-    grouped = counted.groupby(KEYS, sort=True, observed=True)[COUNTS].sum().reset_index()
+    grouped = counted.groupby(by, sort=True, observed=True)[COUNTS].sum().reset_index()
+    grouped.insert(0, "date", grouped.pop("event_date").dt.strftime("%Y-%m-%d"))
     grouped[COUNTS] = grouped[COUNTS].astype("int64")
     return [{k: (v if isinstance(v, str) else int(v)) for k, v in rec.items()}
             for rec in grouped.astype({k: object for k in KEYS}).to_dict("records")]
