@@ -9,8 +9,8 @@ symlinked ``/etc/passwd`` must not be echoed into a task log):
 - UTF-16/UTF-32 exports are named as such (their byte order mark, or NUL bytes);
 - the header may not repeat a column name nor hold more than ``MAX_COLUMNS`` columns;
 - a row with the wrong number of fields, an unterminated quote or a field over
-  ``MAX_FIELD_BYTES`` is located by line number and column by re-scanning the
-  file with Python's ``csv`` module (only on that error path).
+  ``MAX_FIELD_BYTES`` is located by line number by re-scanning the file with
+  Python's ``csv`` module (only on that error path).
 """
 
 from __future__ import annotations
@@ -113,20 +113,17 @@ def locate_csv_problem(path: Path, encoding: str = "utf-8", dialect: dict | None
             for row in reader:
                 if width is None:
                     width = len(row)
-                    header = [name.strip() for name in row]
-                    continue
-                if len(row) != width and row:
+                elif len(row) != width and row:
                     return (f"line {reader.line_num}: {len(row)} fields where the header has {width}"
                             " (a stray delimiter or quote, or a cut row)")
-                for column, cell in zip(header, row, strict=False):
-                    if len(cell.encode("utf-8", "surrogatepass")) > MAX_FIELD_BYTES:
-                        return f"line {reader.line_num}: column {column!r} holds a field over {MAX_FIELD_BYTES >> 20} MiB"
         except csv.Error as exc:
             what = ("a field over 16 MiB" if "field larger" in str(exc)
                     else "an unterminated quoted field" if "EOF" in str(exc) or "unexpected end" in str(exc)
                     else "a malformed quoted field")
             return f"line {reader.line_num}: {what}"
         except UnicodeDecodeError:
+            if encoding != "utf-8":
+                return f"not {encoding} (the profile's declared encoding)"
             from milestones.extract import _check_utf8
 
             _check_utf8(path)  # raises, naming the first bad byte and its offset
