@@ -46,14 +46,32 @@ def frame(n: int, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1, bad_sha
         "updated_at": f"{as_of}T06:00:00Z",
     })
     bad = np.flatnonzero(rng.random(n) < bad_share)
-    kinds = np.array_split(bad, 5)
-    df.loc[kinds[0], "email"] = "not-an-email"
-    df.loc[kinds[1], "date_of_birth"] = "1970-01-01"
-    df.loc[kinds[2], "timezone"] = "Mars/Olympus"
-    df.loc[kinds[3], "marketing_opt_in"] = "maybe"
-    df.loc[kinds[4], "date_of_birth"] = "2031-02-30"
+    spoiled: dict[str, set[str]] = {}
+    for rows, (column, value, reason) in zip(np.array_split(bad, len(SPOILERS)), SPOILERS, strict=True):
+        df.loc[rows, column] = value
+        for cid in ids[rows]:
+            spoiled.setdefault(cid, set()).add(reason)
+    # Random birth dates can hit an export placeholder (1970-01-01) by chance: invalid too.
+    for cid in ids[np.isin(df["date_of_birth"].to_numpy(dtype=str), ("1900-01-01", "1970-01-01"))]:
+        spoiled.setdefault(cid, set()).add("date_of_birth:placeholder")
     df.index = pd.RangeIndex(start, start + n)
+    df.attrs["spoiled"] = spoiled
     return df
+
+
+#: How rows are spoiled: (column, value, the one reason validation must give the row).
+SPOILERS = [
+    ("email", "not-an-email", "email:invalid"),
+    ("date_of_birth", "1970-01-01", "date_of_birth:placeholder"),
+    ("timezone", "Mars/Olympus", "timezone:unknown"),
+    ("marketing_opt_in", "maybe", "marketing_opt_in:not_boolean"),
+    ("date_of_birth", "2031-02-30", "date_of_birth:unparseable"),
+]
+
+
+def spoiled_rows(n: int, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 1) -> dict[str, set[str]]:
+    """{customer_id: reasons} of the invalid rows :func:`write_csv` writes (spoiled on purpose or by chance)."""
+    return frame(n, as_of, seed).attrs["spoiled"]
 
 
 def previous_of(current: pd.DataFrame) -> pd.DataFrame:

@@ -83,7 +83,9 @@ def child(kind: str, path: Path, repeats: int) -> None:
         else:
             result = validate_extract(path, as_of=AS_OF)
         times.append(time.perf_counter() - t)
-    extra = {"quarantined": len(result.quarantine)} if kind == "project" else {}
+    extra = {"quarantined": dict(zip(result.quarantine["customer_id"], result.quarantine["reasons"],
+                                     strict=True)),
+             "valid": len(result.valid)} if kind == "project" else {}
     print(json.dumps({"kind": kind, "times": times,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}))
 
@@ -115,7 +117,8 @@ def main() -> None:
     peaks: dict[str, float] = {}
     ratios = []
     firsts: dict[str, list[float]] = {}  # each process's first run: nothing warm yet
-    quarantined = 0
+    quarantined: dict[str, str] = {}
+    valid = 0
     for _ in range(args.rounds):
         medians = {}
         for kind in ("read", "gx-naive", "project"):
@@ -124,7 +127,7 @@ def main() -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             times.setdefault(kind, []).extend(r["times"])
             peaks[kind] = max(peaks.get(kind, 0.0), r["peak_mb"])
-            quarantined = r.get("quarantined", quarantined)
+            quarantined, valid = r.get("quarantined", quarantined), r.get("valid", valid)
             medians[kind] = statistics.median(r["times"])
             firsts.setdefault(kind, []).append(r["times"][0])
         ratios.append(medians["project"] / medians["read"])
@@ -132,7 +135,7 @@ def main() -> None:
     for kind, ts in times.items():
         med = statistics.median(ts)
         print(f"{kind:9s} median {med:7.2f} s  ({med / base:5.1f}x read)  peak {peaks[kind]:7.0f} MB"
-              + (f"  quarantined {quarantined:,}" if kind == "project" else ""))
+              + (f"  quarantined {len(quarantined):,}" if kind == "project" else ""))
     cold = statistics.median(firsts["project"]) / statistics.median(firsts["read"])
     print(f"first run in a fresh process: read {statistics.median(firsts['read']):.2f} s, "
           f"project {statistics.median(firsts['project']):.2f} s ({cold:.1f}x)")
@@ -140,7 +143,8 @@ def main() -> None:
     print(f"project/read per round: {', '.join(f'{x:.1f}x' for x in ratios)}")
     print(f"goal: project <= 8x read -> {ratio:.1f}x (median of rounds) {'MET' if ratio <= 8 else 'NOT MET'}; "
           f"peak < 2048 MB -> {peaks['project']:.0f} MB {'MET' if peaks['project'] < 2048 else 'NOT MET'}")
-    if profile_section(args.rows, args.rounds, args.repeats):
+    quarantine_ok = check_quarantine(args.rows, quarantined, valid)
+    if profile_section(args.rows, args.rounds, args.repeats) or not quarantine_ok:
         sys.exit(1)
 
 
@@ -198,6 +202,23 @@ def profile_section(rows: int, rounds: int, repeats: int) -> int:
     print(f"goal: mapping adds <= 30% -> +{ratio - 1:.0%} (median of rounds) {'MET' if ratio <= 1.3 else 'NOT MET'}; "
           f"rows agree: {'yes' if correct else 'NO'}")
     return 0 if correct else 1
+
+
+def check_quarantine(rows: int, quarantined: dict[str, str], valid: int) -> bool:
+    """The quarantine must be exactly the rows the generator spoiled, each with its reason."""
+    import _extracts
+
+    spoiled = _extracts.spoiled_rows(rows, AS_OF)
+    got = {cid: set(reasons.split("; ")) for cid, reasons in quarantined.items()}
+    want = spoiled
+    wrong = [f"{cid}: expected {sorted(want.get(cid, {'valid'}))}, got {sorted(got.get(cid, {'valid'}))}"
+             for cid in sorted(set(got) | set(want)) if got.get(cid) != want.get(cid)]
+    if valid + len(quarantined) != rows:
+        wrong.insert(0, f"{valid:,} valid + {len(quarantined):,} quarantined != {rows:,} rows")
+    print(f"quarantine equals the {len(spoiled):,} spoiled rows, each with its reason: {not wrong}")
+    if wrong:
+        print("WRONG: " + "\n  ".join(wrong[:10]), file=sys.stderr)
+    return not wrong
 
 
 if __name__ == "__main__":
