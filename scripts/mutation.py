@@ -69,6 +69,32 @@ def _patch_mutmut() -> None:
     cli.setup_source_paths = setup_source_paths
 
 
+def show(name: str) -> str:
+    """The change a mutant makes, as a diff of its function against the original."""
+    import difflib
+    import re
+
+    module, _, func = name.rpartition(".")
+    base = func.rpartition("__mutmut_")[0]
+    source = (ROOT / "mutants" / "plugins" / Path(*module.split("."))).with_suffix(".py").read_text()
+
+    def body(fn: str) -> list[str]:
+        lines = source.splitlines()
+        start = next((i for i, line in enumerate(lines)
+                      if re.match(rf"\s*(?:async )?def {re.escape(fn)}\(", line)), None)
+        if start is None:
+            return []
+        indent = len(lines[start]) - len(lines[start].lstrip())
+        end = next((j for j in range(start + 1, len(lines))
+                    if lines[j].strip() and len(lines[j]) - len(lines[j].lstrip()) <= indent
+                    and not lines[j].lstrip().startswith((")", "]", "}"))), len(lines))
+        return [line[indent:] for line in lines[start + 1:end]]
+
+    orig, mutant = body(base + "__mutmut_orig"), body(func)
+    return "\n".join(line for line in difflib.unified_diff(orig, mutant, name, name + " (mutant)", n=0,
+                                                           lineterm="") if not line.startswith("@@"))
+
+
 def report() -> int:
     by_module: dict[str, Counter] = {m: Counter() for m in DECIDING}
     survivors: list[str] = []
@@ -86,19 +112,20 @@ def report() -> int:
             if status in ("survived", "no tests"):
                 survivors.append(name)
     failed = False
-    print(f"{'module':32} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} score")
+    print(f"{'module':30} {'mutants':>7} {'run':>5} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} score")
     for module, c in by_module.items():
         total = sum(c.values())
-        if not total:
-            print(f"{module:32} (not run)")
+        run = total - c["not checked"]
+        if not run:
+            print(f"{module:30} {total:7} (not run)")
             failed = True
             continue
         caught = c["killed"] + c["timeout"]
-        score = caught / total
-        failed |= score < GOAL
-        print(f"{module:32} {total:7} {c['killed']:6} {c['timeout']:7} {c['survived']:8} {c['no tests']:8} "
+        score = caught / run  # of the mutants run; "no tests" count as not caught
+        failed |= score < GOAL or run < total
+        print(f"{module:30} {total:7} {run:5} {c['killed']:6} {c['timeout']:7} {c['survived']:8} {c['no tests']:8} "
               f"{score:.1%}")
-    print("\nsurvivors (`mutmut show NAME` prints the change):")
+    print("\nsurvivors (`scripts/mutation.py --show NAME` prints the change):")
     for name in survivors:
         print("  ", name)
     return 1 if failed else 0
@@ -109,7 +136,11 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report", action="store_true", help="only print the last run's scores")
     parser.add_argument("--only", help="one module's functions, e.g. milestones.policy")
+    parser.add_argument("--show", nargs="+", metavar="MUTANT", help="print what these mutants change")
     args = parser.parse_args()
+    if args.show:
+        print("\n\n".join(show(name) for name in args.show))
+        return 0
     if not args.report:
         _patch_mutmut()
         import mutmut.__main__ as cli

@@ -84,3 +84,26 @@ def test_timestamp_must_be_a_number(keys):
     private, public = keys
     with pytest.raises(BadSignature, match="not a number"):
         verify_signature(public, sign(private, "soon"), "soon", BODY, now=NOW)
+
+
+def test_defaults_and_messages(keys):
+    private, public = keys
+    now = __import__("time").time()
+    fresh = str(int(now))
+    verify_signature(public, sign(private, fresh), fresh, BODY)  # the clock of now, the 300 s default
+    old = str(int(NOW - 301))
+    with pytest.raises(BadSignature) as refused:
+        verify_signature(public, sign(private, old), old, BODY, now=NOW)
+    assert str(refused.value) == "timestamp outside the 300 s replay window"
+    edge = str(int(NOW - 300))
+    verify_signature(public, sign(private, edge), edge, BODY, now=NOW)
+    for signature, timestamp in (("", fresh), (sign(private, fresh), ""), ("", "")):
+        with pytest.raises(BadSignature) as missing:
+            verify_signature(public, signature, timestamp, BODY, now=NOW)
+        assert str(missing.value) == "missing signature or timestamp header"
+    with pytest.raises(BadSignature) as nan:
+        verify_signature(public, sign(private, "soon"), "soon", BODY, now=NOW)
+    assert str(nan.value) == "timestamp is not a number"
+    with pytest.raises(BadSignature) as forged:
+        verify_signature(public, sign(private, fresh), fresh, BODY + b" ", now=float(fresh))
+    assert str(forged.value) == "signature does not verify (InvalidSignature)"
