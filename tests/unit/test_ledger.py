@@ -52,8 +52,12 @@ def test_operator_resolves_unknown(tmp_path):
         return subprocess.run([milestones, "ledger", *args, "--data-dir", str(data)],
                               capture_output=True, text=True, timeout=60)
 
+    ledger.register([row("k2")])
+    ledger.claim("k2")  # claimed, no answer recorded: in doubt too, and reported as such
     status = json.loads(cli("status").stdout.strip().splitlines()[-1])
-    assert status["states"] == {"unknown": 1} and status["unknown"] == ["k1"]
+    assert status["states"] == {"unknown": 1, "sending": 1} and status["unknown"] == ["k1"]
+    assert status["sending"] == ["k2"] and status["in_doubt_total"] == 2
+    assert status["unknown_total"] == 1 and status["sending_total"] == 1
     bad = cli("resolve", "k1", "--as", "pending")
     assert bad.returncode == 2 and "--note" in bad.stderr
     ok = cli("resolve", "k1", "--as", "pending", "--note", "not in SendGrid activity feed")
