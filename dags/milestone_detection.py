@@ -38,17 +38,13 @@ DEFAULT_ARGS = {"owner": "data-engineering", "retries": 2, "retry_delay": timede
     },
 )
 def milestone_detection():
+    # detect finds its snapshot (the triggering asset event, else the date param) itself:
+    # one worker process less between an extract landing and its emails.
     @task
-    def locate_snapshot(**context) -> dict:
+    def detect(**context) -> dict:
         from milestones import tasks
 
-        return tasks.snapshot_for_run(context)
-
-    @task
-    def detect(run: dict, **context) -> dict:
-        from milestones import tasks
-
-        return tasks.detect(run, context)
+        return tasks.detect(tasks.snapshot_for_run(context), context)
 
     @task
     def decide(run: dict) -> dict:
@@ -62,11 +58,9 @@ def milestone_detection():
 
         return tasks.render(run, detected, decided, context)
 
-    run = locate_snapshot()
-    detected = detect(run)
-    decided = decide(run)
-    detected >> decided
-    render(run, detected, decided)
+    detected = detect()  # carries the snapshot and date on to the next stages
+    decided = decide(detected)
+    render(detected, detected, decided)
 
 
 milestone_detection()

@@ -22,8 +22,11 @@ from milestones.triggers import InboxTrigger, ObjectStorageInboxTrigger
 _settings = load_settings()
 _data = _settings.data_dir.resolve()
 
-SNAPSHOT = Asset(name="milestones_validated_snapshot", uri=f"file://{_data}/snapshots", group="milestones")
-MESSAGES = Asset(name="milestones_rendered_messages", uri=f"file://{_data}/messages", group="milestones")
+# With data_url the stage files are in object storage and data_dir differs between machines:
+# the assets name the bucket, the same for every process that parses the DAGs.
+_stages = _settings.data_url.rstrip("/") if _settings.data_url else f"file://{_data}"
+SNAPSHOT = Asset(name="milestones_validated_snapshot", uri=f"{_stages}/snapshots", group="milestones")
+MESSAGES = Asset(name="milestones_rendered_messages", uri=f"{_stages}/messages", group="milestones")
 #: Customers' choices as CSV for the CRM, published daily by ``preferences_export``.
 PREFERENCES_EXPORT = Asset(name="milestones_preferences_export", uri=f"file://{_data}/exports/preferences",
                            group="milestones")

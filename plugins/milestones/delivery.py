@@ -344,6 +344,10 @@ def sendgrid_connection() -> dict[str, str] | None:
     raw = os.environ.get("AIRFLOW_CONN_SENDGRID_DEFAULT")
     if raw:
         return _parse_connection(raw)
+    from milestones import airflow_conn
+
+    if not airflow_conn.reachable():
+        return None  # the command line without Airflow: do not boot it for nothing
     try:
         from airflow.sdk import BaseHook  # only meaningful inside a running task
 

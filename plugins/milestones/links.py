@@ -149,6 +149,10 @@ def _from_connection() -> tuple[str, list[str]] | None:
         if isinstance(extra, str):
             extra = json.loads(extra or "{}")
         return data.get("password") or "", list(extra.get("previous") or [])
+    from milestones import airflow_conn
+
+    if not airflow_conn.reachable():
+        return None  # the command line without Airflow: do not boot it for nothing
     try:
         from airflow.sdk import BaseHook  # only inside a running task or the API server
 

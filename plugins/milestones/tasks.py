@@ -41,6 +41,8 @@ def locate_extract(context: dict[str, Any]) -> str:
 
     for payload in _trigger_payloads(context, INBOX.name):
         if payload.get("path"):
+            if not Path(payload["path"]).is_file() and payload.get("source"):
+                return _archived_extract(payload["source"])
             return payload["path"]
     param = (context.get("params") or {}).get("extract")
     if param:
@@ -49,6 +51,16 @@ def locate_extract(context: dict[str, Any]) -> str:
         settings = load_settings()
         return str(sources.local_file(param, settings.data_dir, settings.inbox_conn_id))
     raise FileNotFoundError("no extract: not triggered by the inbox and no 'extract' param given")
+
+
+def _archived_extract(source: str) -> str:
+    """An object-storage extract claimed by a triggerer on another machine (no shared
+    ``data_dir``): its copy in the inbox's ``received/`` prefix, fetched here."""
+    from milestones import sources
+
+    settings = load_settings()
+    prefix, name = source.rsplit("/", 1)
+    return str(sources.fetch(f"{prefix}/{sources.ARCHIVE}/{name}", settings.data_dir, settings.inbox_conn_id))
 
 
 def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
