@@ -135,7 +135,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report", action="store_true", help="only print the last run's scores")
-    parser.add_argument("--only", help="one module's functions, e.g. milestones.policy")
+    parser.add_argument("--only", help="these modules' functions only, e.g. milestones.policy,milestones.feedback")
     parser.add_argument("--show", nargs="+", metavar="MUTANT", help="print what these mutants change")
     args = parser.parse_args()
     if args.show:
@@ -145,7 +145,8 @@ def main() -> int:
         _patch_mutmut()
         import mutmut.__main__ as cli
 
-        names = [p for p in patterns() if not args.only or p.startswith(args.only + ".")]
+        only = args.only.split(",") if args.only else []
+        names = [p for p in patterns() if not only or any(p.startswith(m + ".") for m in only)]
         try:
             cli.cli(["run", "--max-children", str(args.jobs), *names], standalone_mode=False)
         except SystemExit as exc:
