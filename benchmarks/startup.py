@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def task_overhead(env: dict[str, str]) -> dict[str, float]:
     """Seconds to import the task runner, then each task's modules, in fresh processes."""
     code = ("import sys, time; t = time.perf_counter(); {imports}; "
             "print(time.perf_counter() - t, 'great_expectations' in sys.modules)")
-    env = {**env, "AIRFLOW_HOME": tempfile.mkdtemp(prefix="milestones-startup-af-"),
+    home = tempfile.mkdtemp(prefix="milestones-startup-af-")
+    env = {**env, "AIRFLOW_HOME": home,
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     figures: dict[str, float] = {}
     took, out = timed([sys.executable, "-c", code.format(
@@ -88,6 +90,7 @@ def task_overhead(env: dict[str, str]) -> dict[str, float]:
         figures[task] = float(seconds)
         if (gx == "True") != (task == "validate"):
             sys.exit(f"task {task}: Great Expectations {'imported' if gx == 'True' else 'missing'}")
+    shutil.rmtree(home, ignore_errors=True)
     return figures
 
 
@@ -105,6 +108,7 @@ def main() -> int:
         sys.exit(f"the sample sent no email: {first}")
     runs, whys = [], []
     customer = None
+    shutil.rmtree(data, ignore_errors=True)
     for _ in range(args.runs):
         took, summary, data = run_once(env)
         if summary["emails_sent"] != first["emails_sent"] or summary["transport"] != "outbox":
@@ -118,6 +122,7 @@ def main() -> int:
         if not json.loads(out.strip().splitlines()[-1])["decisions"]:
             sys.exit(f"why {customer}: no decisions found")
         whys.append(took)
+        shutil.rmtree(data, ignore_errors=True)
     print(f"python -c pass (interpreter start):   {bare:6.2f} s")
     print(f"milestones run, bundled sample:        {statistics.median(runs):6.2f} s "
           f"(runs {', '.join(f'{t:.2f}' for t in runs)}; {first['emails_sent']} emails; goal <= 5 s)")
@@ -129,7 +134,8 @@ def main() -> int:
         print(f"  {task:15s} {seconds:6.2f} s" + ("  (Great Expectations)" if task == "validate" else ""))
     if not args.no_baseline:
         with tempfile.TemporaryDirectory(prefix="milestones-nopyc-") as empty:
-            cold, _, _ = run_once(clean_env(PYTHONPYCACHEPREFIX=empty))
+            cold, _, data = run_once(clean_env(PYTHONPYCACHEPREFIX=empty))
+        shutil.rmtree(data, ignore_errors=True)
         print(f"baseline: milestones run without bytecode: {cold:6.2f} s "
               f"({cold / statistics.median(runs):.1f}x the compiled run)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
