@@ -168,11 +168,11 @@ def _column(target: str, spec: Any, trim: bool, problems: list[str]) -> Column |
         fmt = spec.get(key)
         if fmt is not None and (not isinstance(fmt, str) or (fmt != ISO8601 and "%" not in fmt)):
             problems.append(f"{where}.{key}: a strptime format such as '%m/%d/%Y', or 'iso8601'")
-    if key_fmt := spec.get("date"):
-        if key_fmt == ISO8601:
+    if date_format := spec.get("date"):
+        if date_format == ISO8601:
             spec = {**spec, "date": "%Y-%m-%d"}
-        elif "%z" in str(key_fmt) or "%H" in str(key_fmt):
-            problems.append(f"{where}.date: {key_fmt!r} holds a time; use 'datetime'")
+        elif "%z" in str(date_format) or "%H" in str(date_format):
+            problems.append(f"{where}.date: {date_format!r} holds a time; use 'datetime'")
     zone = spec.get("timezone", "UTC")
     if spec.get("timezone") is not None and not spec.get("datetime"):
         problems.append(f"{where}.timezone: only with 'datetime'")
