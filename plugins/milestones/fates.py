@@ -35,59 +35,66 @@ def _day_paths(data_dir: Path, stage: str, name: str, since: dt.date | None, unt
     return out
 
 
-def _read(paths: list[str], columns: dict[str, object]) -> pd.DataFrame:
-    """The ``columns`` of every file in ``paths`` as one frame; a column a file lacks is null."""
-    import pandas as pd
+def _read(paths: list[str], columns: dict[str, object]):
+    """The ``columns`` of every file in ``paths`` as one Arrow table; a column a file lacks is null."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     schema = pa.schema([(name, kind) for name, kind in columns.items()])
     if not paths:
-        return schema.empty_table().to_pandas()
-    table = ds.dataset(paths, format="parquet", schema=schema).to_table(columns=list(columns))
-    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        return schema.empty_table()
+    return ds.dataset(paths, format="parquet", schema=schema).to_table(columns=list(columns))
 
 
-def _query(engine, sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
-    """Rows of ``sql`` through the database driver's cursor (no per-row ORM objects)."""
-    import pandas as pd
-    import sqlalchemy as sa
+def _query(engine, sql: str) -> list[tuple]:
+    """Rows of ``sql`` as plain tuples from the database driver's cursor (no per-row result objects)."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        raw.close()
 
-    with engine.connect() as conn:
-        result = conn.execute(sa.text(sql), params)
-        rows = result.fetchall()
-    return pd.DataFrame.from_records(rows, columns=columns)
 
+def ledger_facts(ledger_url: str, since: dt.date | None, until: dt.date | None):
+    """Accepted emails by key, with the webhook's delivered/opened/clicked/unsubscribed flags (Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-def ledger_facts(ledger_url: str, since: dt.date | None, until: dt.date | None) -> pd.DataFrame:
-    """Accepted emails by key, with the webhook's delivered/opened/clicked/unsubscribed flags."""
     from milestones.feedback import Feedback
 
     engine = Feedback(ledger_url).engine
-    bounds = {"since": str(since or "0000-00-00"), "until": str(until or "9999-99-99")}
-    sent = _query(engine, "SELECT key, delivered_at IS NOT NULL, opened_at IS NOT NULL, clicked_at IS NOT NULL "
-                          "FROM emails WHERE state = 'accepted' AND event_date BETWEEN :since AND :until",
-                  bounds, ["key", "delivered", "opened", "clicked"])
-    gone = _query(engine, "SELECT DISTINCT key FROM webhook_events WHERE event IN ('unsubscribe', "
-                          "'group_unsubscribe') AND key IS NOT NULL", {}, ["key"])
-    sent["unsubscribed"] = sent["key"].isin(gone["key"])
-    for flag in FLAGS:
-        sent[flag] = sent[flag].astype(bool)
-    return sent
+    # Dates only (dt.date renders as YYYY-MM-DD), so the bounds are safe to write into the SQL.
+    low, high = str(since or "0000-00-00"), str(until or "9999-99-99")
+    rows = _query(engine, "SELECT key, CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END, "
+                          "CASE WHEN opened_at IS NULL THEN 0 ELSE 1 END, CASE WHEN clicked_at IS NULL THEN 0 ELSE 1 END "
+                          f"FROM emails WHERE state = 'accepted' AND event_date BETWEEN '{low}' AND '{high}'")
+    gone = [k for (k,) in _query(engine, "SELECT DISTINCT key FROM webhook_events WHERE event IN ('unsubscribe', "
+                                         "'group_unsubscribe') AND key IS NOT NULL")]
+    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
+    keys = pa.array(columns[0], pa.string())
+    table = pa.table({"key": keys, **{flag: pa.array(col, pa.int8()).cast(pa.bool_())
+                                      for flag, col in zip(FLAGS[:3], columns[1:], strict=True)}})
+    return table.append_column("unsubscribed", pc.is_in(keys, value_set=pa.array(gone, pa.string())))
 
 
-def latest_locales(data_dir: Path, until: dt.date | None) -> pd.Series:
-    """Each customer's language (``fi`` for ``fi-FI``) in the latest snapshot up to ``until``."""
-    import pandas as pd
+def latest_locales(data_dir: Path, until: dt.date | None):
+    """Each customer's language (``fi`` for ``fi-FI``) in the latest snapshot up to ``until`` (Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     from milestones import storage
 
     limit = (until or dt.date.max.replace(year=9998)) + dt.timedelta(days=1)
     path = storage.latest_snapshot_before(data_dir, limit)
     if path is None:
-        return pd.Series(dtype="string")
-    people = pd.read_parquet(path, columns=["customer_id", "locale"]).drop_duplicates("customer_id")
-    return people.set_index("customer_id")["locale"].str.split("-").str[0].str.lower()
+        return pa.table({"customer_id": pa.array([], pa.string()), "own_locale": pa.array([], pa.string())})
+    people = pq.read_table(path, columns=["customer_id", "locale"])
+    people = people.group_by("customer_id").aggregate([("locale", "min")])
+    language = pc.utf8_lower(pc.list_element(pc.split_pattern(people.column("locale_min").cast(pa.string()), "-"), 0))
+    return pa.table({"customer_id": people.column("customer_id").cast(pa.string()), "own_locale": language})
 
 
 def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None,
@@ -100,26 +107,32 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
     not name one: held-out events (never rendered) get the one their customer would
     have received.
     """
-    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     data_dir = Path(data_dir)
     decisions = _read(_day_paths(data_dir, "decisions", "decisions.parquet", since, until),
-                      {"key": "string", "customer_id": "string", "event_type": "string",
-                       "event_date": "timestamp[ns]", "decision": "string", "reason": "string"})
+                      {"key": pa.string(), "customer_id": pa.string(), "event_type": pa.string(),
+                       "event_date": pa.timestamp("ns"), "decision": pa.string(), "reason": pa.string()})
     messages = _read(_day_paths(data_dir, "messages", "messages.parquet", since, None),
-                     {"key": "string", "locale": "string", "variant": "string"}).drop_duplicates("key")
-    facts = decisions.merge(messages, on="key", how="left")
-    own = facts["customer_id"].map(latest_locales(data_dir, until))
-    facts["locale"] = facts["locale"].fillna(own).fillna("-").astype("string")
-    sent = ledger_facts(ledger_url, since, until)
-    facts = facts.merge(sent, on="key", how="left")
-    contacted = facts["delivered"].notna().to_numpy()
-    for flag in FLAGS:
-        facts[flag] = facts[flag].fillna(False).astype(bool)
-    holdout = (facts["reason"] == "holdout").fillna(False).to_numpy()
-    facts["group"] = np.where(contacted, CONTACTED, np.where(holdout, HOLDOUT, ""))
-    facts["contacted"] = contacted
-    facts["holdout"] = holdout
+                     {"key": pa.string(), "locale": pa.string(), "variant": pa.string()})
+    # One row per key (a key rendered twice keeps one locale and variant), then Arrow's hash joins.
+    messages = messages.group_by("key").aggregate([("locale", "min"), ("variant", "min")]).rename_columns(
+        ["key", "locale", "variant"])
+    table = (decisions.join(messages, "key", join_type="left outer")
+             .join(ledger_facts(ledger_url, since, until), "key", join_type="left outer")
+             .join(latest_locales(data_dir, until), "customer_id", join_type="left outer"))
+    contacted = pc.is_valid(table.column("delivered"))
+    holdout = pc.fill_null(pc.equal(table.column("reason"), "holdout"), False)
+    columns = {name: table.column(name) for name in ("key", "customer_id", "event_type", "event_date", "decision",
+                                                     "reason", "variant")}
+    columns["locale"] = pc.coalesce(table.column("locale"), table.column("own_locale"), pa.scalar("-"))
+    columns |= {flag: pc.fill_null(table.column(flag), False) for flag in FLAGS}
+    columns["group"] = pc.if_else(contacted, CONTACTED, pc.if_else(holdout, HOLDOUT, ""))
+    columns["contacted"], columns["holdout"] = contacted, holdout
+    facts = pa.table(columns).to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    contacted, holdout = facts["contacted"].to_numpy(), facts["holdout"].to_numpy()
     if variant_of is not None:
         missing = facts["variant"].isna().to_numpy() & (holdout | contacted)
         if missing.any():

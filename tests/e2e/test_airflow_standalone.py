@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -61,7 +63,10 @@ def standalone(tmp_path):
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "MILESTONES_DATA_DIR": str(tmp_path / "data"),
+        # A private copy: the test approves a template through the UI.
+        "MILESTONES_TEMPLATES_DIR": str(tmp_path / "templates"),
     }
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
     log = tmp_path / "standalone.log"
     (tmp_path / "data" / "inbox").mkdir(parents=True)
     with open(log, "wb") as out:
@@ -80,17 +85,38 @@ def standalone(tmp_path):
 def test_extract_landing_in_inbox_runs_the_chain(standalone):
     data, log, port = standalone["data"], standalone["log"], standalone["port"]
 
-    def page(path: str) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            return resp.read().decode()
+    base = f"http://127.0.0.1:{port}"
+    passwords = Path(standalone["env"]["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+
+    def token() -> str:
+        """A JWT from Airflow's auth manager for the standalone admin (POST /auth/token)."""
+        body = json.dumps({"username": "admin", "password": json.loads(passwords.read_text())["admin"]}).encode()
+        request = urllib.request.Request(f"{base}/auth/token", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())["access_token"]
+
+    def status(path: str, bearer: str | None = None, **kw) -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        request = urllib.request.Request(base + path, headers={**headers, **kw.pop("headers", {})}, **kw)
+        try:  # the results page draws its charts on first use (matplotlib): give it time on a busy machine
+            with urllib.request.urlopen(request, timeout=120) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
 
     def up() -> bool:
         try:
-            return "Milestones runs" in page("/milestones/")
+            return passwords.is_file() and status("/milestones/", token())[0] == 200
         except OSError:
             return False
 
     _wait(up, 240, "the API server with the milestones plugin", log)
+    jwt = token()
+
+    def page(path: str) -> str:
+        code, text = status(path, jwt)
+        assert code == 200, (path, code)
+        return text
 
     shutil.copy(SAMPLES / "customers_2026-11-21.csv", data / "inbox")
     _wait(lambda: (data / "snapshots" / "2026-11-21" / "snapshot.parquet").is_file(), 240,
@@ -110,3 +136,28 @@ def test_extract_landing_in_inbox_runs_the_chain(standalone):
     record = json.loads((data / "runs" / "2026-11-22.json").read_text())
     assert record["emails_sent"] == len(list((data / "outbox").glob("*.eml")))
     assert "2026-11-22" in page("/milestones/")
+
+    # Every plugin page and data endpoint needs Airflow's login, like Airflow's own API.
+    for path in ("/milestones/", "/milestones/runs.json", "/milestones/gallery/", "/milestones/report/",
+                 "/milestones/report/report.csv", "/milestones/report/uplift.csv"):
+        assert status(path)[0] == 401, path
+        assert status(path, "not-a-jwt")[0] in (401, 403), path
+        assert status(path, jwt)[0] == 200, path
+    runs = json.loads(page("/milestones/runs.json"))
+    assert str(data) not in json.dumps(runs) and runs["ingests"]
+    docs = runs["ingests"][0]["data_docs"]
+    assert docs and status(f"/milestones/{docs}")[0] == 401 and "Great Expectations" in page(f"/milestones/{docs}")
+
+    # An outcomes extract in the same inbox is routed to load_outcomes by its name.
+    (data / "inbox" / "outcomes_2026-11-23.csv").write_text(
+        "customer_id,outcome,occurred_at,value\nC000001,purchase,2026-11-23T10:00:00+02:00,25\n", encoding="utf-8")
+    _wait(lambda: (data / "outcomes" / "2026-11-23" / "outcomes.parquet").is_file(), 240,
+          "the outcomes extract to be claimed and loaded", log)
+    assert "outcomes_2026-11-23.csv" in page("/milestones/")
+
+    # Approval in the UI: the approver is the logged-in Airflow user.
+    form = urllib.parse.urlencode({"template": "birthday", "variant": "base"}).encode()
+    code, text = status("/milestones/gallery/approve", jwt, data=form, method="POST",
+                        headers={"Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
+    assert code == 200 and "approved by admin" in text
+    assert status("/milestones/gallery/approve", data=form, method="POST", headers={"Origin": base})[0] == 401
