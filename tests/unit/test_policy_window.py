@@ -239,3 +239,63 @@ def test_send_day_is_the_customers_own_date():
     assert pipeline.customer_day({"event_date": pd.Timestamp("2026-11-21"), "days_late": 0}, DAY) == dt.date(2026, 11, 21)
     assert pipeline.customer_day({"event_date": "2026-11-20", "days_late": 2}, DAY) == DAY
     assert pipeline.customer_day({"event_date": "2026-11-21"}, DAY) == DAY  # no days_late: the run's date
+
+
+def test_decide_stage_records_and_counts(tmp_path):
+    from milestones.feedback import Feedback
+    from milestones.policy import in_holdout
+
+    settings = load_settings(data_dir=tmp_path / "data", holdout_share=0.5, holdout_salt="another-salt",
+                             breaker_min_sends=2)
+    # The address of "sup" unsubscribed through the webhook: the policy reads it from the ledger DB.
+    Feedback(settings.ledger_database_url).ingest([{"event": "unsubscribe", "email": "sup@example.com",
+                                                    "sg_event_id": "u1"}])
+    ids = [f"c{i}" for i in range(12)]
+    expected_holdout = {c for c in ids if in_holdout(c, 0.5, "another-salt")}
+    assert expected_holdout != {c for c in ids if in_holdout(c, 0.5, "milestones-holdout-v1")}
+    got = _decide(settings, [(c, "birthday") for c in ids] + [("sup", "birthday")])
+    assert got["sup/birthday"] == "suppressed"
+    assert {k.split("/")[0] for k, r in got.items() if r == "holdout"} == expected_holdout
+    result = pipeline.decide_stage(DAY, settings, snapshot=storage.stage_dir(settings.data_dir, "snapshots", DAY)
+                                   / "snapshot.parquet")
+    sent = len(ids) - len(expected_holdout)
+    assert result["decisions"] == str(storage.stage_dir(settings.data_dir, "decisions", DAY) / "decisions.parquet")
+    assert result["send"] == sent and result["sends_by_type"] == {"birthday": sent}
+    assert result["skipped"] == {"holdout": len(expected_holdout), "suppressed": 1}
+    assert result["circuit_breaker"] == {} and result["approved"] is False
+    decided = storage.read_parquet(result["decisions"])
+    assert set(decided.loc[decided["reason"] == "", "decision"]) == {"send"}
+    assert set(decided.loc[decided["reason"] != "", "decision"]) == {"skip"}
+
+
+def test_decide_stage_holds_with_skip_and_reports_why(tmp_path):
+    settings = load_settings(data_dir=tmp_path / "data", holdout_share=0.0, breaker_min_sends=2)
+    _history(settings, [1, 1])
+    runs = pipeline.run_record_path(settings, DAY).parent
+    (runs / f"{DAY}.json").write_text(json.dumps({"sends_by_type": {"birthday": 1}}))  # this day's own
+    events = [(f"c{i}", "birthday") for i in range(4)]
+    assert set(_decide(settings, events).values()) == {""}  # two earlier runs: not judged yet
+    _history(settings, [1, 1, 1])
+    assert set(_decide(settings, events).values()) == {"circuit_breaker"}
+    result = pipeline.decide_stage(DAY, settings, snapshot=storage.stage_dir(settings.data_dir, "snapshots", DAY)
+                                   / "snapshot.parquet")
+    assert result["send"] == 0 and result["skipped"] == {"circuit_breaker": 4}
+    assert result["sends_by_type"] == {"birthday": 4} and result["approved"] is False
+    assert result["circuit_breaker"] == {"birthday": {"would_send": 4, "trailing_median": 1, "multiple": 3.0}}
+    decided = storage.read_parquet(result["decisions"])
+    assert set(decided["decision"]) == {"skip"}
+    pipeline.approval_path(DAY, settings).parent.mkdir(parents=True)
+    pipeline.approval_path(DAY, settings).write_text("{}")
+    approved = pipeline.decide_stage(DAY, settings, snapshot=storage.stage_dir(settings.data_dir, "snapshots", DAY)
+                                     / "snapshot.parquet")
+    assert approved["approved"] is True and approved["send"] == 4
+
+
+def test_breaker_judges_every_type_and_reads_old_records(quiet_settings):
+    runs = pipeline.run_record_path(quiet_settings, DAY).parent
+    runs.mkdir(parents=True)
+    for back in (1, 2, 3):
+        (runs / f"{DAY - dt.timedelta(days=back)}.json").write_text(json.dumps({"as_of": "older record"}))
+    # Records without sends_by_type count as no sends; a quiet type first does not stop the next.
+    got = pipeline.circuit_breaker(DAY, quiet_settings, Counter({"retirement": 10, "birthday": 60}))
+    assert list(got) == ["birthday"] and got["birthday"]["trailing_median"] == 0
