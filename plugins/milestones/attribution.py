@@ -27,22 +27,26 @@ def attribute(facts: pd.DataFrame, outcomes: pd.DataFrame, window_days: int) -> 
     """
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     compared = facts[facts["group"] != ""].reset_index(drop=True)
-    start = compared["event_date"].to_numpy().astype("datetime64[D]")
-    events = pd.DataFrame({"row": np.arange(len(compared)), "customer_id": compared["customer_id"].to_numpy(),
-                           "start": start})
+    events = pa.table({"row": pa.array(np.arange(len(compared), dtype=np.int64)),
+                       "customer_id": pa.array(compared["customer_id"].astype(object).to_numpy(), pa.string()),
+                       "start": pa.array(compared["event_date"].to_numpy().astype("datetime64[D]"), pa.date32())})
     when = pd.to_datetime(outcomes["occurred_at"], utc=True).dt.tz_localize(None)
-    conv = pd.DataFrame({"customer_id": outcomes["customer_id"].to_numpy(),
-                         "day": when.to_numpy().astype("datetime64[D]"),
-                         "value": pd.to_numeric(outcomes["value"], errors="coerce").fillna(0.0).to_numpy()})
-    conv = conv[conv["customer_id"].isin(events["customer_id"])]
-    pairs = events.merge(conv, on="customer_id", how="inner")
-    offset = (pairs["day"].to_numpy() - pairs["start"].to_numpy()).astype("timedelta64[D]").astype(np.int64)
-    inside = pairs[(offset >= 0) & (offset < window_days)]
-    per_event = inside.groupby("row", sort=False)["value"].sum()
+    conv = pa.table({"customer_id": pa.array(outcomes["customer_id"].astype(object).to_numpy(), pa.string()),
+                     "day": pa.array(when.to_numpy().astype("datetime64[D]"), pa.date32()),
+                     "value": pa.array(pd.to_numeric(outcomes["value"], errors="coerce").fillna(0.0).to_numpy(),
+                                       pa.float64())})
+    # Arrow's hash join over whole columns: every (event, conversion) pair of a customer.
+    pairs = events.join(conv, "customer_id", join_type="inner")
+    offset = pc.subtract(pc.cast(pairs.column("day"), pa.int32()), pc.cast(pairs.column("start"), pa.int32()))
+    inside = pairs.filter(pc.and_(pc.greater_equal(offset, 0), pc.less(offset, window_days)))
+    per_event = inside.group_by("row").aggregate([("value", "sum")])
+    rows = per_event.column("row").to_numpy()
     converted = np.zeros(len(compared), dtype=bool)
-    converted[per_event.index.to_numpy()] = True
+    converted[rows] = True
     value = np.zeros(len(compared), dtype=np.float64)
-    value[per_event.index.to_numpy()] = per_event.to_numpy()
+    value[rows] = per_event.column("value_sum").to_numpy()
     return compared.assign(converted=converted, value=value)
