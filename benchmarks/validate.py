@@ -199,7 +199,7 @@ def profile_section(rows: int, rounds: int, repeats: int) -> int:
     correct = got == expected and got_flag == flag > 0 and found["salesforce"]["rows"] == rows
     ratio = statistics.median(ratios)
     print(f"salesforce/contract per round: {', '.join(f'{x:.2f}x' for x in ratios)}")
-    print(f"goal: mapping adds <= 30% -> +{ratio - 1:.0%} (median of rounds) {'MET' if ratio <= 1.3 else 'NOT MET'}; "
+    print(f"goal: mapping adds <= 30% -> {ratio - 1:+.0%} (median of rounds) {'MET' if ratio <= 1.3 else 'NOT MET'}; "
           f"rows agree: {'yes' if correct else 'NO'}")
     return 0 if correct else 1
 
