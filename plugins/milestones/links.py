@@ -5,12 +5,17 @@ language and the time it was issued, signed with HMAC-SHA256 under the link
 secret.  It cannot be forged or enumerated (128 bits of MAC), and nothing in
 it is secret-free to change: a tampered byte fails verification.
 
-Layout (then base64url without padding)::
+The customer id, address and language are also *hidden*: links end up in proxy and
+access logs, browser histories and forwarded emails, and an address is personal data.
+They are enciphered in the synthetic-IV way (the MAC of the plain fields is the IV of
+an HMAC-SHA256 keystream), so a token reads as random bytes and equal fields under one
+secret and second still give one token.  Layout (then base64url without padding)::
 
     version (1 byte) | issued (uint32, seconds since the epoch) |
-    customer_id UTF-8 | 0x1f | email UTF-8 | 0x1f | language | MAC (16 bytes)
+    ENC(customer_id UTF-8 | 0x1f | email UTF-8 | 0x1f | language) | MAC (16 bytes)
 
-with ``MAC = HMAC-SHA256(secret, b"milestones-link" | everything before it)[:16]``.
+with ``MAC = HMAC-SHA256(secret, b"milestones-link" | version | issued | plain fields)[:16]``
+and ``ENC(x) = x XOR HMAC-SHA256(secret, b"milestones-link-stream" | MAC | counter)...``.
 
 Secrets: ``MILESTONES_LINK_SECRET`` (signs and verifies), ``MILESTONES_LINK_SECRETS_OLD``
 (comma-separated, verify only: keep them listed for :data:`LIFETIME` after a
@@ -34,13 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-VERSION = 1
+VERSION = 2
 MAC_BYTES = 16
 #: How long a link keeps working after the email was rendered.
 LIFETIME = dt.timedelta(days=400)
 #: Shortest secret accepted (characters).
 MIN_SECRET_CHARS = 32
 _DOMAIN = b"milestones-link"
+_STREAM = b"milestones-link-stream"
 _SEP = b"\x1f"
 CONN_ID = "milestones_links"
 
@@ -82,8 +88,15 @@ def _unb64(text: str) -> bytes:
         raise LinkError("not a link token") from None
 
 
-def _mac(secret: bytes, body: bytes) -> bytes:
-    return hmac.new(secret, _DOMAIN + body, hashlib.sha256).digest()[:MAC_BYTES]
+def _mac(secret: bytes, head: bytes, fields: bytes) -> bytes:
+    return hmac.new(secret, _DOMAIN + head + fields, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def _xor_stream(secret: bytes, iv: bytes, data: bytes) -> bytes:
+    """``data`` XOR a keystream of HMAC-SHA256 blocks keyed by the secret, seeded by ``iv``."""
+    stream = b"".join(hmac.new(secret, _STREAM + iv + struct.pack(">I", n), hashlib.sha256).digest()
+                      for n in range(-(-len(data) // 32)))
+    return bytes(a ^ b for a, b in zip(data, stream, strict=False))
 
 
 def sign(keys: LinkKeys, customer_id: str, email: str, language: str = "",
@@ -93,9 +106,15 @@ def sign(keys: LinkKeys, customer_id: str, email: str, language: str = "",
     for value in (customer_id, email, language):
         if "\x1f" in value:
             raise ValueError("link fields cannot contain the unit separator")
-    body = (struct.pack(">BI", VERSION, when) + customer_id.encode() + _SEP
-            + email.strip().lower().encode() + _SEP + language.encode())
-    return _b64(body + _mac(keys.current, body))
+    head = struct.pack(">BI", VERSION, when)
+    fields = customer_id.encode() + _SEP + email.strip().lower().encode() + _SEP + language.encode()
+    mac = _mac(keys.current, head, fields)
+    return _b64(head + _xor_stream(keys.current, mac, fields) + mac)
+
+
+def _open(secret: bytes, head: bytes, hidden: bytes, mac: bytes) -> bytes | None:
+    fields = _xor_stream(secret, mac, hidden)
+    return fields if hmac.compare_digest(_mac(secret, head, fields), mac) else None
 
 
 def verify(keys: LinkKeys, token: str, *, now: dt.datetime | None = None) -> Link:
@@ -103,14 +122,15 @@ def verify(keys: LinkKeys, token: str, *, now: dt.datetime | None = None) -> Lin
     raw = _unb64(token)
     if len(raw) < 5 + 2 + MAC_BYTES:
         raise LinkError("not a link token")
-    body, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
-    if not any(hmac.compare_digest(_mac(secret, body), mac) for secret in keys.all):
+    head, hidden, mac = raw[:5], raw[5:-MAC_BYTES], raw[-MAC_BYTES:]
+    fields = next((f for secret in keys.all if (f := _open(secret, head, hidden, mac)) is not None), None)
+    if fields is None:
         raise LinkError("the link's signature does not match")
-    version, when = struct.unpack(">BI", body[:5])
+    version, when = struct.unpack(">BI", head)
     if version != VERSION:
         raise LinkError("unknown link version")
     try:
-        customer_id, email, language = (part.decode() for part in body[5:].split(_SEP))
+        customer_id, email, language = (part.decode() for part in fields.split(_SEP))
     except ValueError:
         raise LinkError("not a link token") from None
     issued = dt.datetime.fromtimestamp(when, dt.UTC)

@@ -44,11 +44,25 @@ def test_forged_under_another_secret_and_swapped_customer_are_refused():
     forged = links.sign(keys(B), "C1", "x@example.com", "en", issued=NOW)
     with pytest.raises(links.LinkError, match="signature"):
         links.verify(keys(A), forged, now=NOW)
-    # Another customer's id spliced into a valid token's body keeps the old MAC: refused.
-    good = base64.urlsafe_b64decode(links.sign(keys(), "C1", "x@example.com", "en", issued=NOW) + "==")
-    spliced = good.replace(b"C1", b"C2")
+    # Another customer's fields spliced in front of a valid token's MAC: refused.
+    raw = {c: base64.urlsafe_b64decode(links.sign(keys(), c, "x@example.com", "en", issued=NOW) + "==")
+           for c in ("C1", "C2")}
+    spliced = raw["C2"][:-links.MAC_BYTES] + raw["C1"][-links.MAC_BYTES:]
     with pytest.raises(links.LinkError):
         links.verify(keys(), base64.urlsafe_b64encode(spliced).rstrip(b"=").decode(), now=NOW)
+
+
+def test_token_hides_customer_address_and_language():
+    # Links land in access logs and browser histories: nothing personal may be readable in them.
+    token = links.sign(keys(), "C000042", "ada.lovelace@example.com", "fi", issued=NOW)
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for secret_field in (b"C000042", b"ada.lovelace", b"example.com", b"fi\x1f", b"\x1ffi"):
+        assert secret_field not in raw
+    assert "ada" not in token.lower() and "C000042" not in token
+    # The same fields under another secret give unrelated bytes (no shared keystream).
+    other = base64.urlsafe_b64decode(links.sign(keys(B), "C000042", "ada.lovelace@example.com", "fi",
+                                                issued=NOW) + "==")
+    assert sum(a == b for a, b in zip(raw[5:], other[5:], strict=True)) < len(raw[5:]) // 4
 
 
 @pytest.mark.parametrize("junk", ["", "x", "%%%", "a" * 2000, "AAAA", "../../etc/passwd", "é" * 10])
