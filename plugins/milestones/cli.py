@@ -336,16 +336,26 @@ def cmd_proof(args: argparse.Namespace) -> int:
     from milestones.rendering import RenderError
 
     settings = _settings(args)
+    transport = pipeline.make_transport(settings)
+    real = transport.name == "sendgrid"
+    if real:  # a proof in a marketer's inbox deserves real images too
+        from milestones.placeholders import PlaceholderLinks, check_real_send
+
+        try:
+            check_real_send(settings)
+        except PlaceholderLinks as exc:
+            raise UserError(str(exc)) from None
     try:
         message = proof_message(settings.templates_dir, args.template, args.locale, args.to,
-                                variant=args.variant, default_locale=settings.default_locale)
+                                variant=args.variant, default_locale=settings.default_locale,
+                                assets_url=settings.assets_base if real else None,
+                                link_base=settings.public_base if real else None)
         status = load_catalog(settings.templates_dir).status(args.template)
     except (CatalogError, RenderError) as exc:
         raise UserError(str(exc)) from None
     if message["missing_translation"]:
         print(f"milestones: note: {args.template} has no {args.locale!r} translation; "
               f"the proof uses the fallback locale {message['locale']!r}", file=sys.stderr)
-    transport = pipeline.make_transport(settings)
     outcome = transport.send(message)
     _emit({"proof": message["key"], "to": mask_email(message["email"]), "transport": transport.name,
            "state": outcome.state, "error": outcome.error, "locale": message["locale"],

@@ -58,15 +58,17 @@ class Case:
 
 
 def sample_context(event_type: str, locale: str, years: int, milestone: int,
-                   customer: dict[str, Any] | None = None) -> dict[str, Any]:
+                   customer: dict[str, Any] | None = None, *,
+                   unsubscribe_url: str = UNSUBSCRIBE_PREVIEW,
+                   preferences_url: str = PREFERENCES_PREVIEW) -> dict[str, Any]:
     """The context a real send would build, for a sample customer."""
     person = customer or PERSONAS.get(locale.split("-")[0], PERSONAS["en"])
     if customer is None and event_type == "customer_anniversary" and years:
         # The sample customer joined exactly ``years`` ago, so the email's date and count agree.
         person = {**person, "customer_since": PREVIEW_DATE.replace(year=PREVIEW_DATE.year - years).isoformat()}
     event = {"event_type": event_type, "event_date": PREVIEW_DATE, "years": years, "milestone": milestone}
-    return email_context(person, event, unsubscribe_url=UNSUBSCRIBE_PREVIEW, locale=locale,
-                         preferences_url=PREFERENCES_PREVIEW)
+    return email_context(person, event, unsubscribe_url=unsubscribe_url, locale=locale,
+                         preferences_url=preferences_url)
 
 
 def variants_for(event_type: str) -> list[tuple[str, int, int]]:
@@ -248,11 +250,15 @@ PROOF_PREFIX = "[Proof] "
 
 def proof_message(templates_dir: Path | str, template: str, locale: str, to: str, *,
                   variant: str | None = None, default_locale: str = "en",
-                  now: dt.datetime | None = None) -> dict[str, Any]:
+                  now: dt.datetime | None = None, assets_url: str | None = None,
+                  link_base: str | None = None) -> dict[str, Any]:
     """A message row (as render_stage writes them) for a proof of ``template`` in ``locale``.
 
     Marked as a proof: the subject starts with ``[Proof]``, the key and the
     customer id start with ``proof-``; it is never written to the ledger.
+    ``assets_url`` and ``link_base`` (the public app's address) make its images and
+    links those a real send would carry; a proof's links hold no customer token, so
+    the public app answers them with its "this link does not work" page.
     """
     from email_validator import EmailNotValidError, validate_email
 
@@ -267,13 +273,17 @@ def proof_message(templates_dir: Path | str, template: str, locale: str, to: str
     if chosen is None:
         raise ValueError(f"--variant: {variant!r} is not one of {', '.join(v[0] for v in choices)}")
     label, years, milestone = chosen
-    renderer = Renderer(templates_dir, default_locale)
-    r = renderer.render(entry.event_type, locale, sample_context(entry.event_type, locale, years, milestone))
+    renderer = Renderer(templates_dir, default_locale, assets_url=assets_url)
+    links = ({"unsubscribe_url": f"{link_base.rstrip('/')}/u/proof",
+              "preferences_url": f"{link_base.rstrip('/')}/preferences/proof"} if link_base else {})
+    r = renderer.render(entry.event_type, locale,
+                        sample_context(entry.event_type, locale, years, milestone, **links))
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S")
     key = f"proof-{template}-{r.locale}-{label}-{stamp}"
     return {
         "key": key, "customer_id": "proof", "event_type": entry.event_type,
         "event_date": str(PREVIEW_DATE), "email": to, "locale": r.locale, "template": template,
         "template_version": r.version, "subject": PROOF_PREFIX + r.subject, "html": r.html, "text": r.text,
-        "unsubscribe_url": UNSUBSCRIBE_PREVIEW, "missing_translation": r.missing_translation,
+        "unsubscribe_url": links.get("unsubscribe_url", UNSUBSCRIBE_PREVIEW),
+        "missing_translation": r.missing_translation,
     }

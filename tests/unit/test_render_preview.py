@@ -173,7 +173,13 @@ def test_proof_goes_through_sendgrid_when_the_connection_exists(settings, monkey
     try:
         monkeypatch.setenv("MILESTONES_DATA_DIR", str(settings.data_dir))
         monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", f"http://:SG.test-key@127.0.0.1:{server.server_port}")
-        assert main(["proof", "--template", "birthday", "--locale", "zh-CN", "--to", "li@example.com"]) == 0
+        monkeypatch.delenv("MILESTONES_PUBLIC_URL", raising=False)
+        proof = ["proof", "--template", "birthday", "--locale", "zh-CN", "--to", "li@example.com"]
+        # Placeholder links and images would reach a real inbox: refused before anything is sent.
+        assert main(proof) == 2
+        assert "MILESTONES_PUBLIC_URL" in capsys.readouterr().err and received == []
+        monkeypatch.setenv("MILESTONES_PUBLIC_URL", "https://hello.shop-a.fi")
+        assert main(proof) == 0
     finally:
         server.shutdown()
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -185,6 +191,9 @@ def test_proof_goes_through_sendgrid_when_the_connection_exists(settings, monkey
     assert payload["personalizations"][0]["to"] == [{"email": "li@example.com"}]
     assert payload["personalizations"][0]["custom_args"]["key"].startswith("proof-birthday-zh-milestone-50-")
     assert payload["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert payload["headers"]["List-Unsubscribe"] == "<https://hello.shop-a.fi/u/proof>"
+    html = next(c["value"] for c in payload["content"] if c["type"] == "text/html")
+    assert 'src="https://hello.shop-a.fi/assets/birthday.png"' in html and "milestones.example" not in html
     assert not (Path(settings.data_dir) / "outbox").exists() or not any((Path(settings.data_dir) / "outbox").iterdir())
     assert not (Path(settings.data_dir) / "ledger.sqlite").exists()
 
