@@ -11,6 +11,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from milestones.uplift import SIGNIFICANT_DECREASE
+
 PALETTE = {"detected": "#6b7785", "holdout": "#d08c2f", "contacted": "#2f5d62", "delivered": "#5e8c61",
            "opened": "#3e8ed0", "clicked": "#7b4fa0", "unsubscribed": "#c0504d"}
 
@@ -45,7 +47,8 @@ def lift_chart(rows: Sequence[dict[str, Any]], title: str) -> str:
         lift = [100 * r["lift"] for r in shown][::-1]
         low = [100 * (r["lift"] - r["lift_ci_low"]) for r in shown][::-1]
         high = [100 * (r["lift_ci_high"] - r["lift"]) for r in shown][::-1]
-        colors = ["#2f5d62" if r["verdict"] == "significant" else "#9aa5b1" for r in shown][::-1]
+        palette = {"significant": "#2f5d62", SIGNIFICANT_DECREASE: "#b3261e"}
+        colors = [palette.get(r["verdict"], "#9aa5b1") for r in shown][::-1]
         ax.errorbar(lift, range(len(names)), xerr=[low, high], fmt="none", ecolor="#444", capsize=4, lw=1.2)
         ax.scatter(lift, range(len(names)), c=colors, s=42, zorder=3)
         ax.set_yticks(range(len(names)), names)

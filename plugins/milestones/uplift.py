@@ -9,7 +9,8 @@ For each group (event type, locale or A/B variant, plus ``all``):
   combined), which stays within [-1, 1] and behaves with few or zero conversions;
 * ``p_value``: two-sided, of the pooled two-proportion z-test (equivalently the chi-square
   test of the 2x2 table without continuity correction);
-* ``verdict``: ``significant`` when p < 0.05; ``not significant`` when the lift is not
+* ``verdict``: ``significant`` when p < 0.05 and the lift is positive (``significant
+  decrease: ...`` when it is negative: the emails cost conversions); ``not significant`` when the lift is not
   positive or the groups are already large enough to have seen it; otherwise ``too few
   customers: about N more held-out customers needed to see a lift of X points``, N from
   the sample size that gives 80% power at the 5% level for the observed lift (Cohen's h,
@@ -109,9 +110,13 @@ class Comparison:
         return out
 
 
+#: A marketer must not read a significant *negative* lift as a success.
+SIGNIFICANT_DECREASE = "significant decrease: contacted customers converted less than held-out ones"
+
+
 def verdict(p1: float, p2: float, n1: int, n2: int, p: float) -> str:
     if p < ALPHA:
-        return "significant"
+        return "significant" if p1 > p2 else SIGNIFICANT_DECREASE
     if p1 <= p2:
         return "not significant"
     needed = holdout_needed(p1, p2, n1, n2)

@@ -64,6 +64,9 @@ def test_quantiles_are_the_normal_ones():
 def test_verdicts_in_plain_words():
     assert uplift.verdict(0.12, 0.08, 5000, 5000, uplift.p_value(600, 5000, 400, 5000)) == "significant"
     assert uplift.verdict(0.10, 0.12, 500, 50, 0.6) == "not significant"
+    # The same clear difference the other way round is a significant *decrease*, never a success.
+    down = uplift.verdict(0.08, 0.12, 5000, 5000, uplift.p_value(400, 5000, 600, 5000))
+    assert down == uplift.SIGNIFICANT_DECREASE and down.startswith("significant decrease")
     small = uplift.verdict(0.12, 0.10, 2000, 100, uplift.p_value(240, 2000, 10, 100))
     assert small.startswith("too few customers: about ") and small.endswith("a lift of 2.0 points")
     more = int(small.split("about ")[1].split(" more")[0].replace(",", ""))
