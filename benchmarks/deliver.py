@@ -155,7 +155,10 @@ def line(r) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    from milestones.config import Settings
+
+    parser.add_argument("--concurrency", type=int, default=Settings.send_concurrency,
+                        help="connections for ours, threads for plain-threads (default: send_concurrency's default)")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
 

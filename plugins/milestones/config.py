@@ -81,8 +81,9 @@ class Settings:
     send_ca_bundle: str = ""
     #: Emails per mapped delivery task (each shard is retried on its own).
     delivery_shard_size: int = 1000
-    #: Emails sent at once (SendGrid: kept-alive connections on one event loop; outbox: threads).
-    send_concurrency: int = 8
+    #: Emails sent at once (SendGrid: kept-alive connections on one event loop; outbox: up to
+    #: 8 threads). Also the bound on emails left in doubt by a crash of one worker.
+    send_concurrency: int = 64
     #: Attempts per email for retryable answers (429, 5xx, connection refused).
     send_max_attempts: int = 5
     #: SendGrid unsubscribe group (ASM) id; 0 = none.

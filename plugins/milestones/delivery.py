@@ -196,6 +196,9 @@ def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str
     return payload
 
 
+#: Threads for a transport without its own ``start`` (the outbox): more only contend for the
+#: GIL (benchmarks/outbox.py: 64 threads wrote about 25% fewer emails/s than 8).
+MAX_THREADS = 8
 #: How long the send loop may wait for more answers before a ledger commit (see deliver()).
 GATHER_SECONDS = 0.002
 OUTCOME_NAMES = {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}
@@ -224,7 +227,8 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
 
     A transport with ``start(messages, concurrency, done)`` (SendGrid: one event
     loop, kept-alive connections) calls ``done((message, outcome))`` from its own
-    thread as each send ends; any other is called from ``concurrency`` threads.
+    thread as each send ends; any other is called from ``min(concurrency, MAX_THREADS)``
+    threads (at most ``concurrency`` of its sends claimed and unanswered all the same).
     """
     counts: Counter = Counter()
     window = max(1, batch_size if getattr(transport, "recoverable", False) else concurrency)
@@ -304,7 +308,7 @@ def _starter(transport: Transport, concurrency: int, done):
 
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="send")
+    pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, MAX_THREADS)), thread_name_prefix="send")
 
     def send(m: dict[str, Any]) -> None:
         try:
