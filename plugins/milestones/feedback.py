@@ -180,6 +180,12 @@ class Feedback:
         return True
 
     def ingest_chunk(self, events: list[Any]) -> Counter:
+        """Store one chunk of events in its own transaction."""
+        with self.engine.begin() as conn:
+            return self.ingest_in(conn, events)
+
+    def ingest_in(self, conn: sa.Connection, events: list[Any]) -> Counter:
+        """:meth:`ingest_chunk` inside the caller's transaction (e.g. with customers' changes)."""
         from milestones.preferences import Change
 
         counts: Counter = Counter()
@@ -197,46 +203,45 @@ class Feedback:
                 rows.append(row)
             else:
                 counts["duplicate"] += 1
-        with self.engine.begin() as conn:
-            if rejects:
-                conn.execute(rejected_events.insert(), rejects)
-                counts["rejected"] += len(rejects)
-            stored = set()
-            if rows:  # one cached statement, executemany with RETURNING (SQLAlchemy's insertmanyvalues)
-                stored.update(conn.execute(
-                    _insert(conn, webhook_events).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(webhook_events.c.dedupe_key), rows).scalars())
-            counts["duplicate"] += len(rows) - len(stored)
-            fresh = [r for r in rows if r["dedupe_key"] in stored]
-            counts["stored"] += len(fresh)
-            suppress = {r["email"]: r["event"] for r in fresh if r["event"] in SUPPRESSING and r["email"]}
-            if suppress:
-                known = set(conn.execute(sa.select(suppressions.c.email)
-                                         .where(suppressions.c.email.in_(list(suppress)))).scalars())
-                new = [{"email": e, "reason": why, "created_at": now} for e, why in suppress.items() if e not in known]
-                if new:
-                    conn.execute(suppressions.insert(), new)
-                    counts["suppressed"] += len(new)
-            choices = [(r["customer_id"], Change(unsubscribed=True), "webhook", r["email"])
-                       for r in fresh if self._unsubscribes(r, by_key[r["dedupe_key"]])]
-            if choices:
-                changed = self.preferences.apply_in(conn, choices, now=now)
-                counts["unsubscribed"] += sum(1 for rows_ in changed if rows_)
-            confirmed = [r for r in fresh if r["event"] in CONFIRMING and r["key"]]
-            if confirmed:
-                settled = conn.execute(
-                    emails.update().where(emails.c.key.in_({r["key"] for r in confirmed}), emails.c.state == UNKNOWN)
-                    .values(state=ACCEPTED, last_error="resolved by the event webhook", updated_at=now)
-                    .returning(emails.c.key)).scalars().all()
-                if settled:
-                    counts["settled"] += len(settled)
-            for event_name, column in TRACKED.items():
-                # First report wins: later opens keep the first time.
-                seen = [{"k": r["key"], "t": r["occurred_at"] or now} for r in fresh
-                        if r["event"] == event_name and r["key"]]
-                if seen:
-                    conn.execute(emails.update().where(emails.c.key == sa.bindparam("k"), emails.c[column].is_(None))
-                                 .values({column: sa.bindparam("t")}), seen)
+        if rejects:
+            conn.execute(rejected_events.insert(), rejects)
+            counts["rejected"] += len(rejects)
+        stored = set()
+        if rows:  # one cached statement, executemany with RETURNING (SQLAlchemy's insertmanyvalues)
+            stored.update(conn.execute(
+                _insert(conn, webhook_events).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .returning(webhook_events.c.dedupe_key), rows).scalars())
+        counts["duplicate"] += len(rows) - len(stored)
+        fresh = [r for r in rows if r["dedupe_key"] in stored]
+        counts["stored"] += len(fresh)
+        suppress = {r["email"]: r["event"] for r in fresh if r["event"] in SUPPRESSING and r["email"]}
+        if suppress:
+            known = set(conn.execute(sa.select(suppressions.c.email)
+                                     .where(suppressions.c.email.in_(list(suppress)))).scalars())
+            new = [{"email": e, "reason": why, "created_at": now} for e, why in suppress.items() if e not in known]
+            if new:
+                conn.execute(suppressions.insert(), new)
+                counts["suppressed"] += len(new)
+        choices = [(r["customer_id"], Change(unsubscribed=True), "webhook", r["email"])
+                   for r in fresh if self._unsubscribes(r, by_key[r["dedupe_key"]])]
+        if choices:
+            changed = self.preferences.apply_in(conn, choices, now=now)
+            counts["unsubscribed"] += sum(1 for rows_ in changed if rows_)
+        confirmed = [r for r in fresh if r["event"] in CONFIRMING and r["key"]]
+        if confirmed:
+            settled = conn.execute(
+                emails.update().where(emails.c.key.in_({r["key"] for r in confirmed}), emails.c.state == UNKNOWN)
+                .values(state=ACCEPTED, last_error="resolved by the event webhook", updated_at=now)
+                .returning(emails.c.key)).scalars().all()
+            if settled:
+                counts["settled"] += len(settled)
+        for event_name, column in TRACKED.items():
+            # First report wins: later opens keep the first time.
+            seen = [{"k": r["key"], "t": r["occurred_at"] or now} for r in fresh
+                    if r["event"] == event_name and r["key"]]
+            if seen:
+                conn.execute(emails.update().where(emails.c.key == sa.bindparam("k"), emails.c[column].is_(None))
+                             .values({column: sa.bindparam("t")}), seen)
         return counts
 
     def suppressed(self) -> dict[str, str]:

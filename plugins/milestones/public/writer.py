@@ -3,8 +3,9 @@
 The event loop never touches the database.  Customers' changes (one-click, page) queue
 here; the writer takes everything queued and applies it in one transaction (one commit,
 one fsync for many customers), then answers each request.  Webhook deliveries are stored
-a chunk at a time, and queued customer changes are applied between chunks, so a large
-batch never holds small requests back for longer than one chunk.
+a chunk at a time, and the customer changes queued by the end of a chunk are applied in
+that chunk's transaction (one fsync for both), so a large batch never holds small
+requests back for longer than one chunk and its commit.
 
 A request is answered only after its transaction committed: nothing acknowledged is lost.
 """
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Most customer changes applied in one transaction.
 GROUP = 500
+#: Webhook events stored per transaction (customers waiting by then share its commit).
+CHUNK = 200
 
 
 @dataclass
@@ -112,6 +115,44 @@ class Writer:
         for job, rows in zip(jobs, results, strict=True):
             self._answer(job, rows)
 
+    def _drain(self, hooks: list[_Job]) -> tuple[list[_Job], bool]:
+        """Customers' changes queued now (webhook deliveries join ``hooks``); False once closed."""
+        pending: list[_Job] = []
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return pending, True
+            if job is None:
+                return pending, False
+            (pending if job.kind == "choice" else hooks).append(job)
+
+    def _store_chunk(self, events: list[Any], hooks: list[_Job]) -> tuple[Counter, bool]:
+        """One chunk of a delivery and the customers' changes waiting by then, in one transaction
+        (one fsync for both); each customer is answered after that commit."""
+        feedback = self.feedback
+        pending: list[_Job] = []
+        running, results = True, None
+        try:
+            with feedback.engine.begin() as conn:
+                counts = feedback.ingest_in(conn, events)
+                pending, running = self._drain(hooks)
+                if pending:
+                    try:
+                        with conn.begin_nested():  # a bad change must not cost the chunk
+                            results = self.store.apply_in(conn, [j.payload for j in pending])
+                    except Exception:  # noqa: BLE001 - applied on their own below
+                        results = None
+        except BaseException:
+            self._apply_choices(pending)  # drained: never left unanswered
+            raise
+        if results is None:
+            self._apply_choices(pending)
+        else:
+            for job, rows in zip(pending, results, strict=True):
+                self._answer(job, rows)
+        return counts, running
+
     def _run(self) -> None:
         running = True
         while running:
@@ -123,21 +164,10 @@ class Writer:
                 try:
                     counts: Counter = Counter()
                     events = hook.payload
-                    for i in range(0, len(events), self.feedback.CHUNK):
-                        counts.update(self.feedback.ingest_chunk(events[i:i + self.feedback.CHUNK]))
-                        # Customers waiting behind a large delivery go first.
-                        pending: list[_Job] = []
-                        try:
-                            while True:
-                                job = self._queue.get_nowait()
-                                if job is None:
-                                    running = False
-                                    break
-                                (pending if job.kind == "choice" else hooks).append(job)
-                        except queue.Empty:
-                            pass
-                        for start in range(0, len(pending), GROUP):
-                            self._apply_choices(pending[start:start + GROUP])
+                    for i in range(0, len(events), CHUNK):
+                        done, still = self._store_chunk(events[i:i + CHUNK], hooks)
+                        counts.update(done)
+                        running = running and still
                     self._answer(hook, +counts)
                 except Exception as exc:  # noqa: BLE001 - the request answers 500; SendGrid retries
                     log.exception("storing a webhook delivery failed")
