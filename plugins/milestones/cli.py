@@ -177,8 +177,6 @@ REASONS = {
 
 def cmd_why(args: argparse.Namespace) -> int:
     """Every decision the pipeline took for one customer, with its reason and the email's fate."""
-    import pandas as pd
-
     from milestones import storage
     from milestones.feedback import Feedback
 
@@ -186,12 +184,12 @@ def cmd_why(args: argparse.Namespace) -> int:
     root = storage.root(settings) / "decisions"
     days = [root / str(args.as_of)] if args.as_of else sorted(root.glob("*") if root.is_dir() else [],
                                                                key=lambda d: d.name)
-    frames = [storage.read_parquet(d / "decisions.parquet") for d in days if (d / "decisions.parquet").is_file()]
-    decisions = pd.concat(frames) if frames else pd.DataFrame(columns=["customer_id", "event_date"])
-    mine = decisions[decisions["customer_id"] == args.customer_id].sort_values("event_date")
+    mine = sorted((row for d in days if (d / "decisions.parquet").is_file()
+                   for row in storage.parquet_records(d / "decisions.parquet", "customer_id", args.customer_id)),
+                  key=lambda row: str(row["event_date"]))
     feedback = Feedback(settings.ledger_database_url)
     out = []
-    for row in mine.to_dict("records"):
+    for row in mine:
         email = feedback.ledger.get(row["key"])
         entry = {"date": str(row["event_date"])[:10], "event": row["event_type"], "decision": row["decision"],
                  "reason": row["reason"] or None, "key": row["key"],

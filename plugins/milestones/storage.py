@@ -152,6 +152,22 @@ def read_parquet(path: Path | str, columns: list[str] | None = None) -> pd.DataF
     return pd.read_parquet(path, columns=columns)
 
 
+def parquet_records(path: Path | str, column: str, value: Any) -> list[dict[str, Any]]:
+    """The rows of a Parquet file whose ``column`` equals ``value``, as dicts, without pandas
+    (a command that reads a few rows, such as ``milestones why``, need not import it)."""
+    import pyarrow.parquet as pq
+
+    path = locate(path)
+    if is_remote(path):
+        import io
+
+        path = io.BytesIO(path.read_bytes())  # one GET; Parquet readers seek around
+    # Not pq.read_table (its dataset layer imports pandas), nor a compute filter (turning
+    # ``value`` into an Arrow scalar asks whether it is a pandas object, importing pandas).
+    table = pq.ParquetFile(path).read()
+    return [table.slice(i, 1).to_pylist()[0] for i, cell in enumerate(table[column].to_pylist()) if cell == value]
+
+
 def parquet_rows(path: Path | str) -> int:
     """Rows of a Parquet file, from its footer."""
     import pyarrow.parquet as pq
