@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
 import json
 import os
+import re
 import secrets as _secrets
 import struct
 from dataclasses import dataclass
@@ -48,6 +48,7 @@ MIN_SECRET_CHARS = 32
 _DOMAIN = b"milestones-link"
 _STREAM = b"milestones-link-stream"
 _SEP = b"\x1f"
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 CONN_ID = "milestones_links"
 
 
@@ -80,7 +81,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text or len(text) > 1024 or not all(c.isalnum() or c in "-_" for c in text):
+    if not text or len(text) > 1024 or not _TOKEN_CHARS.fullmatch(text):
         raise LinkError("not a link token")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -89,14 +90,15 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(secret: bytes, head: bytes, fields: bytes) -> bytes:
-    return hmac.new(secret, _DOMAIN + head + fields, hashlib.sha256).digest()[:MAC_BYTES]
+    return hmac.digest(secret, _DOMAIN + head + fields, "sha256")[:MAC_BYTES]
 
 
 def _xor_stream(secret: bytes, iv: bytes, data: bytes) -> bytes:
     """``data`` XOR a keystream of HMAC-SHA256 blocks keyed by the secret, seeded by ``iv``."""
-    stream = b"".join(hmac.new(secret, _STREAM + iv + struct.pack(">I", n), hashlib.sha256).digest()
+    stream = b"".join(hmac.digest(secret, _STREAM + iv + struct.pack(">I", n), "sha256")
                       for n in range(-(-len(data) // 32)))
-    return bytes(a ^ b for a, b in zip(data, stream, strict=False))
+    # XOR as one big integer (the same bytes as a per-byte loop, without the loop).
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream[:len(data)], "big")).to_bytes(len(data), "big")
 
 
 def sign(keys: LinkKeys, customer_id: str, email: str, language: str = "",
