@@ -8,6 +8,7 @@ stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import logging
@@ -519,6 +520,14 @@ def main(argv: list[str] | None = None) -> int:
     from milestones.extract import ExtractError
     from milestones.pipeline import GateFailed
 
+    if argv is None:  # the command itself, not a caller in a process that goes on
+        import gc
+
+        # The process ends after one command. One collection closes what is left (database
+        # connections: SQLite checkpoints its WAL), then the interpreter's shutdown need not
+        # walk the hundreds of thousands of objects Great Expectations built on import again
+        # (about 0.6 s of CPU).
+        atexit.register(lambda: (gc.collect(), gc.freeze()))
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
