@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,9 @@ def s3():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto keeps its buckets in the process, not the server: start from an empty store
+    # whatever S3 test of this session ran before.
+    urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
     endpoint = f"http://{host}:{port}"
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps({
         "conn_type": "aws", "login": "testing", "password": "testing",
