@@ -64,3 +64,11 @@ def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError) as refused:
         detect_events(snap({"customer_id": "a", "date_of_birth": "1990-11-22"}), **kwargs)
     assert str(refused.value) == message
+
+
+def test_one_off_key_is_its_year():
+    from tests.unit.test_keys_and_holdout import reference_key
+
+    prev = snap({"customer_id": "m", "marital_status": "single"})
+    cur = snap({"customer_id": "m", "marital_status": "married"})
+    assert list(detect_events(cur, prev, as_of=DAY)["key"]) == [reference_key("m", "marriage", "2026")]
