@@ -233,11 +233,12 @@ def cmd_preferences(args: argparse.Namespace) -> int:
             raise UserError("preferences import needs FILE.csv")
         _emit(import_csv(settings.ledger_database_url, args.file, {r.event_type for r in load_rules()}))
         return EXIT_OK
+    from milestones import storage
     from milestones.preferences_export import export
 
-    if not args.out or args.out.suffix.lower() != ".csv":
+    if not args.out or not args.out.lower().endswith(".csv"):
         raise UserError("preferences export needs --out FILE.csv")
-    _emit(export(settings.ledger_database_url, args.out, args.since))
+    _emit(export(settings.ledger_database_url, storage.locate(args.out, settings.data_conn_id), args.since))
     return EXIT_OK
 
 
@@ -462,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["export", "import"], help="export: write the choices as CSV; import: read the CRM's")
     p.add_argument("file", nargs="?", type=Path, help="import: CSV with the export's columns (source crm_import)")
     p.add_argument("--since", type=_date, help="only customers whose choices changed on or after this date")
-    p.add_argument("--out", type=Path, help="export: CSV file to write")
+    p.add_argument("--out", help="export: CSV file to write (a path, or s3://... with data_conn_id's credentials)")
     p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 
     p = add("approve-run", cmd_approve_run, "let a run held by the circuit breaker send")

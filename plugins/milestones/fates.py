@@ -25,25 +25,16 @@ FLAGS = ("delivered", "opened", "clicked", "unsubscribed")
 UNSUBSCRIBING = ("unsubscribe", "group_unsubscribe")
 
 
-def _day_paths(data_dir: Path, stage: str, name: str, since: dt.date | None, until: dt.date | None) -> list[str]:
-    out = []
-    for path in sorted((data_dir / stage).glob(f"*/{name}")):
-        day = path.parent.name
-        if (since and day < str(since)) or (until and day > str(until)):
-            continue
-        out.append(str(path))
-    return out
-
-
-def _read(paths: list[str], columns: dict[str, object]):
+def _read(paths: list[Path], columns: dict[str, object]):
     """The ``columns`` of every file in ``paths`` as one Arrow table; a column a file lacks is null."""
     import pyarrow as pa
-    import pyarrow.dataset as ds
+
+    from milestones import storage
 
     schema = pa.schema([(name, kind) for name, kind in columns.items()])
     if not paths:
         return schema.empty_table()
-    return ds.dataset(paths, format="parquet", schema=schema).to_table(columns=list(columns))
+    return storage.read_table(paths, columns=list(columns), schema=schema)
 
 
 def _query(engine, sql: str) -> list[tuple]:
@@ -83,7 +74,6 @@ def latest_locales(data_dir: Path, until: dt.date | None):
     """Each customer's language (``fi`` for ``fi-FI``) in the latest snapshot up to ``until`` (Arrow)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from milestones import storage
 
@@ -91,7 +81,7 @@ def latest_locales(data_dir: Path, until: dt.date | None):
     path = storage.latest_snapshot_before(data_dir, limit)
     if path is None:
         return pa.table({"customer_id": pa.array([], pa.string()), "own_locale": pa.array([], pa.string())})
-    people = pq.read_table(path, columns=["customer_id", "locale"])
+    people = storage.read_table([path], columns=["customer_id", "locale"])
     people = people.group_by("customer_id").aggregate([("locale", "min")])
     language = pc.utf8_lower(pc.list_element(pc.split_pattern(people.column("locale_min").cast(pa.string()), "-"), 0))
     return pa.table({"customer_id": people.column("customer_id").cast(pa.string()), "own_locale": language})
@@ -111,11 +101,13 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    data_dir = Path(data_dir)
-    decisions = _read(_day_paths(data_dir, "decisions", "decisions.parquet", since, until),
+    from milestones import storage
+
+    data_dir = storage.locate(data_dir)
+    decisions = _read(storage.day_files(data_dir, "decisions", "decisions.parquet", since, until),
                       {"key": pa.string(), "customer_id": pa.string(), "event_type": pa.string(),
                        "event_date": pa.timestamp("ns"), "decision": pa.string(), "reason": pa.string()})
-    messages = _read(_day_paths(data_dir, "messages", "messages.parquet", since, None),
+    messages = _read(storage.day_files(data_dir, "messages", "messages.parquet", since, None),
                      {"key": pa.string(), "locale": pa.string(), "variant": pa.string()})
     # One row per key (a key rendered twice keeps one locale and variant), then Arrow's hash joins.
     messages = messages.group_by("key").aggregate([("locale", "min"), ("variant", "min")]).rename_columns(

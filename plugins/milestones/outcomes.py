@@ -8,7 +8,8 @@ It goes through the same machinery as the CRM extract: read as text
 as data (:func:`build_rules`, run by :class:`milestones.validation.Suite`), failing
 rows quarantined with their line and reasons, the file gate, and Data Docs.
 
-Valid rows are stored under ``DATA_DIR/outcomes/D/outcomes.parquet`` without
+Valid rows are stored under ``DATA_DIR/outcomes/D/outcomes.parquet`` (under ``data_url``
+when set, :func:`milestones.storage.root`) without
 duplicates: one row per (customer_id, outcome, occurred_at) across every stored
 extract; a re-load of the same file replaces its own partition.
 """
@@ -152,14 +153,15 @@ def validate_outcomes(path: Path, day: dt.date, settings: Settings) -> dict[str,
         quarantined.append(quarantine_rows(chunk, failures, first_row, path.name))
     result.gx_results = merge_results(per_chunk)
     _gate(result, path.name, None, settings.max_invalid_share, settings.max_row_drop_share)
-    out = Path(settings.data_dir) / STAGE / str(day)
+    out = storage.root(settings) / STAGE / str(day)
     storage.write_parquet(pa.concat_tables(quarantined).to_pandas(), out / "quarantine.parquet")
-    docs = write_data_docs(result.gx_results, Path(settings.data_dir) / "docs", path.name, suite_name="outcomes")
+    with storage.local_dir(storage.root(settings) / "docs", fetch=True) as local_docs:
+        docs = write_data_docs(result.gx_results, local_docs, path.name, suite_name="outcomes")
     summary = {"kind": "outcomes", "extract": path.name, "date": str(day), **result.summary(),
-               "data_docs": str(Path(docs).relative_to(Path(settings.data_dir) / "docs")),
+               "data_docs": Path(docs).relative_to(local_docs).as_posix(),
                "quarantine": str(Path(STAGE) / str(day) / "quarantine.parquet")}
     if not result.gate_passed:
-        (out / "outcomes.parquet").unlink(missing_ok=True)
+        storage.remove(out / "outcomes.parquet")
         storage.write_json(summary, out / "validation.json")
         raise GateFailed(result.gate_message, summary)
     summary |= store(pa.concat_tables(valid).to_pandas(), day, settings)
@@ -173,19 +175,19 @@ def store(frame, day: dt.date, settings: Settings) -> dict[str, Any]:
     Repeats inside the file count as ``duplicates``; outcomes another stored extract
     already holds count as ``already_stored``. Neither is lost: the stored row stands for them.
     """
-    import pandas as pd
 
     frame = frame.astype({"customer_id": "string", "outcome": "string"})
     unique = frame.drop_duplicates(KEY)
-    others = [p for p in (Path(settings.data_dir) / STAGE).glob("*/outcomes.parquet") if p.parent.name != str(day)]
+    others = [p for p in storage.day_files(storage.root(settings), STAGE, "outcomes.parquet")
+              if p.parent.name != str(day)]
     if others:
-        seen = pd.concat([pd.read_parquet(p, columns=KEY) for p in others], ignore_index=True)
+        seen = storage.read_table(others, columns=KEY).to_pandas()
         seen = seen.astype({"customer_id": "string", "outcome": "string"})
         known = unique.merge(seen.drop_duplicates(), on=KEY, how="left", indicator=True)["_merge"] == "both"
         fresh = unique[~known.to_numpy()]
     else:
         fresh = unique
-    out = Path(settings.data_dir) / STAGE / str(day) / "outcomes.parquet"
+    out = storage.root(settings) / STAGE / str(day) / "outcomes.parquet"
     storage.write_parquet(fresh.reset_index(drop=True), out)
     return {"duplicates": len(frame) - len(unique), "already_stored": len(unique) - len(fresh),
             "stored": len(fresh), "outcomes": str(Path(STAGE) / str(day) / "outcomes.parquet")}
@@ -201,14 +203,14 @@ def load(path: Path | str, settings: Settings, *, as_of: dt.date | None = None) 
 
 
 def read_all(data_dir: Path | str, outcome: str | None = None, columns: list[str] | None = None):
-    """Every stored outcome (optionally of one name), as one frame."""
+    """Every stored outcome (optionally of one name) under ``data_dir`` (a directory or an
+    object-storage prefix, :func:`milestones.storage.root`), as one frame."""
     import pandas as pd
     import pyarrow.dataset as ds
 
-    paths = sorted(str(p) for p in (Path(data_dir) / STAGE).glob("*/outcomes.parquet"))
+    paths = storage.day_files(data_dir, STAGE, "outcomes.parquet")
     columns = columns or [*KEY, "value"]
     if not paths:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "string") for c in columns})
-    dataset = ds.dataset(paths, format="parquet")
     flt = ds.field("outcome") == outcome if outcome else None
-    return dataset.to_table(columns=columns, filter=flt).to_pandas()
+    return storage.read_table(paths, columns=columns, filter=flt).to_pandas()

@@ -2,14 +2,13 @@
 
 ``milestones preferences export [--since DATE] --out FILE.csv`` and the daily
 ``preferences_export`` DAG write the same file (the DAG publishes it as the asset
-``milestones_preferences_export``).  Cells go through :mod:`milestones.csvsafe`, so a
+``milestones_preferences_export``), under ``data_url`` when that is set.  Cells go through :mod:`milestones.csvsafe`, so a
 value starting with ``=``, ``+``, ``-`` or ``@`` is never evaluated by a spreadsheet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,18 @@ def rows(store: Preferences, since: dt.date | None = None) -> list[dict[str, Any
 
 
 def export(ledger_url: str, out: Path | str, since: dt.date | None = None) -> dict[str, Any]:
-    """Write the export atomically (a reader never sees half a file); a one-line summary."""
-    out = Path(out)
+    """Write the export atomically (a reader never sees half a file; in object storage one
+    PUT, :mod:`milestones.storage`); a one-line summary."""
+    out = storage.locate(out)
     found = rows(Preferences(ledger_url), since)
-    tmp = storage.atomic_target(out)
-    csvsafe.write_rows(found, COLUMNS, tmp)
-    os.replace(tmp, out)
+    if storage.is_remote(out):
+        storage.write_text(csvsafe.write_rows(found, COLUMNS), out)
+    else:
+        storage.replace_from_temp(out, lambda tmp: csvsafe.write_rows(found, COLUMNS, tmp))
     return {"out": str(out), "customers": len(found), "since": str(since) if since else None,
             "unsubscribed": sum(r["unsubscribed"] == "true" for r in found)}
 
 
 def daily_path(data_dir: Path | str, day: dt.date | str) -> Path:
-    return Path(data_dir) / "exports" / "preferences" / f"preferences_{day}.csv"
+    """Where the DAG writes day ``day``'s export under ``data_dir`` (or the ``data_url`` prefix)."""
+    return storage.locate(data_dir) / "exports" / "preferences" / f"preferences_{day}.csv"

@@ -51,11 +51,11 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
 
 def results(settings, *, since: dt.date | None = None, until: dt.date | None = None) -> dict[str, Any]:
     """Everything the results page shows, from one pass over the data: report rows and uplift tables."""
-    from milestones import attribution, fates, outcomes, uplift, variants
+    from milestones import attribution, fates, outcomes, storage, uplift, variants
 
-    facts = fates.build(settings.data_dir, settings.ledger_database_url, since=since, until=until,
+    facts = fates.build(storage.root(settings), settings.ledger_database_url, since=since, until=until,
                         variant_of=variants.assigner(settings))
-    conversions = outcomes.read_all(settings.data_dir, settings.conversion_outcome,
+    conversions = outcomes.read_all(storage.root(settings), settings.conversion_outcome,
                                     columns=["customer_id", "occurred_at", "value"])
     attributed = attribution.attribute(facts, conversions, settings.conversion_window_days)
     return {"rows": rows_from(facts),

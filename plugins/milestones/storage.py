@@ -19,7 +19,8 @@ half-written Parquet file and a re-run of a stage replaces its output whole.
 
 **Object storage.** With the setting ``data_url`` (``s3://bucket/prefix/``,
 ``gs://...``) the stage files (snapshots, quarantine, validation summaries, events,
-decisions, messages, run records, approvals and Data Docs) live there instead, through
+decisions, messages, run records, approvals, Data Docs, stored outcomes and the daily
+preferences export) live there instead, through
 Airflow's :class:`~airflow.sdk.ObjectStoragePath` with the credentials of the
 ``data_conn_id`` connection; the ledger stays in its database, the outbox, received
 extracts and secrets under ``data_dir``. Every function here takes either a local
@@ -177,9 +178,35 @@ def parquet_rows(path: Path | str) -> int:
         return pq.ParquetFile(fh).metadata.num_rows
 
 
+def day_files(where: Path | str, stage: str, name: str, since: dt.date | None = None,
+              until: dt.date | None = None) -> list[Path]:
+    """``where/stage/D/name`` of every day ``D`` in ``[since, until]`` that has one, oldest first."""
+    base = locate(where) / stage
+    if not base.is_dir():
+        return []
+    days = sorted(p.name for p in base.iterdir())
+    paths = [base / day / name for day in days if not ((since and day < str(since)) or (until and day > str(until)))]
+    return [p for p in paths if p.is_file()]
+
+
+def read_table(paths: list[Path], columns: list[str] | None = None, schema=None, filter=None):  # noqa: A002
+    """The Parquet files ``paths`` (all local or all in one store) as one Arrow table."""
+    import pyarrow.dataset as ds
+
+    paths = [locate(p) for p in paths]
+    if paths and is_remote(paths[0]):  # Arrow reads through the store's fsspec filesystem
+        dataset = ds.dataset([p.path for p in paths], format="parquet", schema=schema, filesystem=paths[0].fs)
+    else:
+        dataset = ds.dataset([str(p) for p in paths], format="parquet", schema=schema)
+    return dataset.to_table(columns=columns, filter=filter)
+
+
 def write_json(data: Any, path: Path | str) -> Path:
+    return write_text(json.dumps(data, indent=2, sort_keys=True, default=str), path)
+
+
+def write_text(text: str, path: Path | str) -> Path:
     path = locate(path)
-    text = json.dumps(data, indent=2, sort_keys=True, default=str)
     if is_remote(path):
         path.write_text(text, encoding="utf-8")
         return path

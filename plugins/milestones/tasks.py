@@ -233,7 +233,7 @@ def export_preferences(context: dict[str, Any]) -> dict[str, Any]:
 
     settings = load_settings()
     day = (context.get("data_interval_end") or context["logical_date"]).date()
-    summary = export(settings.ledger_database_url, daily_path(settings.data_dir, day))
+    summary = export(settings.ledger_database_url, daily_path(storage.root(settings), day))
     context["outlet_events"][PREFERENCES_EXPORT].extra = {"path": summary["out"], "date": str(day),
                                                           "customers": summary["customers"]}
     return summary

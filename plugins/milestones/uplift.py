@@ -166,10 +166,10 @@ def _comparison(name: str, rec) -> Comparison:
 
 def compute(settings, *, by: str | None = None, since=None, until=None) -> list[dict[str, Any]]:
     """The uplift table for the data directory of ``settings``."""
-    from milestones import attribution, fates, outcomes, variants
+    from milestones import attribution, fates, outcomes, storage, variants
 
-    facts = fates.build(settings.data_dir, settings.ledger_database_url, since=since, until=until,
+    facts = fates.build(storage.root(settings), settings.ledger_database_url, since=since, until=until,
                         variant_of=variants.assigner(settings))
-    conversions = outcomes.read_all(settings.data_dir, settings.conversion_outcome,
+    conversions = outcomes.read_all(storage.root(settings), settings.conversion_outcome,
                                     columns=["customer_id", "occurred_at", "value"])
     return table(attribution.attribute(facts, conversions, settings.conversion_window_days), by)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from milestones import report
+from milestones import report, storage
 from milestones.config import load_settings
 
 router = APIRouter()
@@ -19,7 +19,7 @@ def report_page() -> str:
 @router.get("/report/report.csv")
 def report_csv() -> Response:
     settings = load_settings()
-    rows = report.build(settings.data_dir, settings.ledger_database_url)
+    rows = report.build(storage.root(settings), settings.ledger_database_url)
     return Response(report.to_csv(rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="results.csv"'})
 
