@@ -74,3 +74,19 @@ def postgres_cluster(user: str = "postgres", password: str | None = None, databa
         subprocess.run([*prefix, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def clean_database_url(request, tmp_path: Path, tables: str) -> str:
+    """For a fixture parametrised ``sqlite``/``postgresql``: a fresh SQLite file, or the
+    module's PostgreSQL server (fixture ``pg_server``) with ``tables`` dropped, a clean
+    slate per test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    import sqlalchemy as sa
+
+    url = request.getfixturevalue("pg_server")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {tables} CASCADE"))
+    engine.dispose()
+    return url

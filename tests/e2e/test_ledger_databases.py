@@ -7,13 +7,12 @@ import multiprocessing
 import threading
 
 import pytest
-import sqlalchemy as sa
 
 from milestones.delivery import deliver
 from milestones.feedback import Feedback
 from milestones.ledger import Ledger
 from tests.e2e.test_sendgrid_faults import message, transport
-from tests.pg import postgres_server
+from tests.pg import clean_database_url, postgres_server
 from tests.servers.fault_server import FaultServer
 
 
@@ -25,14 +24,7 @@ def pg_server():
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    url = request.getfixturevalue("pg_server")
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:  # a clean slate per test
-        conn.execute(sa.text("DROP TABLE IF EXISTS emails, webhook_events, suppressions"))
-    engine.dispose()
-    return url
+    return clean_database_url(request, tmp_path, "emails, webhook_events, suppressions")
 
 
 def row(key: str, day: str = "2026-11-22") -> dict:

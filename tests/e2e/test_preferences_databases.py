@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from milestones.feedback import Feedback
 from milestones.preferences import Change, Preferences
-from tests.pg import postgres_server
+from tests.pg import clean_database_url, postgres_server
 
 TABLES = "preferences, preference_history, emails, webhook_events, webhook_rejected_events, suppressions"
 
@@ -24,14 +24,7 @@ def pg_server():
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    url = request.getfixturevalue("pg_server")
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLES} CASCADE"))
-    engine.dispose()
-    return url
+    return clean_database_url(request, tmp_path, TABLES)
 
 
 def test_history_is_append_only(db_url):
