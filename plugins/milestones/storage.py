@@ -158,14 +158,11 @@ def parquet_records(path: Path | str, column: str, value: Any) -> list[dict[str,
     (a command that reads a few rows, such as ``milestones why``, need not import it)."""
     import pyarrow.parquet as pq
 
-    path = locate(path)
-    if is_remote(path):
-        import io
-
-        path = io.BytesIO(path.read_bytes())  # one GET; Parquet readers seek around
     # Not pq.read_table (its dataset layer imports pandas), nor a compute filter (turning
     # ``value`` into an Arrow scalar asks whether it is a pandas object, importing pandas).
-    table = pq.ParquetFile(path).read()
+    # Opened as parquet_rows opens it: local files and object storage alike.
+    with locate(path).open("rb") as fh:
+        table = pq.ParquetFile(fh).read()
     return [table.slice(i, 1).to_pylist()[0] for i, cell in enumerate(table[column].to_pylist()) if cell == value]
 
 
