@@ -214,3 +214,27 @@ def test_forms_need_their_csrf_token_and_this_site(world):
     response, _ = request(url, "POST", f"action=unsubscribe&csrf={csrf}".encode(),
                           {**form, "Origin": base, "Sec-Fetch-Site": "same-origin"})
     assert response.status == 303 and store.get("C1").unsubscribed
+
+
+def test_oversized_one_click_bodies_are_refused_unread_and_change_nothing(world):
+    import httpx
+
+    settings, base = world
+    token = links.sign(links.load_keys(settings.data_dir), "C1", "aino@example.fi", "fi")
+    flood = b"List-Unsubscribe=One-Click&pad=" + b"x" * 1_000_000
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response, text = request(f"{base}/u/{token}", "POST", flood, form)
+    assert 400 <= response.status < 500 and "Traceback" not in text
+
+    def chunks():  # streamed without a Content-Length: the cap must hold while reading
+        yield b"List-Unsubscribe=One-Click&pad="
+        for _ in range(64):
+            yield b"x" * 16_384
+
+    streamed = httpx.post(f"{base}/u/{token}", content=chunks(), headers=form, timeout=30)
+    assert 400 <= streamed.status_code < 500
+    assert Preferences(settings.ledger_database_url).history("C1") == []
+    # The same link with the RFC 8058 body still works.
+    response, _ = request(f"{base}/u/{token}", "POST", b"List-Unsubscribe=One-Click", form)
+    assert response.status == 200
+    assert [h["field"] for h in Preferences(settings.ledger_database_url).history("C1")] == ["unsubscribed"]

@@ -29,6 +29,7 @@ from milestones import links
 from milestones.config import Settings, load_settings
 from milestones.preferences import LANGUAGES, Change, Preferences, State, pause_until
 from milestones.public import csrf, pages
+from milestones.public.bodies import read_capped
 from milestones.public.writer import Writer
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
@@ -68,8 +69,8 @@ async def _form(request: Request) -> dict[str, list[str]]:
     if kind.startswith("multipart/form-data"):
         form = await request.form()
         return {k: [str(v) for v in form.getlist(k)] for k in form.keys()}
-    body = await request.body()
-    if len(body) > 16_384:
+    body = await read_capped(request, 16_384)  # a form of a few fields; never read a flood
+    if body is None:
         return {}
     return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 

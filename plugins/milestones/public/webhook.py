@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
 from milestones.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify_signature
+from milestones.public.bodies import read_capped
 
 
 def add_webhook(app: FastAPI, public) -> None:
@@ -22,16 +23,9 @@ def add_webhook(app: FastAPI, public) -> None:
 
     @app.post("/webhook/sendgrid")
     async def sendgrid_events(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.webhook_max_bytes:
+        body = await read_capped(request, settings.webhook_max_bytes)
+        if body is None:
             return JSONResponse({"error": "body too large"}, status_code=413)
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > settings.webhook_max_bytes:
-                return JSONResponse({"error": "body too large"}, status_code=413)
-        body = b"".join(chunks)
         if not settings.webhook_public_key:
             return JSONResponse({"error": "webhook verification key not configured"}, status_code=503)
         try:
