@@ -36,8 +36,15 @@ DECIDING: dict[str, list[str]] = {
                           f"x{SEP}Ledger{SEP}contacted_since", f"x{SEP}Ledger{SEP}mark_stale_unknown"],
     "milestones.feedback": ["x_verify_signature"],
     "milestones.pipeline": ["x_policy_for", "x_circuit_breaker", "x_decide_stage"],
-    "milestones.validation": ["x_build_rules", "x__gate"],
-    "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}send_async"],
+    # The rules and the gate, without GX: the helper columns GX checks, and the gate's verdict.
+    "milestones.validation": ["x_build_rules", "x_repeated_ids", "x_parse_dates", "x_parse_exact", "x__ns_range",
+                              "x__date_helpers", "x__years_from", "x__out_of_range", "x__boolean_helpers",
+                              "x__gate"],
+    "milestones.checks": ["x_region_timezones", "x_unknown_timezones", "x_failing_values", "x_keep_where"],
+    # The outcome mapping: HTTP status / exception -> accepted, retried, pending, failed, unknown.
+    "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}send_async",
+                                      f"x{SEP}SendGridTransport{SEP}_wait", "x__short"],
+    "milestones.delivery": ["x__starter"],
 }
 
 

@@ -1,0 +1,212 @@
+"""The SendGrid transport's outcome mapping, one answer or fault at a time (README, "Faults").
+
+Each case is one email against the fault server on 127.0.0.1 (a thread in this process),
+with millisecond backoff: 2xx -> accepted with its X-Message-Id; 400, 401, 403, 413 and
+other 4xx -> failed, sent once; 429 and 5xx -> tried again, then ``pending`` after
+``max_attempts``; never connected -> tried again, then ``pending``; sent and no answer
+(timeout, connection dropped) -> ``unknown``, sent once. Also deliver()'s own mapping for a
+transport without ``start``: an exception after the claim is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from milestones.delivery import Outcome, deliver
+from milestones.ledger import Ledger
+from milestones.sendgrid_transport import SendGridTransport
+from tests.servers.fault_server import FaultServer
+
+ATTEMPTS = 3
+
+
+def message(key: str, **extra) -> dict:
+    return {"key": key, "customer_id": f"C-{key}", "event_type": "birthday", "event_date": "2026-11-22",
+            "email": f"{key}@example.com", "subject": "Hi", "text": "t", "html": "<p>h</p>",
+            "unsubscribe_url": "https://x.example/u", "send_at": 0, **extra}
+
+
+def transport(url: str, **options) -> SendGridTransport:
+    defaults = {"from_email": "a@example.com", "from_name": "A", "timeout": 0.4,
+                "max_attempts": ATTEMPTS, "backoff": 0.001, "max_wait": 5.0}
+    return SendGridTransport("SG.k", url, **{**defaults, **options})
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FaultServer(slow_seconds=1.0) as running:
+        # A "slow" answer written after the client gave up is a broken pipe: expected, quiet.
+        running.httpd.handle_error = lambda request, address: None
+        yield running
+
+
+@pytest.fixture
+def send(server, request):
+    """One email whose requests get ``plan``'s answers in turn: its outcome and the requests made."""
+    key = request.node.name
+
+    def send(plan: list[str], **options) -> tuple[Outcome, int]:
+        server.plan[key] = list(plan)
+        t = transport(server.url, **options)
+        try:
+            outcome = t.send(message(key))
+        finally:
+            t.close()
+        return outcome, server.received[key]
+
+    send.message_id = f"msg-{key}"
+    return send
+
+
+@pytest.mark.parametrize("status", ["202", "200", "201", "399"])
+def test_an_answer_under_400_is_accepted_with_its_message_id(status, send):
+    # The fault server sends X-Message-Id with its 202 only.
+    outcome, requests = send([status])
+    assert outcome.state == "accepted" and requests == 1
+    assert outcome.message_id == (send.message_id if status == "202" else None)
+    assert outcome.error is None
+
+
+@pytest.mark.parametrize("status", ["400", "401", "403", "413", "404", "422", "499"])
+def test_a_refusal_for_good_fails_at_once_with_its_reason(status, send):
+    outcome, requests = send([status, "202"])
+    assert (outcome.state, requests) == ("failed", 1)  # not retried: the 202 is never asked for
+    assert outcome.error == f'HTTP {status}: {{"errors":[{{"message":"injected"}}]}}'
+    assert outcome.message_id is None
+
+
+@pytest.mark.parametrize("status", ["429", "500", "503", "599"])
+def test_a_refusal_for_now_is_tried_again(status, send):
+    outcome, requests = send([status, "202"])
+    assert (outcome.state, outcome.message_id, requests) == ("accepted", send.message_id, 2)
+
+
+@pytest.mark.parametrize("status", ["429", "500", "503"])
+def test_refused_on_every_attempt_is_pending_for_the_next_run(status, send):
+    outcome, requests = send([status] * ATTEMPTS + ["202"])
+    assert (outcome.state, requests) == ("pending", ATTEMPTS)
+    assert outcome.error.startswith(f"gave up after {ATTEMPTS} attempts: HTTP {status}: ")
+    assert "injected" in outcome.error or "too many requests" in outcome.error
+
+
+def test_the_last_of_several_refusals_is_the_one_recorded(send):
+    outcome, requests = send(["503", "429", "500"])
+    assert (outcome.state, requests) == ("pending", 3)
+    assert outcome.error == 'gave up after 3 attempts: HTTP 500: {"errors":[{"message":"injected"}]}'
+
+
+def test_one_attempt_means_one_request(send):
+    outcome, requests = send(["503", "202"], max_attempts=1)
+    assert (outcome.state, requests) == ("pending", 1)
+
+
+def test_a_rate_limit_waits_until_its_reset(server):
+    # The fault server's 429 says X-RateLimit-Reset = now + 0.2 s; the backoff alone is ~1 ms.
+    server.plan["reset"] = ["429", "202"]
+    t = transport(server.url)
+    started = time.monotonic()
+    try:
+        outcome = t.send(message("reset"))
+    finally:
+        t.close()
+    assert outcome.state == "accepted"
+    assert time.monotonic() - started >= 0.15
+
+
+@pytest.mark.parametrize("action", ["slow", "drop"])
+def test_sent_without_an_answer_is_unknown_and_never_resent(action, send):
+    outcome, requests = send([action, "202"])
+    assert (outcome.state, requests) == ("unknown", 1)
+    assert outcome.error.startswith("no answer after the request was sent: ")
+    if action == "slow":  # the timeout is named with the limit, not the exception's text
+        assert outcome.error.endswith("no answer within 0.4 s")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_never_connected_is_tried_again_then_pending():
+    t = transport(f"http://127.0.0.1:{_closed_port()}")
+    try:
+        outcome = t.send(message("k"))
+    finally:
+        t.close()
+    assert outcome.state == "pending"
+    assert outcome.error.startswith(f"gave up after {ATTEMPTS} attempts: not sent: ClientConnectorError")
+
+
+def test_an_email_that_cannot_be_encoded_fails_without_a_request(server):
+    t = transport(server.url)
+    try:
+        outcome = t.send({k: v for k, v in message("unencodable").items() if k != "subject"})
+    finally:
+        t.close()
+    assert "unencodable" not in server.received
+    assert outcome.state == "failed" and outcome.error == "payload: KeyError: 'subject'"
+
+
+def test_a_long_error_body_is_cut_to_300_characters():
+    from milestones.sendgrid_transport import _short
+
+    assert _short(b"x" * 301) == "x" * 300
+    assert _short("y" * 300) == "y" * 300
+    assert _short(b"\xff ok") == "\ufffd ok"  # not UTF-8: replaced, never an exception
+    assert _short({"a": 1}, limit=4) == "{'a'"
+
+
+class TestWait:
+    """How long to wait before the next attempt (``attempt`` counts from 0)."""
+
+    t = transport("http://127.0.0.1:9", backoff=0.5, max_wait=60.0)
+
+    def test_backoff_doubles_with_jitter(self, monkeypatch):
+        for jitter, factor in ((0.0, 0.5), (0.999, 1.499)):
+            monkeypatch.setattr("random.random", lambda j=jitter: j)
+            assert [round(self.t._wait(a), 6) for a in range(4)] == [
+                round(0.5 * 2 ** a * factor, 6) for a in range(4)]
+
+    def test_backoff_is_capped_at_max_wait(self, monkeypatch):
+        monkeypatch.setattr("random.random", lambda: 0.5)
+        assert self.t._wait(6) == 32.0
+        assert self.t._wait(7) == 60.0
+        assert self.t._wait(20) == 60.0
+
+    def test_rate_limit_reset_is_honoured_and_capped(self, monkeypatch):
+        monkeypatch.setattr("random.random", lambda: 0.5)
+        now = time.time()
+        assert 9.0 < self.t._wait(0, f"{now + 10:.3f}") <= 10.001
+        assert self.t._wait(0, f"{now + 600:.3f}") == 60.0
+
+    @pytest.mark.parametrize("header", [None, "", "soon", "0", "past"])
+    def test_without_a_usable_reset_the_backoff_applies(self, monkeypatch, header):
+        monkeypatch.setattr("random.random", lambda: 0.5)
+        if header == "past":
+            header = f"{time.time() - 5:.3f}"
+        assert self.t._wait(1, header) == 1.0
+
+
+class Raising:
+    """A transport without ``start`` whose send raises after deliver() claimed the email."""
+
+    name = "raising"
+
+    def send(self, m):
+        if m["key"] == "boom":
+            raise ConnectionResetError("lost after the claim")
+        return Outcome("accepted", message_id=f"id-{m['key']}")
+
+
+@pytest.mark.parametrize("concurrency", [1, 20])
+def test_deliver_records_an_exception_after_the_claim_as_unknown(tmp_path, concurrency):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    counts = deliver([message(k) for k in ("a", "boom", "c")], Raising(), ledger, concurrency=concurrency)
+    assert counts == {"sent": 2, "unknown": 1}
+    assert ledger.states() == {"a": "accepted", "boom": "unknown", "c": "accepted"}
+    assert ledger.get("boom")["last_error"] == "ConnectionResetError: lost after the claim"
+    assert ledger.get("a")["message_id"] == "id-a"
