@@ -397,6 +397,13 @@ def run_day(cluster: Cluster, server, expected_emails, extract: Path = SAMPLE,
     by_task: dict[str, list[float]] = {}
     for task, seconds in durations:
         by_task.setdefault(task, []).append(float(seconds))
+    # When each task was queued, started and ended, in seconds after the drop: where the
+    # time between an extract and its emails goes (queueing, process start, the work).
+    timeline = cluster.sql(
+        "select task_id, map_index, extract(epoch from queued_dttm) - %(t)s, "
+        "extract(epoch from start_date) - %(t)s, extract(epoch from end_date) - %(t)s "
+        "from task_instance where dag_id = any(%(d)s) order by start_date",
+        params={"d": list(DAG_IDS), "t": dropped})
     return {
         "task_seconds": {t: round(max(v), 1) for t, v in sorted(by_task.items())},
         "emails": len(server.accepted),
@@ -404,6 +411,9 @@ def run_day(cluster: Cluster, server, expected_emails, extract: Path = SAMPLE,
         "last_email_s": round(times[-1] - dropped, 1),
         "tasks_per_worker": {name: len(ran) for name, ran in by_worker.items()},
         "startup_s": round(cluster.ready_after, 1),
+        "timeline": [[task if index < 0 else f"{task}[{index}]",
+                      *(None if t is None else round(float(t), 1) for t in stamps)]
+                     for task, index, *stamps in timeline],
     }
 
 

@@ -26,6 +26,13 @@ from collections import Counter, defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a client opening its 64 kept-alive connections at
+    # once overflowed it, and requests sat unanswered past the client's timeout (`unknown`),
+    # a fault of the stand-in, not of the client. Real servers' backlogs are far longer.
+    request_queue_size = 256
+
+
 class FaultServer:
     def __init__(self, plan: dict[str, list[str]] | None = None, slow_seconds: float = 2.0,
                  idle_timeout: float | None = None):
@@ -91,7 +98,7 @@ class FaultServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
