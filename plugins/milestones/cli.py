@@ -283,11 +283,12 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
 
 def cmd_uplift(args: argparse.Namespace) -> int:
     """Contacted vs held out: conversion rates, lift with its 95% interval, p-value, verdict."""
-    from milestones import csvsafe, uplift
+    from milestones import csvsafe, storage, uplift
 
     rows = uplift.compute(_settings(args), by=args.by, since=args.since, until=args.until)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    csvsafe.write_rows(rows, uplift.COLUMNS, args.out)
+    # Whole or not at all, like `report --out`: a full disk keeps the previous file.
+    storage.replace_from_temp(args.out, lambda tmp: csvsafe.write_rows(rows, uplift.COLUMNS, tmp))
     _emit({"out": str(args.out), "by": args.by, "groups": len(rows) - 1, "all": rows[-1]})
     return EXIT_OK
 

@@ -131,3 +131,28 @@ def test_table_names_a_missing_comparison_group():
     (row,) = uplift.table(frame)
     assert row["verdict"] == "too few customers: no held-out customers to compare with"
     assert row["lift"] is None
+
+
+def test_uplift_out_is_written_whole_or_not_at_all(tmp_path, monkeypatch, capsys):
+    """A write failing half-way (a full disk) keeps the previous CSV and leaves no temporary file."""
+    from milestones import cli
+
+    good = [{"group": "all", "contacted": 10, "holdout": 2, "verdict": "=cmd|' /C calc'!A0"}]
+    monkeypatch.setattr(uplift, "compute", lambda settings, **kw: good)
+    out = tmp_path / "reports" / "uplift.csv"
+    assert cli.main(["uplift", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
+    before = out.read_bytes()
+    assert b"'=cmd" in before  # formula injection defused in the file written
+
+    class DiskFull(Exception):
+        pass
+
+    class Exploding:
+        def __str__(self):
+            raise DiskFull
+
+    monkeypatch.setattr(uplift, "compute", lambda settings, **kw: [*good * 50, {"group": Exploding()}])
+    with pytest.raises(DiskFull):
+        cli.main(["uplift", "--data-dir", str(tmp_path), "--out", str(out)])
+    assert out.read_bytes() == before
+    assert [p.name for p in out.parent.iterdir()] == ["uplift.csv"]
