@@ -61,11 +61,14 @@ def _source(value: str) -> Path | str:
 def _local(extract: Path | str | None, settings) -> Path | None:
     """A local file for ``extract``: URLs are copied into data_dir/received/ first."""
     from milestones import sources
+    from milestones.extract import ExtractError
 
     if extract is None:
         return None
     try:
         path = sources.local_file(extract, settings.data_dir, settings.inbox_conn_id)
+    except sources.SourceMissing as exc:  # missing, like a local path: the gate's exit code
+        raise ExtractError(str(exc)) from None
     except sources.SourceError as exc:
         raise UserError(str(exc)) from None
     return _existing(path)

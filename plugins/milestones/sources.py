@@ -93,6 +93,10 @@ class SourceError(Exception):
     """An extract URL that cannot be read: one clear line for the user."""
 
 
+class SourceMissing(SourceError):
+    """Nothing to read at the URL (no such file, object or bucket): the file gate's "missing"."""
+
+
 @dataclass(frozen=True)
 class RemoteExtract:
     """One candidate extract as the listing shows it."""
@@ -153,7 +157,7 @@ def _explain(url: str, exc: BaseException) -> SourceError:
     if isinstance(exc, FileNotFoundError):
         detail = str(exc)
         what = "no such bucket" if "bucket" in detail.lower() else "no such object"
-        return SourceError(f"{url}: {what}")
+        return SourceMissing(f"{url}: {what}")
     if isinstance(exc, PermissionError):
         return SourceError(f"{url}: access denied")
     return SourceError(f"{url}: {type(exc).__name__}: {exc}")
@@ -412,14 +416,14 @@ def fetch(url: str, data_dir: Path | str, conn_id: str | None = None) -> Path:
     if path.protocol in LOCAL_SCHEMES:
         local = Path(path.path)
         if not local.is_file():
-            raise SourceError(f"{url}: no such file")
+            raise SourceMissing(f"{url}: no such file")
         return local
     try:
         info = path.fs.info(path.path)
     except (FileNotFoundError, PermissionError) as exc:
         raise _explain(url, exc) from exc
     if info.get("type") != "file":
-        raise SourceError(f"{url}: not an object (a prefix?)")
+        raise SourceMissing(f"{url}: not an object (a prefix?)")
     extract = RemoteExtract(url=url, name=path.name, size=int(info.get("size") or 0), version=_version(info))
     received = Path(data_dir) / "received"
     cached = received / extract.key[:12] / extract.name

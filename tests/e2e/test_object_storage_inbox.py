@@ -209,7 +209,7 @@ def test_the_extract_param_may_be_an_s3_url(s3, prefix, tmp_path, monkeypatch):
 ])
 def test_cli_missing_object_or_bucket_is_one_line(s3, tmp_path, where, message):
     done = _cli("validate", where, "--data-dir", str(tmp_path / "data"))
-    assert done.returncode == 2
+    assert done.returncode == 3  # missing, as a missing local file: the gate's code, not usage
     assert done.stderr.strip() == f"milestones: error: {where}: {message}", done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
