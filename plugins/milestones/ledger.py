@@ -48,15 +48,16 @@ emails = sa.Table(
 )
 
 
-# The send loop's statements, built once (one transaction per step of the loop runs them).
-_FINISH = emails.update().where(emails.c.key == sa.bindparam("k")).values(
-    state=sa.bindparam("s"), message_id=sa.bindparam("m"), last_error=sa.bindparam("e"),
-    transport=sa.bindparam("t"), updated_at=sa.bindparam("now"))
-_CLAIM = (emails.update()
-          .where(emails.c.key.in_(sa.bindparam("keys", expanding=True)), emails.c.state == PENDING)
-          .values(state=SENDING, attempts=emails.c.attempts + 1, updated_at=sa.bindparam("now"))
-          .returning(emails.c.key))
-_HELD = sa.select(emails.c.key, emails.c.state).where(emails.c.key.in_(sa.bindparam("keys", expanding=True)))
+# The send loop's statements (register, claim, outcome), in plain SQL that SQLite and
+# PostgreSQL both take, run on the driver's own cursor (executemany, one statement per batch):
+# SQLAlchemy Core per row cost about 140 µs of CPU per email here (README, "Speed.").
+_REGISTER = ("INSERT INTO emails (key, customer_id, event_type, event_date, template_version, state,"
+             " attempts, transport, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
+             " ON CONFLICT (key) DO NOTHING")
+_FINISH = "UPDATE emails SET state = ?, message_id = ?, last_error = ?, transport = ?, updated_at = ? WHERE key = ?"
+_CLAIM = ("UPDATE emails SET state = 'sending', attempts = attempts + 1, updated_at = ?"
+          " WHERE key IN ({}) AND state = 'pending' RETURNING key")
+_HELD = "SELECT key, state FROM emails WHERE key IN ({})"
 
 
 def _now() -> dt.datetime:
@@ -84,41 +85,28 @@ class Ledger:
                 dbapi_conn.execute("PRAGMA journal_mode=WAL")
                 dbapi_conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
         metadata.create_all(self.engine)
+        dialect = self.engine.dialect
+        # A timestamp as SQLAlchemy would write it (SQLite: text; PostgreSQL: the datetime itself).
+        self._stamp = emails.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+        self._sql = (lambda sql: sql) if dialect.paramstyle == "qmark" else (lambda sql: sql.replace("?", "%s"))
 
     def register(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Insert emails as ``pending`` unless their key is already known. Returns how many were new."""
-        rows = list(rows)
-        if not rows:
+        """Insert emails as ``pending`` unless their key is already known. Returns how many were new.
+
+        ``INSERT ... ON CONFLICT (key) DO NOTHING``: a key registered meanwhile by a racing
+        worker (or twice in ``rows``) is left as it is, the rest of the batch goes in."""
+        now = self._stamp(_now())
+        params = sorted((r["key"], r["customer_id"], r["event_type"], r["event_date"], r.get("template_version", ""),
+                         r.get("transport", ""), now, now) for r in rows)
+        if not params:
             return 0
-        now = _now()
-        keys = [r["key"] for r in rows]
         with self.engine.begin() as conn:
-            known = set()
-            for i in range(0, len(keys), 500):
-                known.update(conn.execute(
-                    sa.select(emails.c.key).where(emails.c.key.in_(keys[i:i + 500]))).scalars())
-            fresh = [
-                {**r, "state": PENDING, "attempts": 0, "created_at": now, "updated_at": now}
-                for r in rows if r["key"] not in known
-            ]
-            # Insert one by one when racing: a concurrent register of the same key
-            # must not abort the whole batch.
-            inserted = 0
-            for i in range(0, len(fresh), 500):
-                chunk = fresh[i:i + 500]
-                try:
-                    with conn.begin_nested():
-                        conn.execute(emails.insert(), chunk)
-                    inserted += len(chunk)
-                except sa.exc.IntegrityError:
-                    for row in chunk:
-                        try:
-                            with conn.begin_nested():
-                                conn.execute(emails.insert(), [row])
-                            inserted += 1
-                        except sa.exc.IntegrityError:
-                            pass
-        return inserted
+            cursor = conn.connection.cursor()
+            try:
+                cursor.executemany(self._sql(_REGISTER), params)
+                return cursor.rowcount
+            finally:
+                cursor.close()
 
     def claim(self, key: str) -> bool:
         """Move ``key`` from pending to sending. True only for the one caller that wins."""
@@ -143,21 +131,28 @@ class Ledger:
         won: set[str] = set()
         if not outcomes and not keys:
             return won, {}
-        now = _now()
+        now = self._stamp(_now())
         held: dict[str, str] = {}
         with self.engine.begin() as conn:
-            if outcomes:
-                conn.execute(_FINISH, [{"k": o["key"], "s": o["state"], "m": o.get("message_id"), "e": o.get("error"),
-                                        "t": o.get("transport", ""), "now": now}
-                                       for o in sorted(outcomes, key=lambda o: o["key"])])
-            keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
-            for i in range(0, len(keys), 500):
-                chunk = keys[i:i + 500]
-                won.update(conn.execute(_CLAIM, {"keys": chunk, "now": now}).scalars())
-                lost = [k for k in chunk if k not in won]
-                if lost:
-                    held.update(conn.execute(_HELD, {"keys": lost}).all())
-                    held.update((k, PENDING) for k in lost if k not in held)
+            cursor = conn.connection.cursor()
+            try:
+                if outcomes:
+                    cursor.executemany(self._sql(_FINISH), sorted(
+                        ((o["state"], o.get("message_id"), o.get("error"), o.get("transport", ""), now, o["key"])
+                         for o in outcomes), key=lambda params: params[-1]))
+                keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
+                for i in range(0, len(keys), 500):
+                    chunk = keys[i:i + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    cursor.execute(self._sql(_CLAIM.format(marks)), (now, *chunk))
+                    won.update(k for (k,) in cursor.fetchall())
+                    lost = [k for k in chunk if k not in won]
+                    if lost:
+                        cursor.execute(self._sql(_HELD.format(", ".join("?" * len(lost)))), lost)
+                        held.update(cursor.fetchall())
+                        held.update((k, PENDING) for k in lost if k not in held)
+            finally:
+                cursor.close()
         return won, held
 
     def settle(self, states: dict[str, str], *, transport: str) -> int:
