@@ -10,7 +10,8 @@ port), then for each of ROUNDS rounds:
 
 The one-click load runs in its own process (a small asyncio HTTP/1.1 client with
 pre-encoded requests) so its cost does not land on the server's core.  Prints POSTs/s,
-p50/p99 latency of the one-click POSTs, webhook events stored/s and batch latency.
+p50/p99 latency of the one-click POSTs, webhook events stored and batch latency, and the CPU
+of the server process and of its writer process (``writer_process``).
 Afterwards it checks what was timed: every answered one-click customer is unsubscribed
 with exactly one history row, and every webhook event sent is stored exactly once;
 exit 1 when anything is wrong (goals are reported, not enforced).
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import multiprocessing
 import os
@@ -102,8 +102,7 @@ def webhook_load(port: int, private, batch: int, stop: threading.Event, sent: li
                  prefix: str) -> None:
     import http.client
 
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from _webhook_signing import signed_headers
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     n = 0
@@ -112,12 +111,8 @@ def webhook_load(port: int, private, batch: int, stop: threading.Event, sent: li
                    "sg_event_id": f"{prefix}-{n}-{i}", "timestamp": 1_790_000_000 + i, "key": f"k{i}",
                    "customer_id": f"W{i}"} for i in range(batch)]
         body = json.dumps(events).encode()
-        stamp = str(int(time.time()))
-        signature = base64.b64encode(private.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
         t = time.perf_counter()
-        conn.request("POST", "/webhook/sendgrid", body=body, headers={
-            "Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Signature": signature,
-            "X-Twilio-Email-Event-Webhook-Timestamp": stamp})
+        conn.request("POST", "/webhook/sendgrid", body=body, headers=signed_headers(private, body))
         response = conn.getresponse()
         answer = json.loads(response.read())
         times.append(time.perf_counter() - t)
@@ -134,6 +129,18 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _children_cpu_seconds(pid: int) -> float:
+    """CPU time so far of a process's live child processes (the server's writer process)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += _cpu_seconds(int(child))
+            except OSError:  # ended meanwhile
+                pass
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured phase")
@@ -143,14 +150,11 @@ def main() -> int:
     parser.add_argument("--webhooks", type=int, default=2, help="webhook senders posting batches back to back")
     args = parser.parse_args()
 
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from _webhook_signing import new_key
 
     from milestones import links
 
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = base64.b64encode(private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    private, public = new_key()
     data = Path(tempfile.mkdtemp(prefix="milestones-serve-"))
     port = _free_port()
     env = {**os.environ, "MILESTONES_DATA_DIR": str(data), "MILESTONES_WEBHOOK_PUBLIC_KEY": public,
@@ -188,10 +192,11 @@ def main() -> int:
                     for s in senders:
                         s.start()
                     time.sleep(0.5)  # the first batches are being stored when the POSTs start
-                cpu = _cpu_seconds(server.pid)
+                cpu, writer_cpu = _cpu_seconds(server.pid), _children_cpu_seconds(server.pid)
                 child.start()
                 result = out.get()
                 cpu = _cpu_seconds(server.pid) - cpu
+                writer_cpu = _children_cpu_seconds(server.pid) - writer_cpu
                 child.join()
                 stop.set()
                 for s in senders:
@@ -209,7 +214,8 @@ def main() -> int:
                         f"{statistics.median(hook_times) * 1000:.0f} ms" if hook_times else "")
                 print(f"round {r + 1} {phase:>12}: {rate:7,.0f} one-click POSTs/s, p50 {p50:5.1f} ms, "
                       f"p99 {p99:5.1f} ms{hook}; server CPU {cpu / result['elapsed']:.2f} cores, "
-                      f"{cpu / max(len(codes), 1) * 1e6:.0f} us per POST; client CPU "
+                      f"{cpu / max(len(codes), 1) * 1e6:.0f} us per POST; writer process CPU "
+                      f"{writer_cpu / result['elapsed']:.2f} cores; client CPU "
                       f"{result['client_cpu'] / result['elapsed']:.2f} cores; load average "
                       f"{os.getloadavg()[0]:.1f}", flush=True)
                 results[phase].append((rate, p99))

@@ -11,7 +11,6 @@ batch stores nothing). Prints events/s and batch p95 latency.
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
 import os
@@ -24,8 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from _webhook_signing import new_key, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -38,9 +36,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
 
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = base64.b64encode(private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    private, public = new_key()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -64,13 +60,9 @@ def main() -> None:
             batches.append(json.dumps(events).encode())
 
         def post(body: bytes) -> tuple[float, dict]:
-            ts = str(int(time.time()))
-            sig = base64.b64encode(private.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             t = time.perf_counter()
-            conn.request("POST", "/webhook/sendgrid", body=body, headers={
-                "Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Signature": sig,
-                "X-Twilio-Email-Event-Webhook-Timestamp": ts})
+            conn.request("POST", "/webhook/sendgrid", body=body, headers=signed_headers(private, body))
             resp = conn.getresponse()
             result = json.loads(resp.read())
             conn.close()

@@ -119,6 +119,9 @@ class Settings:
     webhook_max_bytes: int = 1_048_576
     #: Seconds a signed webhook request stays valid (replay window).
     webhook_replay_seconds: float = 300.0
+    #: ``milestones serve`` writes (customers' changes, webhook batches, verified and parsed there
+    #: too) in a separate writer process; false: on a thread of the server process.
+    writer_process: bool = True
     #: Dry run: render and record everything, send nothing.
     dry_run: bool = False
     #: SendGrid sandbox mode (the API validates but does not deliver).

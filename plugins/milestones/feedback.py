@@ -89,6 +89,22 @@ def verify_signature(public_key_b64: str, signature_b64: str, timestamp: str, bo
         raise BadSignature(f"signature does not verify ({type(exc).__name__})") from None
 
 
+def parse_delivery(public_key_b64: str, signature_b64: str, timestamp: str, body: bytes, *,
+                   replay_window: float = 300.0) -> tuple[int, Any]:
+    """One webhook request: ``(200, events)`` for a signed JSON list, else ``(403 or 400, {"error": ...})``."""
+    try:
+        verify_signature(public_key_b64, signature_b64, timestamp, body, replay_window=replay_window)
+    except BadSignature as exc:
+        return 403, {"error": str(exc)}
+    try:
+        events = json.loads(body)
+    except (ValueError, RecursionError):
+        return 400, {"error": "malformed JSON"}
+    if not isinstance(events, list):
+        return 400, {"error": "expected a JSON list of events"}
+    return 200, events
+
+
 def _dedupe_key(event: dict[str, Any]) -> str:
     if event.get("sg_event_id") is not None:
         return "sg:" + str(event["sg_event_id"])[:60]

@@ -31,7 +31,8 @@ def signer(tmp_path, monkeypatch):
 
     from milestones.public import create_app
 
-    return sign, TestClient(create_app()), tmp_path / "data"
+    with TestClient(create_app()) as client:  # its lifespan stops the writer process
+        yield sign, client, tmp_path / "data"
 
 
 def _events():
@@ -157,3 +158,38 @@ def test_malformed_events_are_rejected_one_by_one_and_the_batch_is_kept(signer):
     # SendGrid retries the same delivery: the good events are duplicates, nothing fails.
     again = client.post("/webhook/sendgrid", content=body, headers=sign(body))
     assert again.status_code == 200 and again.json()["duplicate"] == 3
+
+
+def test_a_writer_process_that_dies_fails_what_it_held_and_the_next_request_gets_a_new_one(signer):
+    import os
+    import signal
+    import threading
+
+    from milestones import links
+    from milestones.config import load_settings
+    from milestones.preferences import Preferences
+
+    sign, client, data = signer
+    writer = client.app.state.public.writer
+    dead = writer._process
+    os.kill(dead.pid, signal.SIGSTOP)  # it holds the next request without answering it
+    body = json.dumps(_events()).encode()
+    answers = []
+    held = threading.Thread(target=lambda: answers.append(
+        client.post("/webhook/sendgrid", content=body, headers=sign(body))))
+    held.start()
+    deadline = time.monotonic() + 20
+    while not writer._pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(dead.pid, signal.SIGKILL)
+    held.join(30)
+    assert answers[0].status_code == 503 and _stored(data) == 0  # refused, so SendGrid retries it
+
+    # The next requests start a new writer process: the retry is stored once, a one-click works.
+    retry = client.post("/webhook/sendgrid", content=body, headers=sign(body))
+    assert retry.status_code == 200 and retry.json()["stored"] == 3
+    assert writer._process is not dead and writer._process.is_alive()
+    token = links.sign(links.load_keys(data), "C5", "c5@example.com", "en")
+    assert client.post(f"/u/{token}", content=b"List-Unsubscribe=One-Click",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 200
+    assert Preferences(load_settings().ledger_database_url).get("C5").unsubscribed

@@ -18,7 +18,8 @@ def public_server(settings):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="off"))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -32,3 +33,4 @@ def public_server(settings):
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        app.state.public.close()  # the writer process finishes and stops

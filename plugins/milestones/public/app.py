@@ -14,6 +14,7 @@ expired link gets a friendly page in the customer's language and a 4xx status.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from functools import partial
@@ -31,6 +32,7 @@ from milestones.preferences import LANGUAGES, Change, Preferences, State, pause_
 from milestones.public import csrf, pages
 from milestones.public.bodies import read_capped
 from milestones.public.writer import Writer
+from milestones.public.writer_process import WriterProcess
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 
@@ -45,7 +47,16 @@ class PublicApp:
         self.keys = links.load_keys(settings.data_dir)
         self.store = Preferences(settings.ledger_database_url)
         self.event_types = [rule.event_type for rule in load_rules()]
-        self.writer = Writer(self.store, self._feedback)
+        if settings.writer_process:
+            self.writer: Writer | WriterProcess = WriterProcess(
+                settings.ledger_database_url, settings.asm_group_id, settings.webhook_public_key,
+                settings.webhook_replay_seconds)
+        else:
+            self.writer = Writer(self.store, self._feedback)
+
+    def close(self) -> None:
+        """Stop the database writer once what it holds is written and answered."""
+        self.writer.close()
 
     def _feedback(self):
         from milestones.feedback import Feedback
@@ -78,7 +89,13 @@ async def _form(request: Request) -> dict[str, list[str]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     public = PublicApp(settings)
-    app = FastAPI(title="milestones public", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        await anyio.to_thread.run_sync(public.close)
+
+    app = FastAPI(title="milestones public", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.public = public
     # Few threads for the database: one-click writes and webhook batches wait their turn
     # instead of piling up connections (SQLite has one writer anyway).
