@@ -26,7 +26,7 @@ import pickle
 import threading
 from typing import Any
 
-from milestones.public.writer import Reply, settle_later
+from milestones.public.writer import Reply
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ class WriterProcess:
         self._lock = threading.Lock()
         self._send_hook = threading.Lock()
         self._ids = itertools.count()
-        self._pending: dict[int, tuple[Any, Reply]] = {}
+        self._pending: dict[int, tuple[Any, asyncio.AbstractEventLoop, asyncio.Future]] = {}
+        self._outbox: list[tuple[int, Any]] = []
         self._process = None
         self._closed = False
         with self._lock:
@@ -59,31 +60,39 @@ class WriterProcess:
         process.start()
         for end in (jobs_r, hooks_r, answers_w):
             end.close()
-        self._process, self._jobs, self._hooks = process, jobs_w, hooks_w
+        self._process, self._jobs, self._hooks, self._outbox = process, jobs_w, hooks_w, []
         threading.Thread(target=self._read, args=(answers_r, process), name="milestones-writer-replies",
                          daemon=True).start()
 
     def _read(self, answers, process) -> None:
-        """Thread: hand each reply to its request; when the process ends, fail what it still held."""
+        """Thread: settle each reply's request (one hop to the event loop per batch); when the
+        process ends, fail what it still held."""
         try:
             while True:
-                for job_id, result, error in answers.recv():
-                    entry = self._pending.pop(job_id, None)
+                batch = [(self._pending.pop(job_id, None), result, error)
+                         for job_id, result, error in answers.recv()]
+                by_loop: dict[Any, list] = {}
+                for entry, result, error in batch:
                     if entry is not None:
-                        entry[1](result, error)
+                        by_loop.setdefault(entry[1], []).append((entry[2], result, error))
+                for loop, items in by_loop.items():
+                    _call_soon(loop, _settle, items)
         except (EOFError, OSError):
             pass
         answers.close()
         with self._lock:
-            lost = [i for i, (owner, _) in self._pending.items() if owner is process]
+            lost = [i for i, (owner, _, _) in self._pending.items() if owner is process]
             if self._process is process:
                 self._process = None
         if lost and not self._closed:
             log.error("the database writer process stopped with %d requests unanswered", len(lost))
-        for job_id in lost:
+        self._fail(lost)
+
+    def _fail(self, job_ids) -> None:
+        for job_id in job_ids:
             entry = self._pending.pop(job_id, None)
             if entry is not None:
-                entry[1](None, WriterStopped("the database writer process stopped"))
+                _call_soon(entry[1], _settle, [(entry[2], None, WriterStopped("the database writer process stopped"))])
 
     def _register(self) -> tuple[int, Any, asyncio.Future]:
         loop = asyncio.get_running_loop()
@@ -94,21 +103,26 @@ class WriterProcess:
                 raise WriterStopped("the server is shutting down")
             if self._process is None:
                 self._start()
-            self._pending[job_id] = (self._process, settle_later(loop, future))
+            self._pending[job_id] = (self._process, loop, future)
             return job_id, (self._jobs, self._hooks), future
 
-    def _send(self, pipe, job_id: int, message: Any) -> None:
+    def _send(self, pipe, job_ids: list[int], message: Any) -> None:
         try:
             pipe.send(message)
-        except (OSError, ValueError):  # the process is gone; its reader fails the request
-            entry = self._pending.pop(job_id, None)
-            if entry is not None:
-                entry[1](None, WriterStopped("the database writer process stopped"))
+        except (OSError, ValueError):  # the process is gone
+            self._fail(job_ids)
+
+    def _flush_jobs(self) -> None:
+        """Send the customers' changes queued during one turn of the event loop, in one message."""
+        batch, self._outbox = self._outbox, []
+        self._send(self._jobs, [job_id for job_id, _ in batch], batch)
 
     async def choice(self, customer_id: str, change, source: str, email: str | None = None) -> list[dict]:
         """Apply one customer's change; the history rows recorded (as :meth:`Writer.choice`)."""
-        job_id, (jobs, _), future = self._register()
-        self._send(jobs, job_id, (job_id, "choice", (customer_id, change, source, email)))
+        job_id, _, future = self._register()
+        self._outbox.append((job_id, (customer_id, change, source, email)))
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_jobs)
         return await future
 
     async def webhook(self, signature: str, timestamp: str, body: bytes) -> tuple[int, Any]:
@@ -117,7 +131,7 @@ class WriterProcess:
 
         def send():  # a large body: sent from a thread, never blocking the event loop
             with self._send_hook:
-                self._send(hooks, job_id, (job_id, signature, timestamp, body))
+                self._send(hooks, [job_id], (job_id, signature, timestamp, body))
 
         await asyncio.get_running_loop().run_in_executor(None, send)
         return await future
@@ -138,6 +152,23 @@ class WriterProcess:
             process.join(timeout=5)
         for pipe in (self._jobs, self._hooks):
             pipe.close()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn, *args) -> None:
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:  # the loop is gone (server shutting down)
+        pass
+
+
+def _settle(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
+    for future, result, error in items:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 # --- the writer process ----------------------------------------------------------------------------
@@ -205,7 +236,7 @@ def _serve(jobs, hooks, answers, url: str, asm_group_id: int, public_key: str, r
             break
         if message is None:
             break
-        job_id, kind, payload = message
-        writer.put(kind, payload, reply_to(job_id))
+        for job_id, payload in message:  # the customers' changes of one turn of the server's loop
+            writer.put("choice", payload, reply_to(job_id))
     writer.close()  # everything queued is written and answered first
     answers.close()
