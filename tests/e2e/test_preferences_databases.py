@@ -76,3 +76,55 @@ def test_webhook_unsubscribe_lands_in_the_store_with_its_event(db_url):
     assert store.get("C1").unsubscribed and store.history("C1")[0]["source"] == "webhook"
     assert not store.get("C2").exists
     assert store.policy_view(dt.date(2026, 11, 22)).unsubscribed == frozenset({"C1"})
+
+
+def test_the_public_apps_writer_process_on_each_database(db_url, tmp_path, monkeypatch):
+    """``milestones serve`` as deployed: its writer process applies concurrent one-click POSTs for one
+    customer and a webhook delivery unsubscribing her, once each, on SQLite and on PostgreSQL."""
+    import base64
+    import http.client
+    import json
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from milestones import links
+    from milestones.config import load_settings
+    from tests.servers.public_app import public_server
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = base64.b64encode(private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    monkeypatch.setenv("MILESTONES_LINK_SECRET", "s" * 40)
+    settings = load_settings(data_dir=tmp_path / "data", ledger_url=db_url, webhook_public_key=public)
+    assert settings.writer_process
+    token = links.sign(links.load_keys(settings.data_dir), "C1", "a@x.fi", "fi")
+    events = json.dumps([{"event": "unsubscribe", "email": "a@x.fi", "customer_id": "C1", "sg_event_id": "u1",
+                          "timestamp": 1790000000}]).encode()
+
+    with public_server(settings) as base:
+        parts = urlsplit(base)
+
+        def post(n: int) -> int:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            if n == 5:
+                stamp = str(int(time.time()))
+                signature = private.sign(stamp.encode() + events, ec.ECDSA(hashes.SHA256()))
+                conn.request("POST", "/webhook/sendgrid", events, {
+                    "Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+                    "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode()})
+            else:
+                conn.request("POST", f"/u/{token}", b"List-Unsubscribe=One-Click",
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+            status = conn.getresponse().status
+            conn.close()
+            return status
+
+        with ThreadPoolExecutor(12) as pool:
+            assert list(pool.map(post, range(12))) == [200] * 12
+    history = Preferences(db_url).history("C1")
+    assert [(h["field"], h["new"]) for h in history] == [("unsubscribed", "true")]
+    assert [e["dedupe_key"] for e in Feedback(db_url).events_for()] == ["sg:u1"]

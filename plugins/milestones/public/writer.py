@@ -43,19 +43,21 @@ class _Job:
     reply: Reply
 
 
+def settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    """Give a request its result or error (on the future's event loop), unless it was already given up."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 def settle_later(loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> Reply:
     """A reply that settles ``future`` on its event loop."""
     def reply(result: Any, error: BaseException | None) -> None:
-        def settle():
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-
         try:
-            loop.call_soon_threadsafe(settle)
+            loop.call_soon_threadsafe(settle, future, result, error)
         except RuntimeError:  # the loop is gone (server shutting down)
             pass
 

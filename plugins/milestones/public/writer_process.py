@@ -26,7 +26,7 @@ import pickle
 import threading
 from typing import Any
 
-from milestones.public.writer import Reply
+from milestones.public.writer import Reply, settle
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +163,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn, *args) -> None:
 
 def _settle(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
     for future, result, error in items:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+        settle(future, result, error)
 
 
 # --- the writer process ----------------------------------------------------------------------------
