@@ -38,7 +38,7 @@ BIN = Path(sys.executable).parent
 #: What each DAG task imports beyond the task runner (see plugins/milestones/tasks.py).
 TASKS = {
     "locate_extract": "from milestones import tasks; from milestones.assets import INBOX",
-    "validate": "from milestones import tasks, pipeline, validation; import great_expectations",
+    "validate": "from milestones import tasks, pipeline, validation, gx_import; gx_import.load()",
     "detect": "from milestones import tasks, pipeline, events; events.load_rules()",
     "decide": "from milestones import tasks, pipeline, policy, feedback",
     "render": "from milestones import tasks, pipeline, rendering, catalog, links",

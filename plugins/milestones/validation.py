@@ -401,8 +401,9 @@ class Suite:
     """
 
     def __init__(self, rules: list[Rule]):
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
-        import great_expectations as gx
+        from milestones import gx_import
+
+        gx = gx_import.load()
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
 
@@ -476,6 +477,9 @@ def merge_results(chunks: list[list]) -> list:
     ``chunks`` holds, per chunk, the results of :meth:`Suite.run` (same
     expectations in the same order).
     """
+    from milestones import gx_import
+
+    gx_import.load()
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
     merged = []
@@ -519,7 +523,9 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_nam
     every extract. ``profile`` and ``unreadable`` (rows per reason of values the
     extract profile could not read, which no expectation saw) are shown with it.
     """
-    import great_expectations as gx
+    from milestones import gx_import
+
+    gx = gx_import.load()
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResult,
     )

@@ -134,6 +134,31 @@ def test_the_outbox_settles_a_crashed_batch_from_its_files(tmp_path):
     assert deliver(msgs, outbox, ledger, concurrency=2) == {"already_sent": 2, "sent": 4}
 
 
+def test_the_outbox_writers_write_each_email_once_and_an_unexpected_error_is_unknown(tmp_path, monkeypatch):
+    """The outbox's own writer threads (chunks of CHUNK): every file once, a crash of one email's
+    write is that email's ``unknown`` (never a stuck loop), the rest of its chunk still written."""
+    from milestones import delivery
+    from milestones.delivery import OutboxTransport
+
+    real = delivery.build_mime
+
+    def build(m, **kw):
+        if m["key"] == "k037":
+            raise RuntimeError("boom")
+        return real(m, **kw)
+
+    monkeypatch.setattr(delivery, "build_mime", build)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    outbox = OutboxTransport(tmp_path / "outbox", from_email="a@example.com", from_name="A")
+    msgs = [{**message(f"k{i:03d}"), "subject": "Hi", "text": "t", "html": "<p>h</p>",
+             "unsubscribe_url": "https://x.example/u"} for i in range(120)]
+    assert deliver(msgs, outbox, ledger, concurrency=3, batch_size=40) == {"sent": 119, "unknown": 1}
+    assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == [
+        f"{m['key']}.eml" for m in msgs if m["key"] != "k037"]
+    assert ledger.states()["k037"] == "unknown" and ledger.counts() == {"accepted": 119, "unknown": 1}
+    assert len({t.name for t in threading.enumerate() if t.name.startswith("outbox")}) <= 3
+
+
 def test_an_outbox_that_cannot_write_owes_the_email_and_leaves_no_temp_file(tmp_path):
     from milestones.delivery import OutboxTransport
 
