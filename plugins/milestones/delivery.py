@@ -175,8 +175,9 @@ class OutboxTransport:
 
     def start(self, messages: list[dict[str, Any]], concurrency: int, done) -> None:
         """Write ``messages`` on the outbox's writer threads, :attr:`CHUNK` emails per task, and
-        call ``done((message, outcome))`` as each file is written (the send loop's protocol for
-        a transport with its own ``start``). At most ``min(concurrency, THREADS)`` threads."""
+        call ``done([(message, outcome), ...])`` once a chunk's files are written (the send
+        loop's protocol for a transport with its own ``start``). At most ``min(concurrency,
+        THREADS)`` threads."""
         with self._pool_lock:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
@@ -187,12 +188,14 @@ class OutboxTransport:
             self._pool.submit(self._write, messages[i:i + self.CHUNK], done)
 
     def _write(self, messages: list[dict[str, Any]], done) -> None:
+        ended = []
         for m in messages:
             try:
                 outcome = self.send(m)
             except Exception as exc:  # an unexpected failure after the claim: outcome unknown
                 outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-            done((m, outcome))
+            ended.append((m, outcome))
+        done(ended)
 
     def recover(self, keys: list[str]) -> dict[str, str]:
         """For claimed keys a crash left behind: accepted if its file is in the outbox, else pending."""
