@@ -264,8 +264,9 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     ``in_doubt`` (``sending`` or ``unknown``: maybe sent, never resent blindly).
 
     A transport with ``start(messages, concurrency, done)`` (SendGrid: one event
-    loop, kept-alive connections) calls ``done((message, outcome))`` from its own
-    thread as each send ends; any other is called from ``min(concurrency, MAX_THREADS)``
+    loop, kept-alive connections) calls ``done([(message, outcome), ...])`` from its
+    own thread with the sends that ended in one turn of its loop (one wake-up of this
+    thread per turn); any other is called from ``min(concurrency, MAX_THREADS)``
     threads (at most ``concurrency`` of its sends claimed and unanswered all the same).
     """
     counts: Counter = Counter()
@@ -281,23 +282,24 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
             if inflight and (inflight >= window or position >= len(messages)):
                 # Wait for a free place, then for up to a quarter of the window (at most
                 # GATHER_SECONDS more): fewer, fuller ledger commits.
-                finished.append(_result(*results.get(), transport.name))
-                inflight -= 1
+                batch = results.get()
                 deadline = time.monotonic() + GATHER_SECONDS
-                while inflight and len(finished) < window // 4:
+                while True:
+                    finished.extend(_result(m, outcome, transport.name) for m, outcome in batch)
+                    inflight -= len(batch)
+                    if not inflight or len(finished) >= window // 4:
+                        break
                     try:
-                        item = results.get(timeout=max(0.0, deadline - time.monotonic()))
+                        batch = results.get(timeout=max(0.0, deadline - time.monotonic()))
                     except queue.Empty:
                         break
-                    finished.append(_result(*item, transport.name))
-                    inflight -= 1
             while True:  # and take whatever else came back meanwhile
                 try:
-                    item = results.get_nowait()
+                    batch = results.get_nowait()
                 except queue.Empty:
                     break
-                finished.append(_result(*item, transport.name))
-                inflight -= 1
+                finished.extend(_result(m, outcome, transport.name) for m, outcome in batch)
+                inflight -= len(batch)
             if registered < len(messages) and position + window > registered:
                 ledger.register(_ledger_row(m, transport.name) for m in messages[registered:registered + batch_size])
                 registered = min(len(messages), registered + batch_size)
@@ -353,7 +355,7 @@ def _starter(transport: Transport, concurrency: int, done):
             outcome = transport.send(m)
         except Exception as exc:  # an unexpected failure after the claim: outcome unknown
             outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-        done((m, outcome))
+        done([(m, outcome)])
 
     def start(batch: list[dict[str, Any]]) -> None:
         for m in batch:

@@ -85,11 +85,33 @@ def _stop_loop(loop: asyncio.AbstractEventLoop, state: dict[str, Any]) -> None:
         pass
 
 
-async def _sender(transport: weakref.ref, jobs: asyncio.Queue) -> None:
+class _Ended:
+    """Sends that ended in one turn of the event loop, handed to each ``done`` as one list:
+    one wake-up of the thread waiting for them per turn, not one per email."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.items: list[tuple[Any, tuple[dict[str, Any], Outcome]]] = []
+
+    def add(self, done, item: tuple[dict[str, Any], Outcome]) -> None:
+        if not self.items:
+            self.loop.call_soon(self.flush)  # after the callbacks of this turn
+        self.items.append((done, item))
+
+    def flush(self) -> None:
+        items, self.items = self.items, []
+        batches: dict[Any, list[tuple[dict[str, Any], Outcome]]] = {}
+        for done, item in items:
+            batches.setdefault(done, []).append(item)
+        for done, batch in batches.items():
+            done(batch)
+
+
+async def _sender(transport: weakref.ref, jobs: asyncio.Queue, ended: _Ended) -> None:
     """One sender: takes ``(message, done)`` jobs one after another (so at most one request,
-    on one kept-alive connection, at a time) and calls ``done((message, outcome))``. Holds the
-    transport only while sending, so an unused transport can still be garbage-collected
-    (which stops the loop)."""
+    on one kept-alive connection, at a time) and reports ``(message, outcome)`` to ``done``
+    (through ``ended``). Holds the transport only while sending, so an unused transport can
+    still be garbage-collected (which stops the loop)."""
     while True:
         message, done = await jobs.get()
         sendgrid = transport()
@@ -97,7 +119,7 @@ async def _sender(transport: weakref.ref, jobs: asyncio.Queue) -> None:
             return
         outcome = await sendgrid.send_async(message)
         del sendgrid
-        done((message, outcome))
+        ended.add(done, (message, outcome))
 
 
 class SendGridTransport:
@@ -141,7 +163,8 @@ class SendGridTransport:
 
     def start(self, messages: Iterable[dict[str, Any]], concurrency: int, done) -> None:
         """Hand ``messages`` over: they are sent by up to ``concurrency`` senders, and
-        ``done((message, outcome))`` is called from the loop's thread as each one ends."""
+        ``done([(message, outcome), ...])`` is called from the loop's thread with the sends
+        that ended in each turn of the loop."""
         jobs = [(m, done) for m in messages]
         loop = self._running_loop()
         loop.call_soon_threadsafe(self._enqueue, jobs, concurrency)
@@ -151,9 +174,9 @@ class SendGridTransport:
         results: queue.SimpleQueue = queue.SimpleQueue()
         self.start(messages, concurrency, results.put)
         outcomes = {}
-        for _ in messages:
-            message, outcome = results.get()
-            outcomes[id(message)] = outcome
+        while len(outcomes) < len(messages):
+            for message, outcome in results.get():
+                outcomes[id(message)] = outcome
         return [outcomes[id(m)] for m in messages]
 
     def send(self, message: dict[str, Any]) -> Outcome:
@@ -174,6 +197,7 @@ class SendGridTransport:
             if self._loop is None:
                 self._loop = _new_loop()
                 self._jobs = None
+                self._ended = _Ended(self._loop)
                 self._thread = threading.Thread(target=_run_loop, args=(self._loop,),
                                                 name="sendgrid-loop", daemon=True)
                 self._thread.start()
@@ -188,7 +212,7 @@ class SendGridTransport:
             self._jobs.put_nowait(job)
         me, workers = weakref.ref(self), self._state["workers"]
         while len(workers) < max(1, concurrency):
-            workers.append(self._loop.create_task(_sender(me, self._jobs)))
+            workers.append(self._loop.create_task(_sender(me, self._jobs, self._ended)))
 
     def _session(self) -> aiohttp.ClientSession:
         session = self._state.get("session")

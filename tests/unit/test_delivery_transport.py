@@ -63,7 +63,7 @@ class Started(Threaded):
         if self.break_after is not None and sum(map(len, self.handed)) > self.break_after:
             raise KeyboardInterrupt("the worker is stopped")  # what a kill looks like from inside
         for m in batch:
-            self.pool.submit(lambda m=m: done((m, self.send_safely(m))))
+            self.pool.submit(lambda m=m: done([(m, self.send_safely(m))]))
 
     def send_safely(self, m):  # a transport that reports outcomes turns its own failures into outcomes
         try:
