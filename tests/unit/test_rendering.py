@@ -166,6 +166,37 @@ def test_css_is_inlined_once_per_template_not_per_email(own_templates):
     assert "@media (max-width: 480px)" in r.html
 
 
+def test_compiled_templates_are_kept_between_renderers_until_a_source_changes(own_templates):
+    """The bytecode cache: a later Renderer (a later process) compiles nothing it compiled before,
+    and an edited template is compiled anew and renders as edited."""
+
+    def compiled_by(renderer):
+        names = []
+        real = renderer.env.compile
+
+        def compile(source, name=None, filename=None, *args, **kwargs):
+            names.append(name)
+            return real(source, name, filename, *args, **kwargs)
+
+        renderer.env.compile = compile
+        return names
+
+    first = Renderer(own_templates)
+    compiled_by(first)
+    first.render("birthday", "en", ctx())
+    second = Renderer(own_templates)
+    names = compiled_by(second)
+    before = second.render("birthday", "en", ctx())
+    assert names == [] and before.subject == "Happy birthday, Aino!"
+    subject = own_templates / "birthday" / "en.subject.txt"
+    subject.write_text(subject.read_text().replace("Happy birthday", "Many happy returns"))
+    third = Renderer(own_templates)
+    names = compiled_by(third)
+    after = third.render("birthday", "en", ctx())
+    assert names == ["birthday/en.subject.txt"] and after.subject == "Many happy returns, Aino!"
+    assert after.html == before.html and after.text == before.text
+
+
 def test_a_tag_that_inlining_would_move_is_a_clear_template_error(own_templates):
     path = own_templates / "new_child" / "en.html"
     path.write_text(path.read_text(encoding="utf-8").replace(
