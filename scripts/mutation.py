@@ -44,7 +44,7 @@ DECIDING: dict[str, list[str]] = {
     # The outcome mapping: HTTP status / exception -> accepted, retried, pending, failed, unknown.
     "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}send_async",
                                       f"x{SEP}SendGridTransport{SEP}_wait", "x__short"],
-    "milestones.delivery": ["x__starter"],
+    "milestones.delivery": ["x__starter", "x__result"],
 }
 
 

@@ -10,7 +10,10 @@ transport without ``start``: an exception after the claim is ``unknown``.
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
+import threading
 import time
 
 import pytest
@@ -122,7 +125,35 @@ def test_sent_without_an_answer_is_unknown_and_never_resent(action, send):
     assert (outcome.state, requests) == ("unknown", 1)
     assert outcome.error.startswith("no answer after the request was sent: ")
     if action == "slow":  # the timeout is named with the limit, not the exception's text
-        assert outcome.error.endswith("no answer within 0.4 s")
+        assert re.fullmatch(r"no answer after the request was sent: \w*Timeout\w*: no answer within 0.4 s",
+                            outcome.error), outcome.error
+    else:  # the exception is named
+        assert outcome.error == "no answer after the request was sent: ServerDisconnectedError: Server disconnected"
+
+
+class Exploding:
+    """An HTTP session failing in a way no rule names."""
+
+    def __init__(self):
+        self.posts = 0
+
+    def post(self, url, data):
+        self.posts += 1
+        raise RuntimeError("exploded mid-request")
+
+    async def close(self):
+        pass
+
+
+def test_an_unexpected_failure_is_unknown_and_never_resent():
+    t = transport("http://127.0.0.1:9")
+    t._state["session"] = session = Exploding()
+    try:
+        outcome = t.send(message("k"))
+    finally:
+        t.close()
+    assert outcome == Outcome("unknown", error="RuntimeError: exploded mid-request")
+    assert session.posts == 1
 
 
 def _closed_port() -> int:
@@ -133,10 +164,14 @@ def _closed_port() -> int:
 
 def test_never_connected_is_tried_again_then_pending():
     t = transport(f"http://127.0.0.1:{_closed_port()}")
+    waits = []
+    wait = t._wait
+    t._wait = lambda attempt, reset=None: waits.append(attempt) or wait(attempt, reset)
     try:
         outcome = t.send(message("k"))
     finally:
         t.close()
+    assert waits == list(range(ATTEMPTS))  # backoff after each refused attempt
     assert outcome.state == "pending"
     assert outcome.error.startswith(f"gave up after {ATTEMPTS} attempts: not sent: ClientConnectorError")
 
@@ -210,3 +245,65 @@ def test_deliver_records_an_exception_after_the_claim_as_unknown(tmp_path, concu
     assert ledger.states() == {"a": "accepted", "boom": "unknown", "c": "accepted"}
     assert ledger.get("boom")["last_error"] == "ConnectionResetError: lost after the claim"
     assert ledger.get("a")["message_id"] == "id-a"
+
+
+class Starting:
+    """A transport with its own ``start`` (as SendGrid's): records the concurrency it is handed."""
+
+    name = "starting"
+
+    def __init__(self):
+        self.concurrency: set[int] = set()
+
+    def start(self, batch, concurrency, done):
+        self.concurrency.add(concurrency)
+        for m in batch:
+            done((m, Outcome("accepted", message_id=f"id-{m['key']}")))
+
+
+def test_deliver_hands_a_starting_transport_its_concurrency(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    t = Starting()
+    assert deliver([message(f"k{i}") for i in range(7)], t, ledger, concurrency=3) == {"sent": 7}
+    assert t.concurrency == {3}  # its senders (connections) are as many as the setting says
+
+
+class Meeting:
+    """Each send waits until ``parties`` sends are running at once (or fails after 10 s)."""
+
+    name = "meeting"
+
+    def __init__(self, parties: int):
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.running = self.most = 0
+        self.lock = threading.Lock()
+
+    def send(self, m):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            self.barrier.wait()
+        finally:
+            with self.lock:
+                self.running -= 1
+        return Outcome("accepted", message_id=f"id-{m['key']}")
+
+
+def test_a_transport_without_start_sends_on_at_most_eight_threads(tmp_path):
+    from milestones.delivery import MAX_THREADS
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    t = Meeting(MAX_THREADS)  # the sends only pass in groups of eight: all eight threads are used
+    assert deliver([message(f"k{i:02d}") for i in range(2 * MAX_THREADS)], t, ledger, concurrency=20) == {
+        "sent": 2 * MAX_THREADS}
+    assert t.most == MAX_THREADS == 8
+
+
+def test_an_email_not_accepted_is_logged_with_its_reason_and_a_masked_address(tmp_path, caplog):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    caplog.set_level(logging.WARNING, logger="milestones.delivery")
+    assert deliver([message("good"), message("boom")], Raising(), ledger) == {"sent": 1, "unknown": 1}
+    assert [r.getMessage() for r in caplog.records if r.name == "milestones.delivery"] == [
+        "email boom to b***@example.com: unknown (ConnectionResetError: lost after the claim)"]
+    assert ledger.get("good")["transport"] == ledger.get("boom")["transport"] == "raising"
