@@ -108,15 +108,19 @@ def test_one_attempt_means_one_request(send):
 
 def test_a_rate_limit_waits_until_its_reset(server):
     # The fault server's 429 says X-RateLimit-Reset = now + 0.2 s; the backoff alone is ~1 ms.
-    server.plan["reset"] = ["429", "202"]
+    server.plan["reset"] = ["429", "429", "202"]
     t = transport(server.url)
+    waits = []
+    wait = t._wait
+    t._wait = lambda attempt, reset=None: waits.append((attempt, bool(reset))) or wait(attempt, reset)
     started = time.monotonic()
     try:
         outcome = t.send(message("reset"))
     finally:
         t.close()
     assert outcome.state == "accepted"
-    assert time.monotonic() - started >= 0.15
+    assert time.monotonic() - started >= 0.3  # twice the reset's 0.2 s (less a little rounding)
+    assert waits == [(0, True), (1, True)]
 
 
 @pytest.mark.parametrize("action", ["slow", "drop"])
@@ -277,9 +281,11 @@ class Meeting:
         self.barrier = threading.Barrier(parties, timeout=10)
         self.running = self.most = 0
         self.lock = threading.Lock()
+        self.threads: set[str] = set()
 
     def send(self, m):
         with self.lock:
+            self.threads.add(threading.current_thread().name)
             self.running += 1
             self.most = max(self.most, self.running)
         try:
@@ -298,6 +304,8 @@ def test_a_transport_without_start_sends_on_at_most_eight_threads(tmp_path):
     assert deliver([message(f"k{i:02d}") for i in range(2 * MAX_THREADS)], t, ledger, concurrency=20) == {
         "sent": 2 * MAX_THREADS}
     assert t.most == MAX_THREADS == 8
+    # Named for what they do (thread dumps, log records with %(threadName)s): send_0 ... send_7.
+    assert t.threads == {f"send_{i}" for i in range(MAX_THREADS)}
 
 
 def test_an_email_not_accepted_is_logged_with_its_reason_and_a_masked_address(tmp_path, caplog):
