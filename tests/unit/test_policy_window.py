@@ -299,3 +299,18 @@ def test_breaker_judges_every_type_and_reads_old_records(quiet_settings):
     # Records without sends_by_type count as no sends; a quiet type first does not stop the next.
     got = pipeline.circuit_breaker(DAY, quiet_settings, Counter({"retirement": 10, "birthday": 60}))
     assert list(got) == ["birthday"] and got["birthday"]["trailing_median"] == 0
+
+
+def test_customers_choices_from_the_preference_store_win(quiet_settings):
+    """policy_for reads the preference center's store: unsubscribed, opted out of a type, paused."""
+    from milestones.preferences import Change, Preferences
+
+    store = Preferences(quiet_settings.ledger_database_url)
+    store.apply("u", Change(unsubscribed=True), "page")
+    store.apply("o", Change(opted_out=frozenset({"birthday"})), "page")
+    store.apply("p", Change(paused_until=DAY + dt.timedelta(days=1)), "page")
+    store.apply("q", Change(paused_until=DAY), "page")  # paused until today (exclusive): over
+    reasons = _decide(quiet_settings, [("u", "birthday"), ("o", "birthday"), ("o2", "birthday"),
+                                       ("p", "birthday"), ("q", "birthday")])
+    assert reasons == {"u/birthday": "unsubscribed", "o/birthday": "opted_out_of_type", "o2/birthday": "",
+                       "p/birthday": "paused", "q/birthday": ""}
