@@ -261,8 +261,7 @@ class Starting:
 
     def start(self, batch, concurrency, done):
         self.concurrency.add(concurrency)
-        for m in batch:
-            done((m, Outcome("accepted", message_id=f"id-{m['key']}")))
+        done([(m, Outcome("accepted", message_id=f"id-{m['key']}")) for m in batch])
 
 
 def test_deliver_hands_a_starting_transport_its_concurrency(tmp_path):
