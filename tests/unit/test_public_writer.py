@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from milestones.feedback import Feedback
 from milestones.preferences import Change, PreferenceError, Preferences
-from milestones.public.writer import CHUNK, Writer
+from milestones.public.writer import BUSY_CHUNK, CHUNK, Writer
 
 pytestmark = pytest.mark.unit
 
@@ -58,9 +58,10 @@ def test_changes_waiting_behind_a_chunk_commit_with_it_and_a_bad_one_costs_nothi
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM webhook_events")).scalar() == 2 * CHUNK - 1
         assert conn.execute(sa.text("SELECT count(*) FROM preference_history")).scalar() == 21 - with_bad
-    # Two chunks, two commits, and the customers rode in the first; a bad change makes the
-    # others fall back to their own transactions, one by one, on the store's engine.
-    assert len(commits) == 2
+    # The customers rode in the first chunk (CHUNK events, begun before they came in); the rest
+    # went in chunks of BUSY_CHUNK, since customers' changes were coming in. A bad change makes
+    # the others fall back to their own transactions, one by one, on the store's engine.
+    assert len(commits) == 1 + -(-(CHUNK - 1) // BUSY_CHUNK)
     assert len(own) == (20 if with_bad else 0)
 
 
@@ -90,3 +91,16 @@ def test_a_failing_chunk_still_answers_the_customers_behind_it(tmp_path):
         writer.close()
     assert isinstance(failed, sa.exc.OperationalError)
     assert len(rows) == 1 and store.get("C1").unsubscribed
+
+
+def test_a_delivery_goes_in_chunks_of_chunk_while_no_customer_writes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    feedback = Feedback(url)
+    commits = []
+    sa.event.listen(feedback.engine, "commit", lambda conn: commits.append(1))
+    writer = Writer(Preferences(url), lambda: feedback)
+    try:
+        counts = asyncio.run(writer.events(_events(3 * CHUNK)))
+    finally:
+        writer.close()
+    assert counts == {"stored": 3 * CHUNK} and len(commits) == 3
