@@ -5,7 +5,8 @@ non-ASCII names) twice in the same run:
   before  what the outbox did until issue 14: an ``email.message.EmailMessage`` per email
           (SMTP policy, as_bytes), written and renamed one after another, no ledger
   ours    milestones.delivery.deliver() + OutboxTransport with the SQLite ledger on
-          (register, claim, outcome for every email), ``--concurrency`` threads
+          (register, claim, outcome for every email), ``--concurrency`` (the outbox writes
+          on at most min(concurrency, OutboxTransport.THREADS) threads of its own)
 Each is checked: one file per key, nothing else in the directory, every email accepted in the
 ledger, and every 50th file parsed back (headers exactly the project's, subject and both parts
 equal to what was given). Prints emails/s of each and the ratio. Goal: ours >= 3,000 emails/s.
@@ -119,7 +120,7 @@ def outbox_part(args: argparse.Namespace) -> None:
             ours = ours_run(work, [message(i, f"o{run}-") for i in range(args.count)], args.concurrency)
         rows.append((before, ours))
         print(f"run {run + 1}: before {before:7.0f} emails/s | ours {ours:7.0f} emails/s "
-              f"({args.concurrency} threads, ledger on) | ratio {ours / before:5.1f}x", flush=True)
+              f"(concurrency {args.concurrency}, ledger on) | ratio {ours / before:5.1f}x", flush=True)
     before, ours = (statistics.median(col) for col in zip(*rows, strict=True))
     print(f"median of {args.runs}: before {before:7.0f} emails/s | ours {ours:7.0f} emails/s | "
           f"ratio {ours / before:5.1f}x (goal >= 3,000 emails/s: {'met' if ours >= 3000 else 'NOT met'}); "
