@@ -79,3 +79,17 @@ def test_no_value_adds_a_header_and_each_reads_back_as_given(subject, customer_i
     assert str(parsed["Subject"]).strip() == expected.strip()
     assert parsed["X-Milestones-Customer-Id"].strip() == CONTROL.sub(" ", customer_id).strip()
     assert parsed["X-Milestones-Key"] == "k1" and parsed["To"] == "ann@example.com"
+
+
+def test_body_base64_lines_are_76_characters_with_crlf_and_decode_back():
+    import base64
+
+    from milestones.delivery import _base64_lines
+
+    for size in (0, 1, 56, 57, 58, 113, 114, 115, 1000):
+        text = ("é" * size)[:size]
+        lines = _base64_lines(text)
+        assert lines == b"" if size == 0 else lines.endswith(b"\r\n")
+        parts = lines.split(b"\r\n")[:-1]
+        assert all(len(p) == 76 for p in parts[:-1]) and all(0 < len(p) <= 76 for p in parts)
+        assert base64.b64decode(b"".join(parts)).decode("utf-8") == text
