@@ -15,7 +15,9 @@ from milestones.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, Feedback
 
 
 @pytest.fixture
-def signer(tmp_path, monkeypatch):
+def signer(request, tmp_path, monkeypatch):
+    """Sign bodies; the app (with its writer process unless the test's param says False); the data dir."""
+    monkeypatch.setenv("MILESTONES_WRITER_PROCESS", str(getattr(request, "param", True)).lower())
     private = ec.generate_private_key(ec.SECP256R1())
     public = private.public_key().public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -51,10 +53,14 @@ def _stored(data) -> int:
     return len(Feedback(load_settings().ledger_database_url).events_for())
 
 
+@pytest.mark.parametrize("signer", [True, False], indirect=True, ids=["writer process", "writer thread"])
 def test_signed_events_are_stored_once_and_acted_on(signer):
     sign, client, data = signer
     from milestones.config import load_settings
     from milestones.ledger import Ledger
+    from milestones.public.writer_process import WriterProcess
+
+    assert isinstance(client.app.state.public.writer, WriterProcess) == load_settings().writer_process
 
     ledger = Ledger(load_settings().ledger_database_url)
     ledger.register([{"key": "k2", "customer_id": "C2", "event_type": "birthday", "event_date": "2026-11-22",
