@@ -555,7 +555,9 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_nam
         expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
         run_id=run_id, batch_identifier=Path(extract_name).stem)
     context.validation_results_store.set(key, merged)
-    context.build_data_docs()
+    # This extract's page and the index (which lists every extract), not every page again:
+    # by default GX re-renders every validation result it holds on each build.
+    context.build_data_docs(resource_identifiers=[key])
     site = Path(docs_root) / "gx" / "uncommitted" / "data_docs" / "local_site"
     pages = sorted((site / "validations" / suite_name).glob(f"{extract_name}/*/{Path(extract_name).stem}.html"))
     return pages[-1] if pages else site / "index.html"

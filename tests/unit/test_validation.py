@@ -284,3 +284,17 @@ def test_email_fast_path_agrees_with_email_validator(local, domain):
     address = f"{local}@{domain}"
     flagged = invalid_emails(pa.chunked_array([pa.array([address], pa.large_string())])).to_pylist()[0]
     assert (flagged is not None) == (email_problem(address) is not None)
+
+
+def test_data_docs_build_renders_the_new_extracts_page_and_the_index_not_every_page_again(tmp_path):
+    from milestones.validation import write_data_docs
+
+    first = validate_frame(_frame([GOOD]), as_of=AS_OF, extract_name="customers_2026-11-21.csv")
+    page = write_data_docs(first.gx_results, tmp_path, "customers_2026-11-21.csv")
+    page.write_text(page.read_text() + "<!-- kept -->")  # a re-render would drop this
+    second = validate_frame(_frame([GOOD, {**GOOD, "customer_id": "C2", "email": "bad"}]), as_of=AS_OF,
+                            extract_name="customers_2026-11-22.csv")
+    new = write_data_docs(second.gx_results, tmp_path, "customers_2026-11-22.csv")
+    assert page.read_text().endswith("<!-- kept -->") and new.is_file() and new != page
+    index = (new.parents[4] / "index.html").read_text()
+    assert "customers_2026-11-21.csv" in index and "customers_2026-11-22.csv" in index
