@@ -97,8 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="milestones public", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.public = public
-    # Few threads for the database: one-click writes and webhook batches wait their turn
-    # instead of piling up connections (SQLite has one writer anyway).
+    # Few threads for the server's own database reads (pages, healthz); writes go to the writer.
     db_threads = anyio.CapacityLimiter(4)
 
     async def in_thread(fn, *args, **kwargs):
