@@ -208,8 +208,9 @@ def _serve(jobs, hooks, answers, url: str, asm_group_id: int, public_key: str, r
 
         return reply
 
-    feedback = Feedback(url, asm_group_id=asm_group_id)
-    writer = Writer(Preferences(url, engine=feedback.engine), lambda: feedback, flush)
+    # The webhook's tables are opened (and created on a new database) at the first delivery, as in
+    # the server process: creating them at start raced a pipeline run creating the ledger's tables.
+    writer = Writer(Preferences(url), lambda: Feedback(url, asm_group_id=asm_group_id), flush)
 
     def webhooks() -> None:  # verify and parse here, off the writer thread
         while True:
