@@ -26,7 +26,7 @@ DEFERRED = ("scipy.stats", "altair", "boto3")
 class Deferred(types.ModuleType):
     """A module imported on the first use of one of its attributes."""
 
-    _lock = threading.Lock()
+    _lock = threading.RLock()  # one deferred module's import may use another's
 
     def __init__(self, name: str):
         super().__init__(name)
