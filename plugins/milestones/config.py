@@ -9,6 +9,7 @@ in the README's configuration reference.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -161,8 +162,33 @@ class Settings:
             return self.assets_url.rstrip("/")
         return f"{self.public_base}/assets" if self.public_url else None
 
+    def __post_init__(self) -> None:
+        for name, low, high in _BOUNDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                bound = ("greater than 0" if low == _TINY else f"at least {low}") if high == math.inf else (
+                    f"between {low} and {high}")
+                raise ValueError(f"setting {name} must be a number {bound}, not {value!r}")
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+#: Numeric settings and their bounds (inclusive), checked when settings are built: a
+#: ``send_max_attempts`` of 0 would record every email "gave up after 0 attempts" and never
+#: send it; a share of 5 or a negative window would silently turn a rule off.
+_TINY = 1e-9
+_BOUNDS: tuple[tuple[str, float, float], ...] = (
+    ("send_hour", 0, 23), ("catch_up_days", 1, 31),
+    ("max_invalid_share", 0, 1), ("max_row_drop_share", 0, 1), ("holdout_share", 0, 1),
+    ("validation_chunk_rows", 1, math.inf), ("delivery_shard_size", 1, math.inf),
+    ("send_concurrency", 1, math.inf), ("send_max_attempts", 1, math.inf),
+    ("send_timeout", _TINY, math.inf), ("webhook_replay_seconds", _TINY, math.inf),
+    ("webhook_max_bytes", 1, math.inf), ("asm_group_id", 0, math.inf),
+    ("frequency_cap_days", 0, math.inf), ("conversion_window_days", 0, math.inf),
+    ("breaker_multiple", _TINY, math.inf), ("breaker_min_history", 0, math.inf),
+    ("breaker_min_sends", 0, math.inf),
+)
 
 
 def _coerce(value: str, target: Any) -> Any:

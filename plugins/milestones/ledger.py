@@ -54,7 +54,9 @@ emails = sa.Table(
 _REGISTER = ("INSERT INTO emails (key, customer_id, event_type, event_date, template_version, state,"
              " attempts, transport, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
              " ON CONFLICT (key) DO NOTHING")
-_FINISH = "UPDATE emails SET state = ?, message_id = ?, last_error = ?, transport = ?, updated_at = ? WHERE key = ?"
+# An outcome without a transport keeps the one the email was registered with, as finish() does.
+_FINISH = ("UPDATE emails SET state = ?, message_id = ?, last_error = ?, transport = COALESCE(?, transport),"
+           " updated_at = ? WHERE key = ?")
 _CLAIM = ("UPDATE emails SET state = 'sending', attempts = attempts + 1, updated_at = ?"
           " WHERE key IN ({}) AND state = 'pending' RETURNING key")
 _HELD = "SELECT key, state FROM emails WHERE key IN ({})"
@@ -138,7 +140,7 @@ class Ledger:
             try:
                 if outcomes:
                     cursor.executemany(self._sql(_FINISH), sorted(
-                        ((o["state"], o.get("message_id"), o.get("error"), o.get("transport", ""), now, o["key"])
+                        ((o["state"], o.get("message_id"), o.get("error"), o.get("transport"), now, o["key"])
                          for o in outcomes), key=lambda params: params[-1]))
                 keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
                 for i in range(0, len(keys), 500):

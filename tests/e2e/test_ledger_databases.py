@@ -42,6 +42,8 @@ def test_register_claim_finish(db_url):
                         {"key": "b", "state": "failed", "error": "HTTP 400", "transport": "sendgrid"}])
     assert ledger.states() == {"a": "accepted", "b": "failed", "c": "sending"}
     assert ledger.get("a")["message_id"] == "m1"
+    ledger.finish_many([{"key": "c", "state": "unknown", "error": "timeout"}])  # names no transport
+    assert (ledger.get("c")["state"], ledger.get("c")["transport"]) == ("unknown", "sendgrid")
     assert sorted(ledger.contacted_since("2026-11-01")) == [("C-a", "a"), ("C-c", "c")]
 
 

@@ -59,3 +59,33 @@ def test_every_setting_is_documented():
     missing = [f.name for f in dataclasses.fields(Settings) if f.name != "extra"
                and f"| `{f.name}` | `MILESTONES_{f.name.upper()}` |" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize("name, bad, edge", [
+    ("send_max_attempts", 0, 1),      # 0: every email "gave up after 0 attempts", never sent
+    ("send_concurrency", 0, 1),
+    ("delivery_shard_size", 0, 1),
+    ("send_hour", 24, 23),
+    ("send_hour", -1, 0),
+    ("holdout_share", 1.01, 1.0),
+    ("max_invalid_share", -0.01, 0.0),
+    ("catch_up_days", 0, 1),
+    ("frequency_cap_days", -1, 0),
+    ("send_timeout", 0, 0.001),
+    ("webhook_replay_seconds", 0, 0.5),
+])
+def test_numeric_settings_out_of_bounds_are_refused(monkeypatch, name, bad, edge):
+    assert getattr(load_settings(**{name: edge}), name) == edge
+    with pytest.raises(ValueError, match=rf"^setting {name} must be a number "):
+        load_settings(**{name: bad})
+    monkeypatch.setenv(f"MILESTONES_{name.upper()}", str(bad))  # the environment too
+    with pytest.raises(ValueError, match=rf"^setting {name} must be a number "):
+        load_settings()
+
+
+def test_a_bad_setting_is_a_usage_error_on_the_command_line(monkeypatch, tmp_path, capsys):
+    from milestones import cli
+
+    monkeypatch.setenv("MILESTONES_SEND_MAX_ATTEMPTS", "0")
+    assert cli.main(["ledger", "status", "--data-dir", str(tmp_path)]) == 2
+    assert "setting send_max_attempts must be a number at least 1, not 0" in capsys.readouterr().err

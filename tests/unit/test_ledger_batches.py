@@ -54,3 +54,12 @@ def test_sending_becomes_unknown_only_when_older_than_15_minutes(ledger, monkeyp
     monkeypatch.setattr(ledger_module, "_now", lambda: claimed + age)
     assert ledger.mark_stale_unknown() == (state == "unknown")
     assert ledger.states() == {"k": state}
+
+
+def test_an_outcome_without_a_transport_keeps_the_registered_one(ledger):
+    """As finish() does: an outcome that names no transport does not blank the row's."""
+    ledger.register([_row("a", transport="outbox"), _row("b", transport="outbox")])
+    assert ledger.claim_many(["a", "b"]) == {"a", "b"}
+    ledger.finish_many([{"key": "a", "state": "accepted", "message_id": "m-a"}])
+    ledger.finish("b", "accepted", message_id="m-b")
+    assert [(r["state"], r["transport"]) for r in map(ledger.get, "ab")] == [("accepted", "outbox")] * 2
