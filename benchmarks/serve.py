@@ -17,6 +17,9 @@ with exactly one history row, and every webhook event sent is stored exactly onc
 exit 1 when anything is wrong (goals are reported, not enforced).
 
     .venv/bin/python benchmarks/serve.py [--seconds 5] [--rounds 3] [--clients 32]
+
+The server inherits the environment: ``MILESTONES_WRITER_PROCESS=false`` measures it with its
+writer on a thread of the server process (one process, as before the writer process).
 """
 
 from __future__ import annotations
