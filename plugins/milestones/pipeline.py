@@ -326,8 +326,26 @@ def message_frame(rows: list[tuple]) -> Any:
     import pyarrow as pa
 
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(MESSAGE_COLUMNS)
-    return pa.table({name: pa.array(values, pa.int64() if name == "send_at" else pa.large_string())
+    return pa.table({name: pa.array(values, pa.int64()) if name == "send_at" else large_strings(values)
                      for name, values in zip(MESSAGE_COLUMNS, columns, strict=True)}).to_pandas()
+
+
+def large_strings(values) -> Any:
+    """Python strings as an Arrow ``large_string`` array, encoded and joined here, then wrapped.
+
+    ``pa.array`` grows its buffer string by string: three to five times slower for the
+    bodies of a 100,000-customer day (40,000 of about 7 KB, none of them pure ASCII).
+    """
+    import itertools
+
+    import pyarrow as pa
+
+    try:
+        encoded = [value.encode("utf-8") for value in values]
+    except (AttributeError, UnicodeEncodeError):  # not all text, or a lone surrogate: Arrow's own rules
+        return pa.array(values, pa.large_string())
+    offsets = pa.array([0, *itertools.accumulate(map(len, encoded))], pa.int64())
+    return pa.LargeStringArray.from_buffers(len(encoded), offsets.buffers()[1], pa.py_buffer(b"".join(encoded)))
 
 
 # --- stage 5: delivery ---------------------------------------------------------------------

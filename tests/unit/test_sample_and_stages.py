@@ -36,3 +36,16 @@ def test_send_at_is_local_hour_and_never_in_the_past():
     assert dt.datetime.fromtimestamp(new_york, dt.UTC) == dt.datetime(2026, 11, 22, 14, 0, tzinfo=dt.UTC)
     late = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
     assert send_at_for(day, "Asia/Shanghai", 9, late) == int(late.timestamp())
+
+
+def test_message_columns_reach_arrow_as_given_strings_and_all():
+    import pyarrow as pa
+
+    from milestones.pipeline import large_strings
+
+    values = ["", "Zoë", "李雷 <p>", "a" * 70_000, "x\u00a0y"]
+    fast = large_strings(values)
+    fast.validate(full=True)
+    assert fast.type == pa.large_string() and fast.to_pylist() == values
+    assert large_strings([]).to_pylist() == []
+    assert large_strings(["a", None]).to_pylist() == ["a", None]  # not all text: Arrow's own conversion
