@@ -251,6 +251,18 @@ def test_deliver_records_an_exception_after_the_claim_as_unknown(tmp_path, concu
     assert ledger.get("a")["message_id"] == "id-a"
 
 
+@pytest.mark.parametrize("concurrency", [1, 20])
+def test_the_ledger_names_the_transport_that_sent_the_email(tmp_path, concurrency):
+    """Registered by an outbox run that never sent it, sent later through another transport:
+    the row names the transport that did send it (what `ledger status` and support look at)."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    ledger.register([{"key": k, "customer_id": k, "event_type": "birthday", "event_date": "2026-11-22",
+                      "template_version": "v1", "transport": "outbox"} for k in ("a", "boom")])
+    deliver([message(k) for k in ("a", "boom")], Raising(), ledger, concurrency=concurrency)
+    assert {k: (r["state"], r["transport"]) for k in ("a", "boom") for r in [ledger.get(k)]} == {
+        "a": ("accepted", "raising"), "boom": ("unknown", "raising")}
+
+
 class Starting:
     """A transport with its own ``start`` (as SendGrid's): records the concurrency it is handed."""
 
