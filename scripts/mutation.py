@@ -44,7 +44,7 @@ DECIDING: dict[str, list[str]] = {
     # The outcome mapping: HTTP status / exception -> accepted, retried, pending, failed, unknown.
     "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}send_async",
                                       f"x{SEP}SendGridTransport{SEP}_wait", "x__short"],
-    "milestones.delivery": ["x__starter", "x__result"],
+    "milestones.delivery": ["x_attempt", "x__starter", "x__result"],
 }
 #: Scored together: the validation rules' value checks (time zones...) live in checks.py.
 GROUPS = {"milestones.checks": "milestones.validation"}

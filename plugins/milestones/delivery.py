@@ -215,14 +215,7 @@ class OutboxTransport:
             self._pool.submit(self._write, messages[i:i + self.CHUNK], done)
 
     def _write(self, messages: list[dict[str, Any]], done) -> None:
-        ended = []
-        for m in messages:
-            try:
-                outcome = self.send(m)
-            except Exception as exc:  # an unexpected failure after the claim: outcome unknown
-                outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-            ended.append((m, outcome))
-        done(ended)
+        done([(m, attempt(self, m)) for m in messages])
 
     def recover(self, keys: list[str]) -> dict[str, str]:
         """For claimed keys a crash left behind: accepted if its file is in the outbox, else pending."""
@@ -367,6 +360,15 @@ def _result(m: dict[str, Any], outcome: Outcome, transport: str) -> dict[str, An
             "error": outcome.error, "transport": transport}
 
 
+def attempt(transport: Transport, m: dict[str, Any]) -> Outcome:
+    """``transport.send(m)``; an unexpected failure after the claim is ``unknown`` (maybe sent,
+    never resent blindly), never an exception that leaves the row unanswered."""
+    try:
+        return transport.send(m)
+    except Exception as exc:  # noqa: BLE001 - recorded as the email's outcome
+        return Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
+
+
 def _starter(transport: Transport, concurrency: int, done):
     """``start(messages)`` handing sends to the transport, and the thread pool to shut down (or None)."""
     own = getattr(transport, "start", None)
@@ -378,11 +380,7 @@ def _starter(transport: Transport, concurrency: int, done):
     pool = ThreadPoolExecutor(max_workers=max(1, min(concurrency, MAX_THREADS)), thread_name_prefix="send")
 
     def send(m: dict[str, Any]) -> None:
-        try:
-            outcome = transport.send(m)
-        except Exception as exc:  # an unexpected failure after the claim: outcome unknown
-            outcome = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
-        done([(m, outcome)])
+        done([(m, attempt(transport, m))])
 
     def start(batch: list[dict[str, Any]]) -> None:
         for m in batch:

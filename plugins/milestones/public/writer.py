@@ -59,15 +59,17 @@ def settle(future: asyncio.Future, result: Any, error: BaseException | None) -> 
         future.set_result(result)
 
 
+def call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """``fn(*args)`` on ``loop`` from another thread; nothing once the loop is gone (shutting down)."""
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:  # the loop is closed
+        pass
+
+
 def settle_later(loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> Reply:
     """A reply that settles ``future`` on its event loop."""
-    def reply(result: Any, error: BaseException | None) -> None:
-        try:
-            loop.call_soon_threadsafe(settle, future, result, error)
-        except RuntimeError:  # the loop is gone (server shutting down)
-            pass
-
-    return reply
+    return lambda result, error: call_soon(loop, settle, future, result, error)
 
 
 class Writer:
@@ -117,15 +119,27 @@ class Writer:
     def _answer(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
         job.reply(result, error)
 
+    def _sort(self, job: _Job, choices: list[_Job], hooks: list[_Job]) -> None:
+        """A customer's change to ``choices`` (noting when one came in), a delivery to ``hooks``."""
+        if job.kind == "choice":
+            choices.append(job)
+            self._last_choice = time.monotonic()
+        else:
+            hooks.append(job)
+
+    def _answer_each(self, jobs: list[_Job], results: list[Any]) -> None:
+        """Answer each job with its result, then flush the replies together."""
+        for job, result in zip(jobs, results, strict=True):
+            self._answer(job, result)
+        self._flush()
+
     def _take(self, first: _Job | None, choices: list[_Job], hooks: list[_Job]) -> bool:
         """Sort ``first`` and everything queued behind it; False once closed."""
         job = first
         while True:
             if job is None:
                 return False
-            (choices if job.kind == "choice" else hooks).append(job)
-            if job.kind == "choice":
-                self._last_choice = time.monotonic()
+            self._sort(job, choices, hooks)
             if len(choices) >= GROUP:
                 return True
             try:
@@ -144,10 +158,9 @@ class Writer:
                     self._answer(job, self.store.apply_many([job.payload])[0])
                 except Exception as exc:  # noqa: BLE001 - handed to the request
                     self._answer(job, error=exc)
+            self._flush()
         else:
-            for job, rows in zip(jobs, results, strict=True):
-                self._answer(job, rows)
-        self._flush()
+            self._answer_each(jobs, results)
 
     def _drain(self, hooks: list[_Job]) -> tuple[list[_Job], bool]:
         """Customers' changes queued now (webhook deliveries join ``hooks``); False once closed."""
@@ -159,9 +172,7 @@ class Writer:
                 return pending, True
             if job is None:
                 return pending, False
-            (pending if job.kind == "choice" else hooks).append(job)
-            if job.kind == "choice":
-                self._last_choice = time.monotonic()
+            self._sort(job, pending, hooks)
 
     def _store_chunk(self, events: list[Any], hooks: list[_Job]) -> tuple[Counter, bool]:
         """One chunk of a delivery and the customers' changes waiting by then, in one transaction
@@ -185,9 +196,7 @@ class Writer:
         if results is None:
             self._apply_choices(pending)
         else:
-            for job, rows in zip(pending, results, strict=True):
-                self._answer(job, rows)
-            self._flush()
+            self._answer_each(pending, results)
         return counts, running
 
     def _run(self) -> None:

@@ -26,7 +26,7 @@ import pickle
 import threading
 from typing import Any
 
-from milestones.public.writer import Reply, settle
+from milestones.public.writer import Reply, call_soon, settle
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class WriterProcess:
                     if entry is not None:
                         by_loop.setdefault(entry[1], []).append((entry[2], result, error))
                 for loop, items in by_loop.items():
-                    _call_soon(loop, _settle, items)
+                    call_soon(loop, _settle, items)
         except (EOFError, OSError):
             pass
         answers.close()
@@ -92,7 +92,7 @@ class WriterProcess:
         for job_id in job_ids:
             entry = self._pending.pop(job_id, None)
             if entry is not None:
-                _call_soon(entry[1], _settle, [(entry[2], None, WriterStopped("the database writer process stopped"))])
+                call_soon(entry[1], _settle, [(entry[2], None, WriterStopped("the database writer process stopped"))])
 
     def _register(self) -> tuple[int, Any, asyncio.Future]:
         loop = asyncio.get_running_loop()
@@ -152,13 +152,6 @@ class WriterProcess:
             process.join(timeout=5)
         for pipe in (self._jobs, self._hooks):
             pipe.close()
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, fn, *args) -> None:
-    try:
-        loop.call_soon_threadsafe(fn, *args)
-    except RuntimeError:  # the loop is gone (server shutting down)
-        pass
 
 
 def _settle(items: list[tuple[asyncio.Future, Any, BaseException | None]]) -> None:
