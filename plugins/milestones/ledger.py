@@ -13,6 +13,7 @@ emails").
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
@@ -102,13 +103,9 @@ class Ledger:
                          r.get("transport", ""), now, now) for r in rows)
         if not params:
             return 0
-        with self.engine.begin() as conn:
-            cursor = conn.connection.cursor()
-            try:
-                cursor.executemany(self._sql(_REGISTER), params)
-                return cursor.rowcount
-            finally:
-                cursor.close()
+        with self.engine.begin() as conn, contextlib.closing(conn.connection.cursor()) as cursor:
+            cursor.executemany(self._sql(_REGISTER), params)
+            return cursor.rowcount
 
     def claim(self, key: str) -> bool:
         """Move ``key`` from pending to sending. True only for the one caller that wins."""
@@ -135,26 +132,22 @@ class Ledger:
             return won, {}
         now = self._stamp(_now())
         held: dict[str, str] = {}
-        with self.engine.begin() as conn:
-            cursor = conn.connection.cursor()
-            try:
-                if outcomes:
-                    cursor.executemany(self._sql(_FINISH), sorted(
-                        ((o["state"], o.get("message_id"), o.get("error"), o.get("transport"), now, o["key"])
-                         for o in outcomes), key=lambda params: params[-1]))
-                keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
-                for i in range(0, len(keys), 500):
-                    chunk = keys[i:i + 500]
-                    marks = ", ".join("?" * len(chunk))
-                    cursor.execute(self._sql(_CLAIM.format(marks)), (now, *chunk))
-                    won.update(k for (k,) in cursor.fetchall())
-                    lost = [k for k in chunk if k not in won]
-                    if lost:
-                        cursor.execute(self._sql(_HELD.format(", ".join("?" * len(lost)))), lost)
-                        held.update(cursor.fetchall())
-                        held.update((k, PENDING) for k in lost if k not in held)
-            finally:
-                cursor.close()
+        with self.engine.begin() as conn, contextlib.closing(conn.connection.cursor()) as cursor:
+            if outcomes:
+                cursor.executemany(self._sql(_FINISH), sorted(
+                    ((o["state"], o.get("message_id"), o.get("error"), o.get("transport"), now, o["key"])
+                     for o in outcomes), key=lambda params: params[-1]))
+            keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                marks = ", ".join("?" * len(chunk))
+                cursor.execute(self._sql(_CLAIM.format(marks)), (now, *chunk))
+                won.update(k for (k,) in cursor.fetchall())
+                lost = [k for k in chunk if k not in won]
+                if lost:
+                    cursor.execute(self._sql(_HELD.format(", ".join("?" * len(lost)))), lost)
+                    held.update(cursor.fetchall())
+                    held.update((k, PENDING) for k in lost if k not in held)
         return won, held
 
     def settle(self, states: dict[str, str], *, transport: str) -> int:
