@@ -300,14 +300,16 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     try:
         while position < len(messages) or inflight:
             if inflight and (inflight >= window or position >= len(messages)):
-                # Wait for a free place, then for up to a quarter of the window (at most
-                # GATHER_SECONDS more): fewer, fuller ledger commits.
+                # Wait for a free place, then for up to half of the window (at most
+                # GATHER_SECONDS more): fewer, fuller ledger commits. (Half, not a quarter:
+                # 17,000 emails/s instead of 15,000 in benchmarks/deliver.py, each commit and
+                # its fsync shared by about 55 emails instead of 37.)
                 batch = results.get()
                 deadline = time.monotonic() + GATHER_SECONDS
                 while True:
                     finished.extend(_result(m, outcome, transport.name) for m, outcome in batch)
                     inflight -= len(batch)
-                    if not inflight or len(finished) >= window // 4:
+                    if not inflight or len(finished) >= window // 2:
                         break
                     try:
                         batch = results.get(timeout=max(0.0, deadline - time.monotonic()))

@@ -58,8 +58,12 @@ _REGISTER = ("INSERT INTO emails (key, customer_id, event_type, event_date, temp
 # An outcome without a transport keeps the one the email was registered with, as finish() does.
 _FINISH = ("UPDATE emails SET state = ?, message_id = ?, last_error = ?, transport = COALESCE(?, transport),"
            " updated_at = ? WHERE key = ?")
+# {state} is the state column, written so that the database finds the rows by key: SQLite's
+# planner otherwise picks the index on state and reads every pending row for each claim (a
+# claim of 40 keys cost 34 µs of CPU per email with 20,000 rows pending, growing with them).
+# ``+state`` is SQLite's way to say "not through an index"; PostgreSQL's planner needs no hint.
 _CLAIM = ("UPDATE emails SET state = 'sending', attempts = attempts + 1, updated_at = ?"
-          " WHERE key IN ({}) AND state = 'pending' RETURNING key")
+          " WHERE key IN ({keys}) AND {state} = 'pending' RETURNING key")
 _HELD = "SELECT key, state FROM emails WHERE key IN ({})"
 
 
@@ -92,6 +96,7 @@ class Ledger:
         # A timestamp as SQLAlchemy would write it (SQLite: text; PostgreSQL: the datetime itself).
         self._stamp = emails.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
         self._sql = (lambda sql: sql) if dialect.paramstyle == "qmark" else (lambda sql: sql.replace("?", "%s"))
+        self._state_column = "+state" if dialect.name == "sqlite" else "state"
 
     def register(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert emails as ``pending`` unless their key is already known. Returns how many were new.
@@ -141,7 +146,7 @@ class Ledger:
             for i in range(0, len(keys), 500):
                 chunk = keys[i:i + 500]
                 marks = ", ".join("?" * len(chunk))
-                cursor.execute(self._sql(_CLAIM.format(marks)), (now, *chunk))
+                cursor.execute(self._sql(_CLAIM.format(keys=marks, state=self._state_column)), (now, *chunk))
                 won.update(k for (k,) in cursor.fetchall())
                 lost = [k for k in chunk if k not in won]
                 if lost:

@@ -1,20 +1,30 @@
-"""SendGrid transport: aiohttp over kept-alive connections, guarded.
+"""SendGrid transport: libcurl (pycurl's multi interface) over kept-alive connections, guarded.
 
 The official ``sendgrid`` client is built once and supplies only the endpoint URL and the
-request headers (Authorization, User-Agent, Accept); the HTTP is aiohttp's (a maintained
-async client), not the official client's urllib, which opens a connection per request
-and has no default timeout:
+request headers (Authorization, User-Agent, Accept); the HTTP is libcurl's (the most widely
+deployed HTTP client there is, through pycurl's wheels), not the official client's urllib,
+which opens a connection per request and has no default timeout:
 
-* every request has ``timeout`` seconds to connect, and again to get its answer;
-* up to ``concurrency`` kept-alive connections, one per sender coroutine on one asyncio
-  event loop (uvloop when installed) in a thread of its own; each email costs one payload
-  dict, one msgspec JSON encode and one aiohttp request;
-* proxies and private CAs: ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` are honoured
-  (aiohttp's rules, read when the transport first sends), and ``ca_bundle`` (setting ``send_ca_bundle``) names the CA
-  certificates to verify the API's certificate with (default: the system store, which
-  also reads ``SSL_CERT_FILE``);
+* one thread (``sendgrid-loop``) drives one libcurl multi handle: up to ``concurrency``
+  requests in flight, each on a kept-alive HTTP/1.1 connection of the multi handle's pool
+  (a connection idle for :data:`MAX_IDLE_SECONDS` is not reused); each email costs one payload
+  dict, one msgspec JSON encode and one libcurl transfer, with no Python between the bytes;
+* every attempt has ``timeout`` seconds to connect, and ``2 x timeout`` for the whole
+  attempt (connect, request, answer);
+* proxies and private CAs: ``HTTPS_PROXY``/``https_proxy``, ``ALL_PROXY`` and ``NO_PROXY`` are
+  honoured by libcurl's rules (a CONNECT tunnel for HTTPS; for a plain ``http://`` API only
+  the lower-case ``http_proxy``), and ``ca_bundle`` (setting ``send_ca_bundle``) names the
+  CA certificates to verify the API's certificate (and an HTTPS proxy's) with; without it,
+  the system store as Python's ``ssl`` finds it (``SSL_CERT_FILE`` and ``SSL_CERT_DIR``
+  included), never the path compiled into the wheel's libcurl;
 * python_http_client logs request headers (the API key) at DEBUG: its logger is silenced
-  before the client is built, and errors we record carry only the status and the body.
+  before the client is built; libcurl is never verbose, and errors we record carry only the
+  status and the body, or libcurl's error code and message.
+
+libcurl resends a request by itself when a reused connection closes before any byte of the
+answer (it assumes the server closed an idle connection). For a POST that may already have
+been accepted that would be a duplicate email, so the second start of one attempt is
+refused (``PREREQFUNCTION``) and the attempt ends ``unknown``.
 
 Outcomes follow what is known about the request (see README, "Delivery"):
 answered and refused for now (429, 5xx) or never sent (no connection, a certificate that
@@ -25,7 +35,8 @@ refused for good (400, 401, 403, 413, other 4xx) -> ``failed``; sent but no answ
 
 from __future__ import annotations
 
-import asyncio
+import heapq
+import itertools
 import queue
 import random
 import ssl
@@ -33,93 +44,79 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
-import aiohttp
-import aiohttp.helpers
 import msgspec
-import yarl
+import pycurl
 
 from milestones.delivery import Outcome, sendgrid_payload
 from milestones.ledger import ACCEPTED, FAILED, PENDING, UNKNOWN
 from milestones.logsafe import silence_http_client_debug
 
 PERMANENT = {400, 401, 403, 413}
-#: A pooled connection idle for longer is closed (the server may have closed it meanwhile):
-#: a new one rather than a send that fails ambiguously.
-MAX_IDLE_SECONDS = 4.0
+#: A pooled connection idle for longer is not reused (the server may have closed it
+#: meanwhile): a new one rather than a send that fails ambiguously.
+MAX_IDLE_SECONDS = 4
+#: libcurl's codes for an attempt that never reached the API: no connection, no TLS session,
+#: no tunnel through the proxy. Safe to try again. (97 is CURLE_PROXY, which pycurl does not name.)
+NOT_SENT = frozenset({pycurl.E_COULDNT_RESOLVE_PROXY, pycurl.E_COULDNT_RESOLVE_HOST,
+                      pycurl.E_COULDNT_CONNECT, pycurl.E_SSL_CONNECT_ERROR,
+                      pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CERTPROBLEM,
+                      pycurl.E_SSL_CACERT_BADFILE, pycurl.E_SSL_ISSUER_ERROR,
+                      pycurl.E_SSL_PINNEDPUBKEYNOTMATCH, pycurl.E_SSL_INVALIDCERTSTATUS, 97})
+#: How long the loop waits for the network before it looks for new emails again.
+SELECT_SECONDS = 0.002
+_STOP = object()
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard] on Linux
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+class _Again(NamedTuple):
+    """Refused for now or never sent: try again, after the rate limit's ``reset`` if given."""
+
+    reset: str | None = None
 
 
-def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-    try:
-        loop.run_forever()
-    finally:
-        loop.close()
+class _Job:
+    """One email on its way: its body, its attempts so far and the last reason to retry."""
+
+    __slots__ = ("message", "done", "body", "attempt", "last")
+
+    def __init__(self, message: dict[str, Any], done):
+        self.message, self.done = message, done
+        self.body: bytes | None = None
+        self.attempt = 0
+        self.last = ""
 
 
-def _stop_loop(loop: asyncio.AbstractEventLoop, state: dict[str, Any]) -> None:
-    """Stop the senders, close the HTTP session and stop the loop (from any thread, once)."""
-    async def stop() -> None:
-        workers, session = state["workers"], state.pop("session", None)
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        workers.clear()
-        if session is not None:
-            await session.close()
-        for _ in range(3):  # let the transports' close callbacks run
-            await asyncio.sleep(0)
-        loop.stop()
+class _Slot:
+    """One libcurl easy handle, reused for one attempt after another (its options are set
+    once); collects the answer's header lines and body, and counts the attempt's starts."""
 
-    try:
-        loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
-    except RuntimeError:  # the loop is closed already
-        pass
+    __slots__ = ("curl", "job", "headers", "body", "starts")
 
+    def __init__(self, options: dict[int, Any]):
+        self.curl = pycurl.Curl()
+        for option, value in options.items():
+            self.curl.setopt(option, value)
+        self.job: _Job | None = None
+        self.headers: list[bytes] = []  # the same lists for every attempt: emptied, not replaced
+        self.body: list[bytes] = []
+        self.starts = 0
+        self.curl.setopt(pycurl.PREREQFUNCTION, self._prereq)
+        self.curl.setopt(pycurl.HEADERFUNCTION, self.headers.append)
+        self.curl.setopt(pycurl.WRITEFUNCTION, self.body.append)
 
-class _Ended:
-    """Sends that ended in one turn of the event loop, handed to each ``done`` as one list:
-    one wake-up of the thread waiting for them per turn, not one per email."""
+    def _prereq(self, *_connection) -> int:
+        # Called as the request is about to leave, once per connection libcurl tries for this
+        # attempt. A second call is libcurl resending on a fresh connection after the reused
+        # one closed without an answer: the first may have been accepted. Refuse it.
+        self.starts += 1
+        return pycurl.PREREQFUNC_OK if self.starts == 1 else pycurl.PREREQFUNC_ABORT
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
-        self.items: list[tuple[Any, tuple[dict[str, Any], Outcome]]] = []
-
-    def add(self, done, item: tuple[dict[str, Any], Outcome]) -> None:
-        if not self.items:
-            self.loop.call_soon(self.flush)  # after the callbacks of this turn
-        self.items.append((done, item))
-
-    def flush(self) -> None:
-        items, self.items = self.items, []
-        batches: dict[Any, list[tuple[dict[str, Any], Outcome]]] = {}
-        for done, item in items:
-            batches.setdefault(done, []).append(item)
-        for done, batch in batches.items():
-            done(batch)
-
-
-async def _sender(transport: weakref.ref, jobs: asyncio.Queue, ended: _Ended) -> None:
-    """One sender: takes ``(message, done)`` jobs one after another (so at most one request,
-    on one kept-alive connection, at a time) and reports ``(message, outcome)`` to ``done``
-    (through ``ended``). Holds the transport only while sending, so an unused transport can
-    still be garbage-collected (which stops the loop)."""
-    while True:
-        message, done = await jobs.get()
-        sendgrid = transport()
-        if sendgrid is None:
-            return
-        outcome = await sendgrid.send_async(message)
-        del sendgrid
-        ended.add(done, (message, outcome))
+    def begin(self, job: _Job) -> None:
+        self.job, self.starts = job, 0
+        self.headers.clear()
+        self.body.clear()
+        self.curl.setopt(pycurl.POSTFIELDS, job.body)
 
 
 class SendGridTransport:
@@ -137,19 +134,17 @@ class SendGridTransport:
 
         client = SendGridAPIClient(api_key=api_key, host=host).client
         # The key is in these headers: never shown or logged (see __repr__).
-        self._url = yarl.URL(client.mail.send._build_url(None))  # parsed once, not per request
-        self._headers = {**client.request_headers, "Content-Type": "application/json"}
+        self._url = client.mail.send._build_url(None)
+        self._headers = [f"{k}: {v}" for k, v in {**client.request_headers,
+                                                   "Content-Type": "application/json"}.items()]
         self._encode = msgspec.json.Encoder().encode
         self.host, self.timeout, self.ca_bundle = host, timeout, ca_bundle
         self.from_email, self.from_name = from_email, from_name
         self.sandbox, self.asm_group_id, self.categories = sandbox, asm_group_id, categories
         self.max_attempts, self.backoff, self.max_wait = max_attempts, backoff, max_wait
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._jobs: asyncio.Queue | None = None  # what the senders take from (loop thread only)
-        # The senders and the aiohttp session, shared with the finalizer that stops them.
-        self._state: dict[str, Any] = {"workers": []}
+        self._loop: _Loop | None = None
+        self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"SendGridTransport(host={self.host!r})"
@@ -162,12 +157,10 @@ class SendGridTransport:
     # --- the synchronous face: what deliver() and the tests call ---------------------------
 
     def start(self, messages: Iterable[dict[str, Any]], concurrency: int, done) -> None:
-        """Hand ``messages`` over: they are sent by up to ``concurrency`` senders, and
-        ``done([(message, outcome), ...])`` is called from the loop's thread with the sends
+        """Hand ``messages`` over: they are sent with up to ``concurrency`` requests in flight,
+        and ``done([(message, outcome), ...])`` is called from the loop's thread with the sends
         that ended in each turn of the loop."""
-        jobs = [(m, done) for m in messages]
-        loop = self._running_loop()
-        loop.call_soon_threadsafe(self._enqueue, jobs, concurrency)
+        self._running_loop().inbox.put(([_Job(m, done) for m in messages], concurrency))
 
     def send_many(self, messages: Iterable[dict[str, Any]], concurrency: int = 8) -> list[Outcome]:
         messages = list(messages)
@@ -185,52 +178,37 @@ class SendGridTransport:
     def close(self) -> None:
         """Close the kept-alive connections and stop the loop thread."""
         with self._lock:
-            thread, self._loop, self._thread = self._thread, None, None
-        if thread is not None:
-            self._stop()
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is not None:
+            loop.inbox.put(_STOP)
             thread.join(10)
 
-    # --- the loop side ----------------------------------------------------------------------
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
+    def _running_loop(self) -> _Loop:
         with self._lock:
-            if self._loop is None:
-                self._loop = _new_loop()
-                self._jobs = None
-                self._ended = _Ended(self._loop)
-                self._thread = threading.Thread(target=_run_loop, args=(self._loop,),
-                                                name="sendgrid-loop", daemon=True)
+            if self._loop is None or not self._thread.is_alive():
+                self._loop = _Loop(weakref.ref(self), self._options())
+                self._thread = threading.Thread(target=self._loop.run, name="sendgrid-loop", daemon=True)
                 self._thread.start()
                 # The loop thread ends with close(), or when this transport is garbage.
-                self._stop = weakref.finalize(self, _stop_loop, self._loop, self._state)
+                weakref.finalize(self, self._loop.inbox.put, _STOP)
             return self._loop
 
-    def _enqueue(self, jobs: list[tuple[dict[str, Any], Any]], concurrency: int) -> None:
-        if self._jobs is None:
-            self._jobs = asyncio.Queue()
-        for job in jobs:
-            self._jobs.put_nowait(job)
-        me, workers = weakref.ref(self), self._state["workers"]
-        while len(workers) < max(1, concurrency):
-            workers.append(self._loop.create_task(_sender(me, self._jobs, self._ended)))
+    def _options(self) -> dict[int, Any]:
+        """The easy handles' options, the same for every attempt."""
+        options = {pycurl.URL: self._url, pycurl.HTTPHEADER: [*self._headers, "Expect:"],
+                   pycurl.POST: 1, pycurl.HTTP_VERSION: pycurl.CURL_HTTP_VERSION_1_1,
+                   pycurl.NOSIGNAL: 1, pycurl.MAXAGE_CONN: MAX_IDLE_SECONDS,
+                   pycurl.CONNECTTIMEOUT_MS: max(1, round(self.timeout * 1000)),
+                   pycurl.TIMEOUT_MS: max(1, round(2 * self.timeout * 1000))}
+        paths = ssl.get_default_verify_paths()  # reads SSL_CERT_FILE and SSL_CERT_DIR
+        cafile = self.ca_bundle or paths.cafile
+        if cafile:
+            options[pycurl.CAINFO] = options[pycurl.PROXY_CAINFO] = cafile
+        if not self.ca_bundle and paths.capath:
+            options[pycurl.CAPATH] = paths.capath
+        return options
 
-    def _session(self) -> aiohttp.ClientSession:
-        session = self._state.get("session")
-        if session is None:
-            tls = ssl.create_default_context(cafile=self.ca_bundle or None)
-            # The proxy for the API's URL from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, by aiohttp's
-            # own rules, looked up once: trust_env=True looks it up (and ~/.netrc) on a worker
-            # thread for every request, which cost 5-10x the throughput here.
-            try:
-                proxy, proxy_auth = aiohttp.helpers.get_env_proxy_for_url(self._url)
-            except LookupError:  # no proxy for this URL, or NO_PROXY names its host
-                proxy, proxy_auth = None, None
-            session = self._state["session"] = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ssl=tls, keepalive_timeout=MAX_IDLE_SECONDS),
-                headers=self._headers, proxy=proxy, proxy_auth=proxy_auth,
-                timeout=aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=self.timeout),
-                cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
-        return session
+    # --- what an ended attempt means ---------------------------------------------------------
 
     def _wait(self, attempt: int, reset_header: str | None = None) -> float:
         """Until the rate-limit reset if the server gave one, else jittered exponential backoff."""
@@ -244,42 +222,181 @@ class SendGridTransport:
             wait = self.backoff * (2 ** attempt) * (0.5 + random.random())
         return min(wait, self.max_wait)
 
-    async def send_async(self, message: dict[str, Any]) -> Outcome:
-        """Send one email, retrying what is safe to retry."""
-        try:
-            body = self._encode(self.payload(message))
-        except Exception as exc:  # nothing left: this email cannot be sent as it is
-            return Outcome(FAILED, error=f"payload: {type(exc).__name__}: {exc}")
-        session = self._session()
-        last = ""
-        for attempt in range(self.max_attempts):
-            try:
-                async with session.post(self._url, data=body) as answer:
-                    status, headers, data = answer.status, answer.headers, await answer.read()
-            except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError,
-                    aiohttp.ClientHttpProxyError) as exc:
-                # No connection (refused, timed out, certificate, proxy): the request never left.
-                last = f"not sent: {type(exc).__name__}: {exc}"
-                await asyncio.sleep(self._wait(attempt))
-                continue
-            except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
-                return Outcome(UNKNOWN, error=f"no answer after the request was sent: {type(exc).__name__}: "
-                                              f"no answer within {self.timeout:g} s")
-            except (aiohttp.ClientError, OSError) as exc:  # connection lost while waiting: maybe accepted
-                return Outcome(UNKNOWN, error=f"no answer after the request was sent: {type(exc).__name__}: {exc}")
-            except Exception as exc:  # an unexpected failure, maybe after sending: unknown
-                return Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
+    def _verdict(self, job: _Job, slot: _Slot, code: int, text: str) -> Outcome | _Again:
+        """The outcome of the attempt that just ended, or :class:`_Again` (safe to try again;
+        ``job.last`` says why)."""
+        curl = slot.curl
+        if code == 0:
+            status = curl.getinfo(pycurl.RESPONSE_CODE)
             if status < 400:
-                return Outcome(ACCEPTED, message_id=headers.get("X-Message-Id") or None)
-            last = f"HTTP {status}: {_short(data)}"
+                return Outcome(ACCEPTED, message_id=_header(slot.headers, b"x-message-id"))
+            job.last = f"HTTP {status}: {_short(b''.join(slot.body))}"
             if status == 429:
-                await asyncio.sleep(self._wait(attempt, headers.get("X-RateLimit-Reset")))
-                continue
+                return _Again(_header(slot.headers, b"x-ratelimit-reset"))
             if status >= 500:
-                await asyncio.sleep(self._wait(attempt))
-                continue
-            return Outcome(FAILED, error=last)  # 400/401/403/413 and other refusals: final
-        return Outcome(PENDING, error=f"gave up after {self.max_attempts} attempts: {last}")
+                return _Again()
+            return Outcome(FAILED, error=job.last)  # 400/401/403/413 and other refusals: final
+        if slot.starts > 1:
+            return Outcome(UNKNOWN, error="no answer after the request was sent: the connection closed "
+                                          "without an answer (not resent)")
+        if code in NOT_SENT or (code == pycurl.E_OPERATION_TIMEDOUT and not slot.starts):
+            # No connection (refused, timed out, certificate, proxy): the request never left.
+            job.last = f"not sent: curl {code}: {text}"
+            return _Again()
+        if code == pycurl.E_OPERATION_TIMEDOUT:
+            return Outcome(UNKNOWN, error=f"no answer after the request was sent: curl {code} (timed out): "
+                                          f"no answer within {2 * self.timeout:g} s")
+        # Connection lost while waiting, an answer cut short: maybe accepted.
+        return Outcome(UNKNOWN, error=f"no answer after the request was sent: curl {code}: {text}")
+
+
+class _Loop:
+    """The ``sendgrid-loop`` thread's state: the multi handle, its easy handles (slots), the
+    emails waiting for a slot, the retries waiting for their time. Holds the transport only
+    through a weak reference, so an unused transport can be garbage-collected (which stops it)."""
+
+    def __init__(self, transport: weakref.ref, options: dict[int, Any]):
+        self.transport, self.options = transport, options
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.multi = pycurl.CurlMulti()
+        self.slots: list[_Slot] = []  # every slot made
+        self.free: list[_Slot] = []
+        self.active: dict[int, _Slot] = {}  # id(curl) -> slot
+        self.ready: list[_Job] = []  # waiting for a free slot (taken from the end)
+        self.later: list[tuple[float, int, _Job]] = []  # retries: (when, tie-breaker, job)
+        self.order = itertools.count()
+        self.ended: dict[Any, list[tuple[dict[str, Any], Outcome]]] = {}
+
+    def run(self) -> None:
+        try:
+            while self._take() and self._turn():
+                pass
+        except Exception as exc:  # noqa: BLE001 - libcurl or this loop failed: nothing may hang
+            # What was handed to libcurl may have left (unknown); what was not is owed again.
+            # The next start() begins a new loop.
+            reason = f"{type(exc).__name__}: {exc}"
+            for slot in self.active.values():
+                self._finish(slot.job, Outcome(UNKNOWN, error=f"the send loop failed: {reason}"))
+            for job in [*self.ready, *(entry[2] for entry in self.later)]:
+                self._finish(job, Outcome(PENDING, error=f"not sent: the send loop failed: {reason}"))
+            self._report()
+        finally:
+            for slot in self.active.values():
+                self.multi.remove_handle(slot.curl)
+            for slot in self.slots:
+                slot.curl.close()
+            self.multi.close()
+
+    def _take(self) -> bool:
+        """Take what was handed over meanwhile; wait for it when there is nothing else to do.
+        False when the transport is closed or gone."""
+        try:
+            if self.active or self.ready:
+                item = self.inbox.get_nowait()
+            else:
+                wait = max(0.0, self.later[0][0] - time.monotonic()) if self.later else None
+                item = self.inbox.get(timeout=wait)
+            while True:
+                if item is _STOP:
+                    return False
+                jobs, concurrency = item
+                self._grow(concurrency)
+                self.ready[:0] = reversed(jobs)  # first handed over, first sent
+                item = self.inbox.get_nowait()
+        except queue.Empty:
+            return True
+
+    def _grow(self, concurrency: int) -> None:
+        while len(self.slots) < max(1, concurrency):
+            slot = _Slot(self.options)
+            self.slots.append(slot)
+            self.free.append(slot)
+        self.multi.setopt(pycurl.M_MAXCONNECTS, len(self.slots))
+
+    def _turn(self) -> bool:
+        """Start what may start, let libcurl work, report what ended. False when the
+        transport is gone."""
+        transport = self.transport()
+        if transport is None:
+            return False
+        now = time.monotonic()
+        while self.later and self.later[0][0] <= now:
+            self.ready.append(heapq.heappop(self.later)[2])
+        while self.free and self.ready:
+            self._begin(transport, self.ready.pop())
+        self.multi.perform()
+        ended = False
+        while True:
+            queued, ok, failed = self.multi.info_read()
+            for curl in ok:
+                self._end(transport, self.active.pop(id(curl)), 0, "")
+            for curl, code, text in failed:
+                self._end(transport, self.active.pop(id(curl)), code, text)
+            ended = ended or bool(ok or failed)
+            if not queued:
+                break
+        self._report()
+        if not ended and self.active:
+            self.multi.select(SELECT_SECONDS)
+        return True
+
+    def _begin(self, transport: SendGridTransport, job: _Job) -> None:
+        if job.body is None:
+            try:
+                job.body = transport._encode(transport.payload(job.message))
+            except Exception as exc:  # nothing left: this email cannot be sent as it is
+                self._finish(job, Outcome(FAILED, error=f"payload: {type(exc).__name__}: {exc}"))
+                return
+        slot = self.free.pop()
+        try:
+            slot.begin(job)
+            self.multi.add_handle(slot.curl)
+        except Exception as exc:  # never handed to libcurl: owed, not in doubt
+            self.free.append(slot)
+            self._finish(job, Outcome(PENDING, error=f"not sent: {type(exc).__name__}: {exc}"))
+            return
+        self.active[id(slot.curl)] = slot
+
+    def _end(self, transport: SendGridTransport, slot: _Slot, code: int, text: str) -> None:
+        job = slot.job
+        try:
+            verdict = transport._verdict(job, slot, code, text)
+        except Exception as exc:  # an unexpected failure after the request left: unknown
+            verdict = Outcome(UNKNOWN, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.multi.remove_handle(slot.curl)
+            slot.job = None
+            self.free.append(slot)
+        if isinstance(verdict, Outcome):
+            self._finish(job, verdict)
+            return
+        job.attempt += 1
+        if job.attempt >= transport.max_attempts:
+            self._finish(job, Outcome(PENDING, error=f"gave up after {transport.max_attempts} attempts: {job.last}"))
+        else:
+            wait = transport._wait(job.attempt - 1, verdict.reset)
+            heapq.heappush(self.later, (time.monotonic() + wait, next(self.order), job))
+
+    def _finish(self, job: _Job, outcome: Outcome) -> None:
+        self.ended.setdefault(job.done, []).append((job.message, outcome))
+
+    def _report(self) -> None:
+        """Sends that ended in this turn, handed to each ``done`` as one list: one wake-up of
+        the thread waiting for them per turn, not one per email."""
+        if self.ended:
+            ended, self.ended = self.ended, {}
+            for done, batch in ended.items():
+                done(batch)
+
+
+def _header(lines: list[bytes], name: bytes) -> str | None:
+    """The value of the last header ``name`` (lower case) among the answer's header lines."""
+    value = None
+    size = len(name)
+    for line in lines:
+        if line[size:size + 1] == b":" and line[:size].lower() == name:
+            value = line[size + 1:].strip().decode("latin-1") or None
+    return value
 
 
 def _short(body: Any, limit: int = 300) -> str:
