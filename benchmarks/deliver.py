@@ -17,7 +17,7 @@ checks what it timed: the server got every email of that client exactly once (re
 distinct keys == N, none twice), and for ours every email is `sent` and `accepted` in the
 ledger; it exits 1 when not. Prints emails/s, p95 latency per email (for ours: from being
 handed to the transport to its outcome) and the CPU time this process spent per email
-(all its threads: for ours the event loop's and the ledger's too; not the server's), and three
+(all its threads: for ours the libcurl thread's and the ledger's too; not the server's), and three
 ratios: ours/plain (the goal: >= 8x), ours/plain-threads (what the transport and the loop
 give beyond concurrency) and plain-threads/plain (what concurrency alone gives), then the
 medians over --runs.

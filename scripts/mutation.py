@@ -42,8 +42,9 @@ DECIDING: dict[str, list[str]] = {
                               "x__gate"],
     "milestones.checks": ["x_region_timezones", "x_unknown_timezones", "x_failing_values", "x_keep_where"],
     # The outcome mapping: HTTP status / exception -> accepted, retried, pending, failed, unknown.
-    "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}send_async",
-                                      f"x{SEP}SendGridTransport{SEP}_wait", "x__short"],
+    "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}_verdict",
+                                      f"x{SEP}SendGridTransport{SEP}_wait", f"x{SEP}_Slot{SEP}_prereq",
+                                      f"x{SEP}_Loop{SEP}_end", "x__header", "x__short"],
     "milestones.delivery": ["x_attempt", "x__starter", "x__result"],
 }
 #: Scored together: the validation rules' value checks (time zones...) live in checks.py.

@@ -75,15 +75,16 @@ class Settings:
     max_row_drop_share: float = 0.20
     #: Rows validated at once (GX runs per chunk); peak memory follows it, not the file size.
     validation_chunk_rows: int = 1_000_000
-    #: Seconds to wait for SendGrid on every request (the client has no default).
+    #: Seconds to connect to SendGrid; each attempt has twice this in all (the official client
+    #: has no default).
     send_timeout: float = 10.0
     #: CA certificates (PEM file) to verify SendGrid's (or the egress proxy's) certificate with;
     #: empty: the system store. Proxies come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY.
     send_ca_bundle: str = ""
     #: Emails per mapped delivery task (each shard is retried on its own).
     delivery_shard_size: int = 1000
-    #: Emails sent at once (SendGrid: kept-alive connections on one event loop; outbox: up to
-    #: 8 threads). Also the bound on emails left in doubt by a crash of one worker.
+    #: Emails sent at once (SendGrid: requests in flight on kept-alive connections, one libcurl
+    #: thread; outbox: up to 4 writer threads). Also the bound on emails left in doubt by a crash of one worker.
     send_concurrency: int = 64
     #: Attempts per email for retryable answers (429, 5xx, connection refused).
     send_max_attempts: int = 5

@@ -283,8 +283,8 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     counted by their state: ``already_sent`` (accepted), ``already_failed``,
     ``in_doubt`` (``sending`` or ``unknown``: maybe sent, never resent blindly).
 
-    A transport with ``start(messages, concurrency, done)`` (SendGrid: one event
-    loop, kept-alive connections) calls ``done([(message, outcome), ...])`` from its
+    A transport with ``start(messages, concurrency, done)`` (SendGrid: one libcurl
+    thread, kept-alive connections) calls ``done([(message, outcome), ...])`` from its
     own thread with the sends that ended in one turn of its loop (one wake-up of this
     thread per turn); any other is called from ``min(concurrency, MAX_THREADS)``
     threads (at most ``concurrency`` of its sends claimed and unanswered all the same).

@@ -63,3 +63,17 @@ def test_an_outcome_without_a_transport_keeps_the_registered_one(ledger):
     ledger.finish_many([{"key": "a", "state": "accepted", "message_id": "m-a"}])
     ledger.finish("b", "accepted", message_id="m-b")
     assert [(r["state"], r["transport"]) for r in map(ledger.get, "ab")] == [("accepted", "outbox")] * 2
+
+
+def test_a_claim_finds_its_rows_by_key_not_by_reading_every_pending_row(ledger):
+    """SQLite's planner, told nothing, took the index on ``state`` for a claim of 8 keys or
+    more and read every pending row for each claim (34 µs of CPU per email with 20,000
+    pending). A claim of the default window (64) must search the primary key."""
+    keys = [f"k{i}" for i in range(64)]
+    ledger.register(_row(k) for k in keys)
+    sql = ledger_module._CLAIM.format(keys=", ".join("?" * len(keys)), state=ledger._state_column)
+    with ledger.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", ("now", *keys)).fetchall()
+    details = " ".join(row[-1] for row in plan)
+    assert "sqlite_autoindex_emails_1 (key=?)" in details and "ix_emails_state" not in details, details
+    assert ledger.claim_many(keys) == set(keys) and ledger.claim_many(keys[:1]) == set()

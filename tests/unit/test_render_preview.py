@@ -148,7 +148,7 @@ def test_proof_rejects_bad_input_clearly(settings, monkeypatch, capsys, argv, me
 
 
 def test_proof_goes_through_sendgrid_when_the_connection_exists(settings, monkeypatch, capsys):
-    """Our SendGrid transport (aiohttp; the official client gives URL and headers) against a real HTTP server on 127.0.0.1."""
+    """Our SendGrid transport (libcurl; the official client gives URL and headers) against a real HTTP server on 127.0.0.1."""
     import http.server
     import threading
 
