@@ -160,7 +160,9 @@ class SendGridTransport:
         """Hand ``messages`` over: they are sent with up to ``concurrency`` requests in flight,
         and ``done([(message, outcome), ...])`` is called from the loop's thread with the sends
         that ended in each turn of the loop."""
-        self._running_loop().inbox.put(([_Job(m, done) for m in messages], concurrency))
+        item = ([_Job(m, done) for m in messages], concurrency)
+        while not self._running_loop().submit(item):
+            pass  # that loop has just ended (a failure): the next call starts a new one
 
     def send_many(self, messages: Iterable[dict[str, Any]], concurrency: int = 8) -> list[Outcome]:
         messages = list(messages)
@@ -180,17 +182,17 @@ class SendGridTransport:
         with self._lock:
             loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
         if loop is not None:
-            loop.inbox.put(_STOP)
+            loop.submit(_STOP)
             thread.join(10)
 
     def _running_loop(self) -> _Loop:
         with self._lock:
-            if self._loop is None or not self._thread.is_alive():
+            if self._loop is None or self._loop.closed:
                 self._loop = _Loop(weakref.ref(self), self._options())
                 self._thread = threading.Thread(target=self._loop.run, name="sendgrid-loop", daemon=True)
                 self._thread.start()
                 # The loop thread ends with close(), or when this transport is garbage.
-                weakref.finalize(self, self._loop.inbox.put, _STOP)
+                weakref.finalize(self, self._loop.submit, _STOP)
             return self._loop
 
     def _options(self) -> dict[int, Any]:
@@ -258,6 +260,8 @@ class _Loop:
     def __init__(self, transport: weakref.ref, options: dict[int, Any]):
         self.transport, self.options = transport, options
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()  # held to hand something over, and to end the loop
+        self.closed = False
         self.multi = pycurl.CurlMulti()
         self.slots: list[_Slot] = []  # every slot made
         self.free: list[_Slot] = []
@@ -267,20 +271,35 @@ class _Loop:
         self.order = itertools.count()
         self.ended: dict[Any, list[tuple[dict[str, Any], Outcome]]] = {}
 
+    def submit(self, item: Any) -> bool:
+        """Hand ``item`` (jobs, or the order to stop) to the loop; False once it has ended."""
+        with self.lock:
+            if not self.closed:
+                self.inbox.put(item)
+            return not self.closed
+
     def run(self) -> None:
+        reason = "the transport was closed"
         try:
             while self._take() and self._turn():
                 pass
         except Exception as exc:  # noqa: BLE001 - libcurl or this loop failed: nothing may hang
-            # What was handed to libcurl may have left (unknown); what was not is owed again.
-            # The next start() begins a new loop.
-            reason = f"{type(exc).__name__}: {exc}"
-            for slot in self.active.values():
-                self._finish(slot.job, Outcome(UNKNOWN, error=f"the send loop failed: {reason}"))
-            for job in [*self.ready, *(entry[2] for entry in self.later)]:
-                self._finish(job, Outcome(PENDING, error=f"not sent: the send loop failed: {reason}"))
-            self._report()
+            reason = f"the send loop failed: {type(exc).__name__}: {exc}"
         finally:
+            for slot in self.active.values():  # handed to libcurl: may have left
+                self._finish(slot.job, Outcome(UNKNOWN, error=f"no answer after the request was sent: {reason}"))
+            with self.lock:  # nothing can be handed over any more; what was is owed again
+                self.closed = True
+            while True:
+                try:
+                    item = self.inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP:
+                    self.ready.extend(item[0])
+            for job in [*self.ready, *(entry[2] for entry in self.later)]:
+                self._finish(job, Outcome(PENDING, error=f"not sent: {reason}"))
+            self._report()
             for slot in self.active.values():
                 self.multi.remove_handle(slot.curl)
             for slot in self.slots:
