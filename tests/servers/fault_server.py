@@ -9,6 +9,7 @@ the next action from ``plan[key]`` (default: accept):
   "slow"   read the request, then answer only after ``slow_seconds`` (beyond the client timeout)
   "drop"   read the request, then close the connection without answering
   "chunked"  accept, the answer's body sent with Transfer-Encoding: chunked
+  "400-chunked"  refuse with 400, the error body in two chunks
   "close"  accept, with ``Connection: close`` (the client must open a new connection)
 
 It counts what it received per key and what it accepted per key, so a test can
@@ -84,6 +85,11 @@ class FaultServer:
                         self.close_connection = True
                     self._answer(202, b"", {"X-Message-Id": f"msg-{key}",
                                             **({"Connection": "close"} if action == "close" else {})})
+                elif action == "400-chunked":
+                    self.send_response(400)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    self.wfile.write(b'b\r\n{"errors":[\r\n1a\r\n{"message":"two chunks"}]}\r\n0\r\n\r\n')
                 elif action == "429":
                     self._answer(429, b'{"errors":[{"message":"too many requests"}]}',
                                  {"X-RateLimit-Reset": f"{time.time() + 0.2:.3f}"})

@@ -80,6 +80,23 @@ def test_a_refusal_for_good_fails_at_once_with_its_reason(status, send):
     assert outcome.message_id is None
 
 
+def test_an_error_body_in_several_pieces_is_recorded_whole(send):
+    outcome, requests = send(["400-chunked"])
+    assert (outcome.state, requests) == ("failed", 1)
+    assert outcome.error == 'HTTP 400: {"errors":[{"message":"two chunks"}]}'
+
+
+def test_a_header_is_found_by_its_whole_name_only():
+    from milestones.sendgrid_transport import _header
+
+    lines = [b"HTTP/1.1 202 Accepted\r\n", b"X-Message-Id:abc\r\n", b"Content-Type: text/plain\r\n",
+             b"X-Message-Idx: no\r\n", b"x-message-id\r\n", b"\r\n"]
+    assert _header(lines, b"x-message-id") == "abc"  # "Content-Type" is as long, "...Idx" is not it
+    assert _header([b"X-Message-Id: first\r\n", b"x-message-id:  last \r\n"], b"x-message-id") == "last"
+    assert _header([b"X-Message-Id: \r\n"], b"x-message-id") is None
+    assert _header([b"X-RateLimit-Reset: 17\r\n"], b"x-message-id") is None
+
+
 @pytest.mark.parametrize("status", ["429", "500", "503", "599"])
 def test_a_refusal_for_now_is_tried_again(status, send):
     outcome, requests = send([status, "202"])
@@ -233,6 +250,32 @@ def test_never_connected_is_tried_again_then_pending():
     assert waits == list(range(ATTEMPTS - 1))  # backoff between refused attempts, none after the last
     assert outcome.state == "pending"
     assert outcome.error.startswith(f"gave up after {ATTEMPTS} attempts: not sent: curl 7: Failed to connect")
+
+
+def test_a_tls_handshake_without_an_answer_is_never_sent_and_tried_again():
+    """The server takes the connection and says nothing: libcurl times out before the request
+    could leave (no request started), so the email is owed, not in doubt."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def hold():
+        while True:
+            try:
+                held.append(listener.accept()[0])  # never read, never answered
+            except OSError:
+                return
+
+    threading.Thread(target=hold, daemon=True).start()
+    t = transport(f"https://127.0.0.1:{listener.getsockname()[1]}", timeout=0.2, max_attempts=2)
+    try:
+        outcome = t.send(message("k"))
+    finally:
+        t.close()
+        listener.close()
+        for conn in held:
+            conn.close()
+    assert outcome.state == "pending" and len(held) == 2  # one connection per attempt
+    assert outcome.error.startswith("gave up after 2 attempts: not sent: curl 28: ")
 
 
 def test_an_email_that_cannot_be_encoded_fails_without_a_request(server):
