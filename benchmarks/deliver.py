@@ -20,7 +20,8 @@ handed to the transport to its outcome) and the CPU time this process spent per 
 (all its threads: for ours the libcurl thread's and the ledger's too; not the server's), and three
 ratios: ours/plain (the goal: >= 8x), ours/plain-threads (what the transport and the loop
 give beyond concurrency) and plain-threads/plain (what concurrency alone gives), then the
-medians over --runs.
+medians over --runs. Each round starts once the connections of the one before have left
+TIME_WAIT (up to 75 s; see ``settle``).
 
     .venv/bin/python benchmarks/deliver.py [--count N] [--concurrency C] [--runs R]
 """
@@ -150,6 +151,30 @@ def ours_run(url: str, count: int, concurrency: int, run: int) -> tuple[float, f
     return count / seconds, p95(lat), cpu / count
 
 
+def time_wait_sockets(port: int) -> int | None:
+    """TCP connections to or from ``port`` in TIME_WAIT (Linux: /proc/net/tcp), else None."""
+    try:
+        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    hexport = f":{port:04X}"
+    return sum(1 for row in table if row.split()[3] == "06"
+               and (row.split()[1].endswith(hexport) or row.split()[2].endswith(hexport)))
+
+
+def settle(port: int, limit: float = 75.0) -> float:
+    """Wait until no connection of an earlier round is in TIME_WAIT (at most ``limit`` s).
+
+    The plain clients open a connection per email, and closed connections stay in TIME_WAIT
+    for a minute; the next round's connects are slower while thousands are left (here the
+    plain client sent 1,563-1,614 emails/s with 4,500-11,300 of them left, 1,642 and 1,784
+    with none), which would flatter the ratio. Every round starts from none."""
+    started = time.monotonic()
+    while (time_wait_sockets(port) or 0) > 0 and time.monotonic() - started < limit:
+        time.sleep(1)
+    return time.monotonic() - started
+
+
 def line(r) -> str:
     clients = " | ".join(f"{name} {r[i]:6.0f}/s p95 {r[i + 1] * 1000:5.2f} ms cpu {r[i + 2] * 1e6:4.0f} us"
                          for name, i in (("plain", 0), ("plain-threads", 3), ("ours", 6)))
@@ -184,7 +209,11 @@ def main() -> None:
               f"ours with {args.concurrency} connections, ledger on")
         rows = []
         done = 0
+        port = int(url.rsplit(":", 1)[1])
         for run in range(args.runs):
+            waited = settle(port)
+            if waited >= 1:
+                print(f"(waited {waited:.0f} s for the last round's connections to leave TIME_WAIT)", flush=True)
             plain = plain_run(url, args.count, run)
             check_server(url, done := done + args.count, "plain")
             threads = plain_threads_run(url, args.count, args.concurrency, run)
