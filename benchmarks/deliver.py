@@ -39,6 +39,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _proc import time_wait_sockets
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
@@ -149,17 +151,6 @@ def ours_run(url: str, count: int, concurrency: int, run: int) -> tuple[float, f
             sys.exit(1)
         ledger.engine.dispose()
     return count / seconds, p95(lat), cpu / count
-
-
-def time_wait_sockets(port: int) -> int | None:
-    """TCP connections to or from ``port`` in TIME_WAIT (Linux: /proc/net/tcp), else None."""
-    try:
-        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    except OSError:
-        return None
-    hexport = f":{port:04X}"
-    return sum(1 for row in table if row.split()[3] == "06"
-               and (row.split()[1].endswith(hexport) or row.split()[2].endswith(hexport)))
 
 
 def settle(port: int, limit: float = 75.0) -> float:

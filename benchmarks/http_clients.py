@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import ssl
 import statistics
 import subprocess
@@ -54,6 +53,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(ROOT / "benchmarks")]
+
+from _proc import cpu_seconds  # noqa: E402 - a sibling of this file, found through the path above
 
 SERVER = """
 import asyncio, json, socket, sys
@@ -107,12 +108,6 @@ def bodies(count: int, prefix: str) -> list[bytes]:
 
     encode = msgspec.json.Encoder().encode
     return [encode(sendgrid_payload(message(i, prefix), **FROM)) for i in range(count)]
-
-
-def cpu_of(pid: int) -> float:
-    """User + system CPU seconds of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def senders(post, payloads: list[bytes], concurrency: int) -> None:
@@ -316,9 +311,9 @@ def main() -> None:
                 order = CLIENTS[run % len(CLIENTS):] + CLIENTS[:run % len(CLIENTS)]
                 for name in order:
                     payloads = bodies(args.count, f"{run}-{name}-")
-                    cpu, server_cpu = time.process_time(), cpu_of(server.pid)
+                    cpu, server_cpu = time.process_time(), cpu_seconds(server.pid)
                     seconds = run_client(name, loop, target, headers, cafile, payloads, args.concurrency)
-                    cpu, server_cpu = time.process_time() - cpu, cpu_of(server.pid) - server_cpu
+                    cpu, server_cpu = time.process_time() - cpu, cpu_seconds(server.pid) - server_cpu
                     connections = check_server(url, context, args.count, name, args.concurrency)
                     row = (args.count / seconds, cpu / args.count, server_cpu / args.count)
                     results[name].append(row)

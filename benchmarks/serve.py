@@ -38,6 +38,8 @@ import threading
 import time
 from pathlib import Path
 
+from _proc import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
@@ -126,19 +128,13 @@ def webhook_load(port: int, private, batch: int, stop: threading.Event, sent: li
     conn.close()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _children_cpu_seconds(pid: int) -> float:
     """CPU time so far of a process's live child processes (the server's writer process)."""
     total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
             try:
-                total += _cpu_seconds(int(child))
+                total += cpu_seconds(int(child))
             except OSError:  # ended meanwhile
                 pass
     return total
@@ -195,10 +191,10 @@ def main() -> int:
                     for s in senders:
                         s.start()
                     time.sleep(0.5)  # the first batches are being stored when the POSTs start
-                cpu, writer_cpu = _cpu_seconds(server.pid), _children_cpu_seconds(server.pid)
+                cpu, writer_cpu = cpu_seconds(server.pid), _children_cpu_seconds(server.pid)
                 child.start()
                 result = out.get()
-                cpu = _cpu_seconds(server.pid) - cpu
+                cpu = cpu_seconds(server.pid) - cpu
                 writer_cpu = _children_cpu_seconds(server.pid) - writer_cpu
                 child.join()
                 stop.set()
