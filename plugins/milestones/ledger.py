@@ -63,10 +63,6 @@ _FINISH = ("UPDATE emails SET state = v.column1, message_id = v.column2, last_er
            " transport = COALESCE(v.column4, emails.transport), updated_at = ?"
            " FROM (VALUES {rows}) AS v WHERE emails.key = v.column5")
 _FINISH_ROW = "(?, ?, ?, ?, ?)"
-
-
-def _rows(row: str, count: int) -> str:
-    return ", ".join([row] * count)
 # {state} is the state column, written so that the database finds the rows by key: SQLite's
 # planner otherwise picks the index on state and reads every pending row for each claim (a
 # claim of 40 keys cost 34 µs of CPU per email with 20,000 rows pending, growing with them).
@@ -74,6 +70,11 @@ def _rows(row: str, count: int) -> str:
 _CLAIM = ("UPDATE emails SET state = 'sending', attempts = attempts + 1, updated_at = ?"
           " WHERE key IN ({keys}) AND {state} = 'pending' RETURNING key")
 _HELD = "SELECT key, state FROM emails WHERE key IN ({})"
+
+
+def _rows(row: str, count: int) -> str:
+    """``row`` ``count`` times, comma-separated: the VALUES rows or ``IN (...)`` marks of a statement."""
+    return ", ".join([row] * count)
 
 
 def _now() -> dt.datetime:
@@ -161,12 +162,12 @@ class Ledger:
             keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
             for i in range(0, len(keys), CHUNK):
                 chunk = keys[i:i + CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                cursor.execute(self._sql(_CLAIM.format(keys=marks, state=self._state_column)), (now, *chunk))
+                cursor.execute(self._sql(_CLAIM.format(keys=_rows("?", len(chunk)), state=self._state_column)),
+                               (now, *chunk))
                 won.update(k for (k,) in cursor.fetchall())
                 lost = [k for k in chunk if k not in won]
                 if lost:
-                    cursor.execute(self._sql(_HELD.format(", ".join("?" * len(lost)))), lost)
+                    cursor.execute(self._sql(_HELD.format(_rows("?", len(lost)))), lost)
                     held.update(cursor.fetchall())
                     held.update((k, PENDING) for k in lost if k not in held)
         return won, held

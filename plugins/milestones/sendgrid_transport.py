@@ -43,6 +43,7 @@ import ssl
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -266,7 +267,7 @@ class _Loop:
         self.slots: list[_Slot] = []  # every slot made
         self.free: list[_Slot] = []
         self.active: dict[int, _Slot] = {}  # id(curl) -> slot
-        self.ready: list[_Job] = []  # waiting for a free slot (taken from the end)
+        self.ready: deque[_Job] = deque()  # waiting for a free slot, taken from the left
         self.later: list[tuple[float, int, _Job]] = []  # retries: (when, tie-breaker, job)
         self.order = itertools.count()
         self.ended: dict[Any, list[tuple[dict[str, Any], Outcome]]] = {}
@@ -320,7 +321,7 @@ class _Loop:
                     return False
                 jobs, concurrency = item
                 self._grow(concurrency)
-                self.ready[:0] = reversed(jobs)  # first handed over, first sent
+                self.ready.extend(jobs)  # first handed over, first sent
                 item = self.inbox.get_nowait()
         except queue.Empty:
             return True
@@ -340,9 +341,9 @@ class _Loop:
             return False
         now = time.monotonic()
         while self.later and self.later[0][0] <= now:
-            self.ready.append(heapq.heappop(self.later)[2])
+            self.ready.appendleft(heapq.heappop(self.later)[2])  # a retry due goes first
         while self.free and self.ready:
-            self._begin(transport, self.ready.pop())
+            self._begin(transport, self.ready.popleft())
         self.multi.perform()
         ended = False
         while True:
