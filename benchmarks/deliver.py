@@ -6,7 +6,7 @@ Sends N emails (default 20,000) per client per run, all in the same run, to the 
                  (python_http_client over urllib), no ledger: the baseline
   plain-threads  the same library from ``--concurrency`` threads (one client each), no
                  ledger: what concurrency alone gives the plain client
-  ours           milestones.delivery.deliver() + SendGridTransport (libcurl's multi interface
+  ours           milestones.deliver.delivery.deliver() + SendGridTransport (libcurl's multi interface
                  over ``--concurrency`` kept-alive connections on one thread, msgspec JSON)
                  with the SQLite ledger on: every email registered, claimed just before it
                  is handed over (at most ``--concurrency`` claimed and unanswered, one commit
@@ -73,7 +73,7 @@ def plain_run(url: str, count: int, run: int) -> tuple[float, float]:
     """The official library as its README shows it, one email after another."""
     from sendgrid import SendGridAPIClient
 
-    from milestones.delivery import sendgrid_payload
+    from milestones.deliver.delivery import sendgrid_payload
 
     payloads = [sendgrid_payload(message(i, f"p{run}-"), **FROM) for i in range(count)]
     plain = SendGridAPIClient(api_key="SG.bench", host=url)
@@ -92,7 +92,7 @@ def plain_threads_run(url: str, count: int, concurrency: int, run: int) -> tuple
 
     from sendgrid import SendGridAPIClient
 
-    from milestones.delivery import sendgrid_payload
+    from milestones.deliver.delivery import sendgrid_payload
 
     payloads = [sendgrid_payload(message(i, f"t{run}-"), **FROM) for i in range(count)]
     shares = [payloads[i::concurrency] for i in range(concurrency)]
@@ -122,9 +122,9 @@ def check_server(url: str, expected: int, client: str) -> None:
 
 def ours_run(url: str, count: int, concurrency: int, run: int) -> tuple[float, float]:
     """deliver() through SendGridTransport with the SQLite ledger on."""
-    from milestones.delivery import deliver
-    from milestones.ledger import Ledger
-    from milestones.sendgrid_transport import SendGridTransport
+    from milestones.deliver.delivery import deliver
+    from milestones.deliver.ledger import Ledger
+    from milestones.deliver.sendgrid_transport import SendGridTransport
 
     lat: list[float] = []
 
@@ -176,14 +176,14 @@ def line(r) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
-    from milestones.config import Settings
+    from milestones.core.config import Settings
 
     parser.add_argument("--concurrency", type=int, default=Settings.send_concurrency,
                         help="connections for ours, threads for plain-threads (default: send_concurrency's default)")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
 
-    from milestones.logsafe import silence_http_client_debug
+    from milestones.core.logsafe import silence_http_client_debug
 
     silence_http_client_debug()
     server = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT))],

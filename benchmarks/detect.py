@@ -1,7 +1,7 @@
 """Detection speed and memory at scale, beside the same rules in DuckDB SQL.
 
 Builds N customers (default 10,000,000) and a previous snapshot in memory, then
-times milestones.events.detect_events for one day and a 7-day window, and the
+times milestones.detect.events.detect_events for one day and a 7-day window, and the
 same rules written as DuckDB SQL over the same in-memory frames, in the same
 run. Medians of REPEATS; peak RSS of the process at the end.
 Goal: at most 2x DuckDB's time, under 6 GB peak.
@@ -24,7 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from milestones.events import detect_events, event_keys, load_rules  # noqa: E402
+from milestones.detect.events import detect_events, event_keys, load_rules  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 22)
 

@@ -104,7 +104,7 @@ def bodies(count: int, prefix: str) -> list[bytes]:
     import msgspec
     from deliver import FROM, message
 
-    from milestones.delivery import sendgrid_payload
+    from milestones.deliver.delivery import sendgrid_payload
 
     encode = msgspec.json.Encoder().encode
     return [encode(sendgrid_payload(message(i, prefix), **FROM)) for i in range(count)]
@@ -272,7 +272,7 @@ def main() -> None:
     import uvloop
     from sendgrid import SendGridAPIClient
 
-    from milestones.logsafe import silence_http_client_debug
+    from milestones.core.logsafe import silence_http_client_debug
     from tests.servers.tls import self_signed
 
     silence_http_client_debug()  # python_http_client logs request headers (the key) at DEBUG

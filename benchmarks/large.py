@@ -43,7 +43,7 @@ def _peak_mb() -> float:
 def child(stage: str, inbox: Path, data_dir: Path, chunk_rows: int) -> None:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from milestones import pipeline
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
 
     settings = load_settings(data_dir=data_dir, validation_chunk_rows=chunk_rows)
     today = inbox / f"customers_{AS_OF}.csv"

@@ -4,7 +4,7 @@ Part 1 writes N emails (default 20,000; rendered-sized: a 4 KB HTML and a 1.5 KB
 non-ASCII names) twice in the same run:
   before  what the outbox did until issue 14: an ``email.message.EmailMessage`` per email
           (SMTP policy, as_bytes), written and renamed one after another, no ledger
-  ours    milestones.delivery.deliver() + OutboxTransport with the SQLite ledger on
+  ours    milestones.deliver.delivery.deliver() + OutboxTransport with the SQLite ledger on
           (register, claim, outcome for every email), ``--concurrency`` (the outbox writes
           on at most min(concurrency, OutboxTransport.THREADS) threads of its own)
 Each is checked: one file per key, nothing else in the directory, every email accepted in the
@@ -79,8 +79,8 @@ def before_run(directory: Path, messages: list[dict]) -> float:
 
 
 def ours_run(work: Path, messages: list[dict], concurrency: int) -> float:
-    from milestones.delivery import OutboxTransport, deliver
-    from milestones.ledger import Ledger
+    from milestones.deliver.delivery import OutboxTransport, deliver
+    from milestones.deliver.ledger import Ledger
 
     ledger = Ledger(f"sqlite:///{work / 'ledger.sqlite'}")
     outbox = OutboxTransport(work / "outbox", **FROM)
@@ -130,8 +130,8 @@ def outbox_part(args: argparse.Namespace) -> None:
 def day_part(customers: int) -> None:
     """The sample day of ``customers`` customers, end to end, stage by stage."""
     from milestones import pipeline
-    from milestones.config import load_settings
-    from milestones.ledger import Ledger
+    from milestones.core.config import load_settings
+    from milestones.deliver.ledger import Ledger
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

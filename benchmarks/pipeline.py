@@ -61,7 +61,7 @@ def main() -> None:
         import great_expectations  # noqa: F401  (a one-off import cost, not the pipeline's)
 
         from milestones import pipeline
-        from milestones.config import load_settings
+        from milestones.core.config import load_settings
 
         settings = load_settings(data_dir=work / "data", send_concurrency=16)
         t = time.perf_counter()

@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 import jinja2  # noqa: E402
 
-from milestones.catalog import load_catalog  # noqa: E402
-from milestones.names import display_name  # noqa: E402
-from milestones.rendering import (  # noqa: E402
+from milestones.render.catalog import load_catalog  # noqa: E402
+from milestones.render.names import display_name  # noqa: E402
+from milestones.render.rendering import (  # noqa: E402
     FILTERS,
     SUFFIX,
     Renderer,

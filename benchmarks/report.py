@@ -54,7 +54,7 @@ def generate(work: Path, customers: int, seed: int = 5, days: int = 365) -> None
     import numpy as np
     import pandas as pd
 
-    from milestones.feedback import Feedback
+    from milestones.measure.feedback import Feedback
 
     data = work / "data"
     if (data / ".complete").is_file():

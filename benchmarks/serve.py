@@ -151,7 +151,7 @@ def main() -> int:
 
     from _webhook_signing import new_key
 
-    from milestones import links
+    from milestones.core import links
 
     private, public = new_key()
     data = Path(tempfile.mkdtemp(prefix="milestones-serve-"))
@@ -225,7 +225,7 @@ def main() -> int:
     # Check what was timed: the customers answered 200 are unsubscribed, once each; every event stored once.
     import sqlalchemy as sa
 
-    from milestones.links import verify
+    from milestones.core.links import verify
 
     engine = sa.create_engine(f"sqlite:///{data / 'ledger.sqlite'}")
     with engine.connect() as conn:

@@ -35,14 +35,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "plugins" / "milestones" / "samples"
 BIN = Path(sys.executable).parent
-#: What each DAG task imports beyond the task runner (see plugins/milestones/tasks.py).
+#: What each DAG task imports beyond the task runner (see plugins/milestones/airflow/tasks.py).
 TASKS = {
-    "locate_extract": "from milestones import tasks; from milestones.assets import INBOX",
-    "validate": "from milestones import tasks, pipeline, validation, gx_import; gx_import.load()",
-    "detect": "from milestones import tasks, pipeline, events; events.load_rules()",
-    "decide": "from milestones import tasks, pipeline, policy, feedback",
-    "render": "from milestones import tasks, pipeline, rendering, catalog, links",
-    "deliver": "from milestones import tasks, pipeline, delivery, ledger, sendgrid_transport",
+    "locate_extract": "from milestones.airflow import tasks; from milestones.airflow.assets import INBOX",
+    "validate": "from milestones import pipeline; from milestones.airflow import tasks; from milestones.ingest import validation, gx_import; gx_import.load()",
+    "detect": "from milestones import pipeline; from milestones.airflow import tasks; from milestones.detect import events; events.load_rules()",
+    "decide": "from milestones import pipeline; from milestones.airflow import tasks; from milestones.decide import policy; from milestones.measure import feedback",
+    "render": "from milestones import pipeline; from milestones.airflow import tasks; from milestones.render import rendering, catalog; from milestones.core import links",
+    "deliver": "from milestones import pipeline; from milestones.airflow import tasks; from milestones.deliver import delivery, ledger, sendgrid_transport",
 }
 
 

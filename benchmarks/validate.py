@@ -69,7 +69,7 @@ def child(kind: str, path: Path, repeats: int) -> None:
 
     if kind != "read":
         import great_expectations  # noqa: F401  (import cost is not validation cost)
-    from milestones.validation import validate_extract
+    from milestones.ingest.validation import validate_extract
 
     times = []
     result = None
@@ -153,7 +153,7 @@ def profile_child(path: Path, profile: str, repeats: int) -> None:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations  # noqa: F401  (import cost is not validation cost)
 
-    from milestones.validation import validate_extract
+    from milestones.ingest.validation import validate_extract
 
     times, result = [], None
     for _ in range(repeats):

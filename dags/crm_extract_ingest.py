@@ -5,7 +5,7 @@ Validates a CRM extract the moment it lands in the inbox and publishes the
 validated snapshot.
 
 * **Trigger**: event-driven. The `milestones_crm_inbox` asset is watched by
-  `milestones.triggers.InboxTrigger`; a `customers_YYYY-MM-DD.csv|parquet` or
+  `milestones.airflow.triggers.InboxTrigger`; a `customers_YYYY-MM-DD.csv|parquet` or
   `outcomes_YYYY-MM-DD.csv|parquet` file landing in the inbox starts a run (no cron).
   Manual runs take the `extract` param.
 * **Routes by file name**: an outcomes extract goes to `load_outcomes` (validated the
@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
 
-from milestones.assets import INBOX, SNAPSHOT
+from milestones.airflow.assets import INBOX, SNAPSHOT
 
 DEFAULT_ARGS = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)}
 
@@ -41,26 +41,26 @@ DEFAULT_ARGS = {"owner": "data-engineering", "retries": 2, "retry_delay": timede
 def crm_extract_ingest():
     @task
     def locate_extract(**context) -> str:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.locate_extract(context)
 
     @task.branch
     def route(extract: str) -> str:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.route(extract)
 
     # A gate failure is not transient: retrying would fail the same way.
     @task(outlets=[SNAPSHOT], retries=0)
     def validate(extract: str, **context) -> dict:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.validate(extract, context)
 
     @task(retries=0)
     def load_outcomes(extract: str) -> dict:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.load_outcomes(extract)
 

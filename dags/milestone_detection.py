@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
 
-from milestones.assets import MESSAGES, SNAPSHOT
+from milestones.airflow.assets import MESSAGES, SNAPSHOT
 
 DEFAULT_ARGS = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)}
 
@@ -42,19 +42,19 @@ def milestone_detection():
     # one worker process less between an extract landing and its emails.
     @task
     def detect(**context) -> dict:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.detect(tasks.snapshot_for_run(context), context)
 
     @task
     def decide(run: dict) -> dict:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.decide(run)
 
     @task(outlets=[MESSAGES])
     def render(run: dict, detected: dict, decided: dict, **context) -> dict:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.render(run, detected, decided, context)
 

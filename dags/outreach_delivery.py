@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from milestones.assets import MESSAGES
+from milestones.airflow.assets import MESSAGES
 
 DEFAULT_ARGS = {"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(minutes=1)}
 
@@ -46,7 +46,7 @@ DEFAULT_ARGS = {"owner": "data-engineering", "retries": 3, "retry_delay": timede
 def outreach_delivery():
     @task
     def plan_shards(**context) -> list[dict]:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.plan_shards(context)
 
@@ -54,7 +54,7 @@ def outreach_delivery():
     # and workers on several machines share the day.
     @task
     def deliver(shard: dict, **context) -> dict:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.deliver(shard, context)
 

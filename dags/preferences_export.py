@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from milestones.assets import PREFERENCES_EXPORT
+from milestones.airflow.assets import PREFERENCES_EXPORT
 
 DEFAULT_ARGS = {"owner": "data-engineering", "retries": 3, "retry_delay": timedelta(minutes=5)}
 
@@ -36,7 +36,7 @@ DEFAULT_ARGS = {"owner": "data-engineering", "retries": 3, "retry_delay": timede
 def preferences_export():
     @task(outlets=[PREFERENCES_EXPORT])
     def export(**context) -> dict:
-        from milestones import tasks
+        from milestones.airflow import tasks
 
         return tasks.export_preferences(context)
 

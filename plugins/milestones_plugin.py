@@ -1,6 +1,6 @@
 """Airflow 3 plugin: the milestones pages inside the Airflow UI, behind Airflow's login.
 
-The FastAPI app (:func:`milestones.web.create_app`) is mounted by the API server
+The FastAPI app (:func:`milestones.staff.create_app`) is mounted by the API server
 under ``/milestones``; ``external_views`` put its pages in the UI's navigation. Every
 page and endpoint requires the user Airflow's auth manager knows (``get_user``: the UI's
 JWT cookie or a bearer token), like Airflow's own API.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Request
 
-from milestones.web import create_app
+from milestones.staff import create_app
 
 
 async def _airflow_user(request: Request):

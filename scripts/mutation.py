@@ -28,27 +28,27 @@ SEP = "\u01c1"  # mutmut's class-name separator in mutant names
 
 #: module -> the functions (mutmut's mangled names) that decide.
 DECIDING: dict[str, list[str]] = {
-    "milestones.policy": ["x_*"],
-    "milestones.events": ["x_local_dates", "x__month_day", "x__is_leap", "x__uniform", "x__annual",
+    "milestones.decide.policy": ["x_*"],
+    "milestones.detect.events": ["x_local_dates", "x__month_day", "x__is_leap", "x__uniform", "x__annual",
                           "x__on_date", "x__change", "x__aligned", "x_detect_events", "x_event_keys",
                           "x_event_key"],
-    "milestones.ledger": [f"x{SEP}Ledger{SEP}claim", f"x{SEP}Ledger{SEP}claim_many", f"x{SEP}Ledger{SEP}advance",
+    "milestones.deliver.ledger": [f"x{SEP}Ledger{SEP}claim", f"x{SEP}Ledger{SEP}claim_many", f"x{SEP}Ledger{SEP}advance",
                           f"x{SEP}Ledger{SEP}contacted_since", f"x{SEP}Ledger{SEP}mark_stale_unknown"],
-    "milestones.feedback": ["x_verify_signature"],
+    "milestones.measure.feedback": ["x_verify_signature"],
     "milestones.pipeline": ["x_policy_for", "x_circuit_breaker", "x_decide_stage"],
     # The rules and the gate, without GX: the helper columns GX checks, and the gate's verdict.
-    "milestones.validation": ["x_build_rules", "x_repeated_ids", "x_parse_dates", "x_parse_exact", "x__ns_range",
+    "milestones.ingest.validation": ["x_build_rules", "x_repeated_ids", "x_parse_dates", "x_parse_exact", "x__ns_range",
                               "x__date_helpers", "x__years_from", "x__out_of_range", "x__boolean_helpers",
                               "x__gate"],
-    "milestones.checks": ["x_region_timezones", "x_unknown_timezones", "x_failing_values", "x_keep_where"],
+    "milestones.ingest.checks": ["x_region_timezones", "x_unknown_timezones", "x_failing_values", "x_keep_where"],
     # The outcome mapping: HTTP status / exception -> accepted, retried, pending, failed, unknown.
-    "milestones.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}_verdict",
+    "milestones.deliver.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}_verdict",
                                       f"x{SEP}SendGridTransport{SEP}_wait", f"x{SEP}_Slot{SEP}_prereq",
                                       f"x{SEP}_Loop{SEP}_end", "x__header", "x__short"],
-    "milestones.delivery": ["x_attempt", "x__starter", "x__result"],
+    "milestones.deliver.delivery": ["x_attempt", "x__starter", "x__result"],
 }
 #: Scored together: the validation rules' value checks (time zones...) live in checks.py.
-GROUPS = {"milestones.checks": "milestones.validation"}
+GROUPS = {"milestones.ingest.checks": "milestones.ingest.validation"}
 
 
 def patterns() -> list[str]:
@@ -146,7 +146,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report", action="store_true", help="only print the last run's scores")
-    parser.add_argument("--only", help="these modules' functions only, e.g. milestones.policy,milestones.feedback")
+    parser.add_argument("--only", help="these modules' functions only, e.g. milestones.decide.policy,milestones.measure.feedback")
     parser.add_argument("--show", nargs="+", metavar="MUTANT", help="print what these mutants change")
     args = parser.parse_args()
     if args.show:

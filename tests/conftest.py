@@ -59,7 +59,7 @@ def own_templates(tmp_path):
 @pytest.fixture
 def settings(tmp_path):
     """Settings with a fresh data directory per test."""
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
 
     return load_settings(data_dir=tmp_path / "data")
 

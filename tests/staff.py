@@ -15,6 +15,6 @@ class StaffUser:
 
 def staff_app(name: str = "Mari Tamm"):
     """The staff app with ``name`` logged in."""
-    from milestones.web import create_app
+    from milestones.staff import create_app
 
     return create_app(current_user=lambda: StaffUser(name))

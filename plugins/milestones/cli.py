@@ -42,7 +42,7 @@ def _positive(value: str) -> int:
 
 
 def _settings(args: argparse.Namespace):
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
 
     profile = getattr(args, "profile", None)
     # --profile NAME wins over the file-name prefix rules and the extract_profile setting.
@@ -53,15 +53,15 @@ def _settings(args: argparse.Namespace):
 
 def _source(value: str) -> Path | str:
     """A local path, or an extract URL (s3://bucket/key, file:///path) kept as text."""
-    from milestones.sources import is_url
+    from milestones.ingest.sources import is_url
 
     return value if is_url(value) else Path(value)
 
 
 def _local(extract: Path | str | None, settings) -> Path | None:
     """A local file for ``extract``: URLs are copied into data_dir/received/ first."""
-    from milestones import sources
-    from milestones.extract import ExtractError
+    from milestones.ingest import sources
+    from milestones.ingest.extract import ExtractError
 
     if extract is None:
         return None
@@ -76,7 +76,7 @@ def _local(extract: Path | str | None, settings) -> Path | None:
 
 def _existing(path: Path | None) -> Path | None:
     """``path`` if something is there (a broken link counts: the file gate names it), else the gate error."""
-    from milestones.extract import ExtractError
+    from milestones.ingest.extract import ExtractError
 
     if path is not None and not (path.exists() or path.is_symlink()):
         raise ExtractError(f"{path}: no such file")
@@ -112,9 +112,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_detect(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from milestones import storage
-    from milestones.events import detect_events
-    from milestones.validation import validate_extract
+    from milestones.core import storage
+    from milestones.detect.events import detect_events
+    from milestones.ingest.validation import validate_extract
 
     settings = _settings(args)
     if args.out.suffix.lower() not in {".csv", ".parquet"}:
@@ -126,7 +126,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                            leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.suffix.lower() == ".csv":
-        from milestones.csvsafe import safe_frame
+        from milestones.core.csvsafe import safe_frame
 
         # Ids and names come from the CRM: a cell like =HYPERLINK(...) stays text in a spreadsheet.
         table = safe_frame(events.assign(event_date=events["event_date"].dt.strftime("%Y-%m-%d")))
@@ -142,7 +142,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_ledger(args: argparse.Namespace) -> int:
     """Operator view of the send ledger: counts, unknown emails, and resolving them."""
-    from milestones.ledger import SENDING, UNKNOWN, Ledger
+    from milestones.deliver.ledger import SENDING, UNKNOWN, Ledger
 
     settings = _settings(args)
     ledger = Ledger(settings.ledger_database_url)
@@ -181,8 +181,8 @@ REASONS = {
 
 def cmd_why(args: argparse.Namespace) -> int:
     """Every decision the pipeline took for one customer, with its reason and the email's fate."""
-    from milestones import storage
-    from milestones.feedback import Feedback
+    from milestones.core import storage
+    from milestones.measure.feedback import Feedback
 
     settings = _settings(args)
     root = storage.root(settings) / "decisions"
@@ -229,15 +229,15 @@ def cmd_preferences(args: argparse.Namespace) -> int:
     """Customers' choices as CSV for the CRM (formula-safe cells), or the CRM's choices into the store."""
     settings = _settings(args)
     if args.action == "import":
-        from milestones.events import load_rules
-        from milestones.preferences_import import import_csv
+        from milestones.decide.preferences_import import import_csv
+        from milestones.detect.events import load_rules
 
         if not args.file:
             raise UserError("preferences import needs FILE.csv")
         _emit(import_csv(settings.ledger_database_url, args.file, {r.event_type for r in load_rules()}))
         return EXIT_OK
-    from milestones import storage
-    from milestones.preferences_export import export
+    from milestones.core import storage
+    from milestones.decide.preferences_export import export
 
     if not args.out or not args.out.lower().endswith(".csv"):
         raise UserError("preferences export needs --out FILE.csv")
@@ -249,7 +249,7 @@ def cmd_approve_run(args: argparse.Namespace) -> int:
     """Let a run the circuit breaker held send anyway (recorded with who and when)."""
     import datetime as dt
 
-    from milestones import storage
+    from milestones.core import storage
     from milestones.pipeline import approval_path
 
     settings = _settings(args)
@@ -262,7 +262,8 @@ def cmd_approve_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Results by date, event type, locale and variant, as CSV (and the HTML page beside it)."""
-    from milestones import report, storage
+    from milestones.core import storage
+    from milestones.measure import report
 
     result = report.results(_settings(args), since=args.since, until=args.until)
     pages = ((args.out, report.to_csv(result["rows"])),
@@ -278,7 +279,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_outcomes(args: argparse.Namespace) -> int:
     """Validate and store an outcomes extract (purchases, logins, ...)."""
-    from milestones import outcomes
+    from milestones.measure import outcomes
 
     _emit(outcomes.load(_local(args.file, _settings(args)), _settings(args), as_of=args.as_of))
     return EXIT_OK
@@ -286,7 +287,8 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
 
 def cmd_uplift(args: argparse.Namespace) -> int:
     """Contacted vs held out: conversion rates, lift with its 95% interval, p-value, verdict."""
-    from milestones import csvsafe, storage, uplift
+    from milestones.core import csvsafe, storage
+    from milestones.measure import uplift
 
     rows = uplift.compute(_settings(args), by=args.by, since=args.since, until=args.until)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -297,10 +299,10 @@ def cmd_uplift(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from milestones.sample import write_samples
+    from milestones.ingest.sample import write_samples
 
     if args.profile:
-        from milestones.sample_exports import write_profile_samples
+        from milestones.ingest.sample_exports import write_profile_samples
 
         prev, cur = write_profile_samples(Path(args.out), args.profile, n=args.customers, as_of=args.as_of,
                                           seed=args.seed, profiles_dir=_settings(args).profiles_dir)
@@ -313,8 +315,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """Check a profile against a file: the mapping of the first rows and the contract's verdict."""
-    from milestones.profile_check import check
-    from milestones.profiles import select
+    from milestones.ingest.profile_check import check
+    from milestones.ingest.profiles import select
 
     settings = _settings(args)
     summary = check(args.file, select(args.file, settings), rows=args.rows, as_of=args.as_of,
@@ -324,7 +326,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from milestones.preview import write_gallery
+    from milestones.render.preview import write_gallery
 
     settings = _settings(args)
     _emit(write_gallery(settings.templates_dir, args.out, settings.default_locale))
@@ -334,16 +336,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_proof(args: argparse.Namespace) -> int:
     """Send one proof through the configured transport; no ledger entry, no customer send."""
     from milestones import pipeline
-    from milestones.catalog import CatalogError, load_catalog
-    from milestones.logsafe import mask_email
-    from milestones.preview import proof_message
-    from milestones.rendering import RenderError
+    from milestones.core.logsafe import mask_email
+    from milestones.render.catalog import CatalogError, load_catalog
+    from milestones.render.preview import proof_message
+    from milestones.render.rendering import RenderError
 
     settings = _settings(args)
     transport = pipeline.make_transport(settings)
     real = transport.name == "sendgrid"
     if real:  # a proof in a marketer's inbox deserves real images too
-        from milestones.placeholders import PlaceholderLinks, check_real_send
+        from milestones.render.placeholders import PlaceholderLinks, check_real_send
 
         try:
             check_real_send(settings)
@@ -371,8 +373,8 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     """Approve templates (or one A/B variant); refused, naming why, when one fails to render or lint."""
-    from milestones.catalog import CatalogError, load_catalog
-    from milestones.templatecheck import approve
+    from milestones.render.catalog import CatalogError, load_catalog
+    from milestones.render.templatecheck import approve
 
     settings = _settings(args)
     try:
@@ -522,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from milestones.extract import ExtractError
+    from milestones.ingest.extract import ExtractError
     from milestones.pipeline import GateFailed
 
     if argv is None:  # the command itself, not a caller in a process that goes on
@@ -550,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"milestones: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - an operator fault is one line, not a traceback
-        from milestones.faults import describe
+        from milestones.core.faults import describe
 
         line = describe(exc)
         if line is None:

@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from milestones import storage
-from milestones.config import Settings
-from milestones.extract import ExtractError, snapshot_date_from_name
+from milestones.core import storage
+from milestones.core.config import Settings
+from milestones.ingest.extract import ExtractError, snapshot_date_from_name
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,13 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
     """Validate ``extract``; publish its valid rows as the snapshot of its date.
 
     ``profile`` names the extract profile (else the file name's prefix rule, else
-    the ``extract_profile`` setting: :func:`milestones.profiles.select`).
+    the ``extract_profile`` setting: :func:`milestones.ingest.profiles.select`).
 
     Raises :class:`GateFailed` (after writing the quarantine and summary, so the
     evidence is kept) when the file as a whole must not be used.
     """
-    from milestones.profiles import select
-    from milestones.validation import validate_extract
+    from milestones.ingest.profiles import select
+    from milestones.ingest.validation import validate_extract
 
     extract = Path(extract)
     day = snapshot_day(extract, as_of)
@@ -74,7 +74,7 @@ def validate_stage(extract: Path | str, settings: Settings, *, previous: Path | 
         )
     if not result.gate_passed:
         storage.remove(out / "snapshot.parquet")
-    from milestones.validation import write_data_docs
+    from milestones.ingest.validation import write_data_docs
 
     docs_root = storage.root(settings) / "docs"
     with storage.local_dir(docs_root, fetch=True) as local_docs:
@@ -98,7 +98,7 @@ def _row_count(path: Path, settings: Settings) -> int:
         return int(storage.read_json(summary)["rows"])
     if path.suffix == ".parquet":
         return storage.parquet_rows(path)
-    from milestones.profiles import read_mapped, select
+    from milestones.ingest.profiles import read_mapped, select
 
     return read_mapped(path, select(path, settings)).table.num_rows
 
@@ -125,7 +125,7 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
                  previous: Path | str | None = None, days: int | None = None,
                  instant: dt.datetime | None = None) -> dict[str, Any]:
     """Detect the events falling on ``as_of`` (or in the ``days`` ending on it)."""
-    from milestones.events import columns_read, detect_events, load_rules
+    from milestones.detect.events import columns_read, detect_events, load_rules
 
     day = _day(as_of)
     data = storage.root(settings)
@@ -153,9 +153,9 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
 
 def policy_for(day: dt.date, settings: Settings, event_keys) -> Any:
     """The contact policy of ``day``: settings, suppressions and recent sends from the ledger."""
-    from milestones.feedback import Feedback
-    from milestones.policy import Policy
-    from milestones.preferences import Preferences
+    from milestones.decide.policy import Policy
+    from milestones.decide.preferences import Preferences
+    from milestones.measure.feedback import Feedback
 
     feedback = Feedback(settings.ledger_database_url)
     since = str(day - dt.timedelta(days=settings.frequency_cap_days - 1))
@@ -173,7 +173,7 @@ def policy_for(day: dt.date, settings: Settings, event_keys) -> Any:
 
 
 def decide_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | str) -> dict[str, Any]:
-    from milestones.policy import decide
+    from milestones.decide.policy import decide
 
     day = _day(as_of)
     events = storage.read_parquet(storage.stage_dir(storage.root(settings), "events", day) / "events.parquet")
@@ -258,10 +258,11 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     no translation gets the default locale, counted in ``missing_translations``.
     """
 
-    from milestones import links, variants
-    from milestones.catalog import approval_gate
-    from milestones.preferences import Preferences
-    from milestones.rendering import Renderer, RenderError, email_context
+    from milestones.core import links
+    from milestones.decide.preferences import Preferences
+    from milestones.render import variants
+    from milestones.render.catalog import approval_gate
+    from milestones.render.rendering import Renderer, RenderError, email_context
 
     day = _day(as_of)
     now = now or dt.datetime.now(dt.UTC)
@@ -356,11 +357,11 @@ SENDGRID_MAX_SCHEDULE = dt.timedelta(hours=71)
 
 def make_transport(settings: Settings):
     """SendGrid when the ``sendgrid_default`` connection exists, else the file outbox."""
-    from milestones.delivery import OutboxTransport, sendgrid_connection
+    from milestones.deliver.delivery import OutboxTransport, sendgrid_connection
 
     conn = sendgrid_connection()
     if conn:
-        from milestones.sendgrid_transport import SendGridTransport
+        from milestones.deliver.sendgrid_transport import SendGridTransport
 
         return SendGridTransport(conn["api_key"], conn["host"], from_email=settings.from_email,
                                  from_name=settings.from_name, sandbox=settings.sandbox_mode,
@@ -387,8 +388,8 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
     """Send the rendered messages of ``as_of`` (rows ``start:stop``) that are due, each at most once."""
     import pyarrow.compute as pc
 
-    from milestones.delivery import deliver, recover
-    from milestones.ledger import Ledger
+    from milestones.deliver.delivery import deliver, recover
+    from milestones.deliver.ledger import Ledger
 
     day = _day(as_of)
     path = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
@@ -404,7 +405,7 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
         horizon = SENDGRID_MAX_SCHEDULE if transport.name == "sendgrid" else dt.timedelta(0)
         messages = messages.filter(pc.less_equal(messages["send_at"], int((due_before + horizon).timestamp())))
     if transport.name == "sendgrid" and not settings.dry_run:
-        from milestones.placeholders import check_real_send
+        from milestones.render.placeholders import check_real_send
 
         # No broken images or dead unsubscribe links.
         check_real_send(settings, messages.to_pandas(), day=str(day))
@@ -498,7 +499,7 @@ def record_delivery(day: dt.date | str, settings: Settings, delivered: dict[str,
 
     import sqlalchemy as sa
 
-    from milestones.ledger import Ledger, emails
+    from milestones.deliver.ledger import Ledger, emails
 
     path = run_record_path(settings, day)
     lock_file = Path(settings.data_dir) / "runs" / f"{day}.lock"

@@ -39,7 +39,7 @@ def test_documented_tagged_retried(dagbag, dag_id):
 
 
 def test_assets_wire_the_chain(dagbag):
-    from milestones.assets import INBOX, MESSAGES, SNAPSHOT
+    from milestones.airflow.assets import INBOX, MESSAGES, SNAPSHOT
 
     ingest = dagbag.dags["crm_extract_ingest"]
     detection = dagbag.dags["milestone_detection"]

@@ -19,7 +19,7 @@ loaded = sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[2].split('
 out = {"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": sorted(bag.dag_ids),
        "loaded": loaded}
 if "crm_extract_ingest" in bag.dag_ids:
-    from milestones.assets import INBOX
+    from milestones.airflow.assets import INBOX
     (asset,) = bag.dags["crm_extract_ingest"].timetable.asset_condition.objects
     trigger = INBOX.watchers[0].trigger
     out.update(uri=INBOX.uri, scheduled_on=asset.name, trigger=trigger.serialize())
@@ -39,7 +39,7 @@ def test_inbox_url_makes_the_watcher_claim_from_object_storage(tmp_path):
     assert out["errors"] == {}
     assert {"crm_extract_ingest", "milestone_detection", "outreach_delivery"} <= set(out["dags"])
     assert out["uri"] == "s3://crm-exports/inbox" and out["scheduled_on"] == "milestones_crm_inbox"
-    assert out["trigger"] == ["milestones.triggers.ObjectStorageInboxTrigger",
+    assert out["trigger"] == ["milestones.airflow.triggers.ObjectStorageInboxTrigger",
                               {"url": "s3://crm-exports/inbox/", "conn_id": "crm_s3",
                                "received": str(tmp_path.resolve() / "received"), "poke_interval": 5.0}]
     # The s3 filesystem (s3fs, aiobotocore) loads in the triggerer only, never at parse time;
@@ -59,5 +59,5 @@ def test_only_the_ingest_dag_pays_for_an_s3_inbox(tmp_path):
 
 def test_the_local_inbox_loads_no_object_store_client(tmp_path):
     out = parse(ROOT / "dags", MILESTONES_INBOX_URL="", MILESTONES_DATA_DIR=str(tmp_path))
-    assert out["loaded"] == [] and out["trigger"][0] == "milestones.triggers.InboxTrigger"
+    assert out["loaded"] == [] and out["trigger"][0] == "milestones.airflow.triggers.InboxTrigger"
     assert out["uri"] == f"file://{(tmp_path / 'inbox').resolve()}"

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_daily_export_publishes_the_file(airflow_db, tmp_path, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
-    from milestones.config import load_settings
-    from milestones.preferences import Change, Preferences
+    from milestones.core.config import load_settings
+    from milestones.decide.preferences import Change, Preferences
 
     monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path / "data"))
     store = Preferences(load_settings().ledger_database_url)

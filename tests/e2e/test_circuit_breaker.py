@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from milestones import pipeline
-from milestones.config import load_settings
+from milestones.core.config import load_settings
 
 
 def test_breaker_holds_then_approval_releases(tmp_path, sample_current, sample_previous):

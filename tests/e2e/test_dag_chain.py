@@ -69,7 +69,7 @@ def test_every_run_succeeds(chain):
 
 
 def test_emails_match_the_ledger_and_are_sent_once(chain):
-    from milestones.ledger import Ledger
+    from milestones.deliver.ledger import Ledger
 
     ledger = Ledger(f"sqlite:///{chain['data'] / 'ledger.sqlite'}")
     assert chain["first"], "the sample must produce emails"
@@ -87,7 +87,7 @@ def test_delivery_fans_out_in_shards(chain):
 
 
 def test_outbox_format(chain):
-    from milestones import links
+    from milestones.core import links
 
     keys = links.load_keys(chain["data"])
     for msg in _emails(chain["data"]):

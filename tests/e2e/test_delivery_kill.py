@@ -27,9 +27,9 @@ from collections import Counter
 
 import pytest
 
-from milestones.delivery import deliver
-from milestones.ledger import ACCEPTED, PENDING, SENDING, UNKNOWN, Ledger
-from milestones.sendgrid_transport import SendGridTransport
+from milestones.deliver.delivery import deliver
+from milestones.deliver.ledger import ACCEPTED, PENDING, SENDING, UNKNOWN, Ledger
+from milestones.deliver.sendgrid_transport import SendGridTransport
 from tests.servers.fault_server import FaultServer
 
 pytestmark = pytest.mark.e2e

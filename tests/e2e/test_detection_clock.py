@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from milestones import pipeline, storage
+from milestones import pipeline
+from milestones.core import storage
 
 DAY = "2026-11-22"
 PEOPLE = [  # id, zone, date of birth
@@ -32,7 +33,7 @@ def detection(airflow_db, tmp_path_factory):
 
     from airflow.dag_processing.dagbag import DagBag
 
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
 
     data = tmp_path_factory.mktemp("clock") / "data"
     extract = data.parent / f"customers_{DAY}.csv"
@@ -84,7 +85,7 @@ def test_a_rerun_of_a_date_is_that_calendar_day_everywhere(detection):
 def test_run_instant(params, instant, expected):
     from types import SimpleNamespace
 
-    from milestones.tasks import run_instant
+    from milestones.airflow.tasks import run_instant
 
     assert run_instant({"params": params, "logical_date": instant}, DAY) == expected
     # Asset-triggered runs have no logical date: the time they were triggered counts.

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from milestones.catalog import load_catalog
-from milestones.preview import cases, write_gallery
+from milestones.render.catalog import load_catalog
+from milestones.render.preview import cases, write_gallery
 from tests.e2e.email_modes import MODES, WIDTHS, measure, new_page, show
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from milestones.catalog import load_catalog
-from milestones.delivery import build_mime
-from milestones.preview import cases
-from milestones.rendering import Renderer
+from milestones.deliver.delivery import build_mime
+from milestones.render.catalog import load_catalog
+from milestones.render.preview import cases
+from milestones.render.rendering import Renderer
 from tests.e2e.spam import SPAM_LIMIT, TRICKS, spam_scores
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from milestones.delivery import deliver
-from milestones.feedback import Feedback
-from milestones.ledger import Ledger
+from milestones.deliver.delivery import deliver
+from milestones.deliver.ledger import Ledger
+from milestones.measure.feedback import Feedback
 from tests.e2e.test_sendgrid_faults import message, transport
 from tests.pg import clean_database_url, postgres_server
 from tests.servers.fault_server import FaultServer

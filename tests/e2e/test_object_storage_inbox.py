@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from milestones import sources
-from milestones.triggers import ObjectStorageInboxTrigger
+from milestones.airflow.triggers import ObjectStorageInboxTrigger
+from milestones.ingest import sources
 from tests.e2e.test_airflow_standalone import SAMPLES, _wait, standalone  # noqa: F401 (fixture)
 
 MILESTONES = str(Path(sys.executable).with_name("milestones"))
@@ -114,7 +114,7 @@ def test_an_empty_prefix_is_an_empty_inbox_and_a_missing_bucket_an_error(s3, pre
 RACER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
-    from milestones import sources
+    from milestones.ingest import sources
     url, received, start = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
     while time.time() < start:
         time.sleep(0.005)
@@ -192,7 +192,7 @@ def test_cli_runs_an_s3_extract(s3, prefix, tmp_path, sample_current, sample_pre
 
 
 def test_the_extract_param_may_be_an_s3_url(s3, prefix, tmp_path, monkeypatch):
-    from milestones.tasks import locate_extract
+    from milestones.airflow.tasks import locate_extract
 
     monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path / "data"))
     s3.pipe(f"{prefix}/{NAME}", b"customer_id\nC1\n")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from milestones import links
-from milestones.config import load_settings
-from milestones.preferences import Preferences
+from milestones.core import links
+from milestones.core.config import load_settings
+from milestones.decide.preferences import Preferences
 from milestones.public.pages import texts
 from tests.servers.public_app import public_server
 

@@ -9,8 +9,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from milestones.feedback import Feedback
-from milestones.preferences import Change, Preferences
+from milestones.decide.preferences import Change, Preferences
+from milestones.measure.feedback import Feedback
 from tests.pg import clean_database_url, postgres_server
 
 TABLES = "preferences, preference_history, emails, webhook_events, webhook_rejected_events, suppressions"
@@ -91,8 +91,8 @@ def test_the_public_apps_writer_process_on_each_database(db_url, tmp_path, monke
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from milestones import links
-    from milestones.config import load_settings
+    from milestones.core import links
+    from milestones.core.config import load_settings
     from tests.servers.public_app import public_server
 
     private = ec.generate_private_key(ec.SECP256R1())

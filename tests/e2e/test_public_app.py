@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from milestones import links
-from milestones.config import load_settings
-from milestones.preferences import Preferences
+from milestones.core import links
+from milestones.core.config import load_settings
+from milestones.decide.preferences import Preferences
 from tests.servers.public_app import public_server
 
 SECRET = "s" * 40

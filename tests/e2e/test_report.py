@@ -8,9 +8,10 @@ import json
 
 from fastapi.testclient import TestClient
 
-from milestones import pipeline, report
-from milestones.config import load_settings
-from milestones.feedback import Feedback
+from milestones import pipeline
+from milestones.core.config import load_settings
+from milestones.measure import report
+from milestones.measure.feedback import Feedback
 
 
 def test_report_counts_and_pages(tmp_path, monkeypatch, sample_current, sample_previous):

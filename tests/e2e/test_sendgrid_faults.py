@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from milestones.delivery import deliver
-from milestones.ledger import Ledger
-from milestones.sendgrid_transport import SendGridTransport
+from milestones.deliver.delivery import deliver
+from milestones.deliver.ledger import Ledger
+from milestones.deliver.sendgrid_transport import SendGridTransport
 from tests.servers.fault_server import FaultServer
 from tests.servers.tls import self_signed
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from milestones.ledger import Ledger
-from milestones.sendgrid_transport import SendGridTransport
+from milestones.deliver.ledger import Ledger
+from milestones.deliver.sendgrid_transport import SendGridTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "tests" / "contracts" / "sendgrid" / "tsg_mail_v3.json"
@@ -65,7 +65,7 @@ def _violations(url: str, payload: dict) -> list:
 def rendered_messages(tmp_path_factory):
     """The sample day's real rendered emails (every event type, four languages)."""
     from milestones import pipeline
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
     from tests.conftest import SAMPLES
 
     settings = load_settings(data_dir=tmp_path_factory.mktemp("prism") / "data", dry_run=True)
@@ -77,7 +77,7 @@ def rendered_messages(tmp_path_factory):
 
 @pytest.mark.parametrize("options", [{}, {"sandbox": True, "asm_group_id": 4242}], ids=["plain", "sandbox+asm"])
 def test_every_email_is_accepted_by_the_spec(prism, rendered_messages, tmp_path, options):
-    from milestones.delivery import deliver
+    from milestones.deliver.delivery import deliver
 
     messages, settings = rendered_messages
     assert {m["event_type"] for m in messages} >= {"birthday", "marriage", "retirement"}

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from milestones.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, Feedback
+from milestones.measure.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, Feedback
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def _events():
 
 
 def _stored(data) -> int:
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
 
     return len(Feedback(load_settings().ledger_database_url).events_for())
 
@@ -56,8 +56,8 @@ def _stored(data) -> int:
 @pytest.mark.parametrize("signer", [True, False], indirect=True, ids=["writer process", "writer thread"])
 def test_signed_events_are_stored_once_and_acted_on(signer):
     sign, client, data = signer
-    from milestones.config import load_settings
-    from milestones.ledger import Ledger
+    from milestones.core.config import load_settings
+    from milestones.deliver.ledger import Ledger
     from milestones.public.writer_process import WriterProcess
 
     assert isinstance(client.app.state.public.writer, WriterProcess) == load_settings().writer_process
@@ -121,9 +121,9 @@ def test_suppression_reaches_the_next_decision(signer):
 
     import pandas as pd
 
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
+    from milestones.decide.policy import decide
     from milestones.pipeline import policy_for
-    from milestones.policy import decide
 
     body = json.dumps(_events()[:1]).encode()
     assert client.post("/webhook/sendgrid", content=body, headers=sign(body)).status_code == 200
@@ -141,8 +141,8 @@ def test_malformed_events_are_rejected_one_by_one_and_the_batch_is_kept(signer):
     sign, client, data = signer
     import sqlalchemy as sa
 
-    from milestones.config import load_settings
-    from milestones.feedback import rejected_events
+    from milestones.core.config import load_settings
+    from milestones.measure.feedback import rejected_events
 
     good = _events()
     bad = [{"event": 5, "email": "a@example.com"}, {"event": "open", "email": 7},
@@ -171,9 +171,9 @@ def test_a_writer_process_that_dies_fails_what_it_held_and_the_next_request_gets
     import signal
     import threading
 
-    from milestones import links
-    from milestones.config import load_settings
-    from milestones.preferences import Preferences
+    from milestones.core import links
+    from milestones.core.config import load_settings
+    from milestones.decide.preferences import Preferences
 
     sign, client, data = signer
     writer = client.app.state.public.writer

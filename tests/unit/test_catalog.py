@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from milestones import pipeline, storage
-from milestones.catalog import CatalogError, approval_gate, content_hash, load_catalog
+from milestones import pipeline
+from milestones.core import storage
+from milestones.render.catalog import CatalogError, approval_gate, content_hash, load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"

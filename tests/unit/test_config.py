@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from milestones.config import load_settings
+from milestones.core.config import load_settings
 
 
 def test_defaults(monkeypatch):
@@ -53,7 +53,7 @@ def test_every_setting_is_documented():
     """The README's configuration reference lists every setting with its env var."""
     import dataclasses
 
-    from milestones.config import PROJECT_ROOT, Settings
+    from milestones.core.config import PROJECT_ROOT, Settings
 
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     missing = [f.name for f in dataclasses.fields(Settings) if f.name != "extra"

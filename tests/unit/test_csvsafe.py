@@ -4,7 +4,7 @@ import io
 import pandas as pd
 import pytest
 
-from milestones.csvsafe import safe_cell, safe_frame, write_rows
+from milestones.core.csvsafe import safe_cell, safe_frame, write_rows
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from milestones.delivery import Outcome, deliver
-from milestones.ledger import Ledger
-from milestones.sendgrid_transport import SendGridTransport
+from milestones.deliver.delivery import Outcome, deliver
+from milestones.deliver.ledger import Ledger
+from milestones.deliver.sendgrid_transport import SendGridTransport
 
 
 def test_a_key_with_a_line_break_is_refused_without_showing_it():
@@ -116,7 +116,7 @@ def test_a_stopped_delivery_leaves_only_what_was_in_flight_in_doubt(tmp_path):
 
 
 def test_the_outbox_settles_a_crashed_batch_from_its_files(tmp_path):
-    from milestones.delivery import OutboxTransport, recover
+    from milestones.deliver.delivery import OutboxTransport, recover
 
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
     outbox = OutboxTransport(tmp_path / "outbox", from_email="a@example.com", from_name="A")
@@ -137,8 +137,8 @@ def test_the_outbox_settles_a_crashed_batch_from_its_files(tmp_path):
 def test_the_outbox_writers_write_each_email_once_and_an_unexpected_error_is_unknown(tmp_path, monkeypatch):
     """The outbox's own writer threads (chunks of CHUNK): every file once, a crash of one email's
     write is that email's ``unknown`` (never a stuck loop), the rest of its chunk still written."""
-    from milestones import delivery
-    from milestones.delivery import OutboxTransport
+    from milestones.deliver import delivery
+    from milestones.deliver.delivery import OutboxTransport
 
     real = delivery.build_mime
 
@@ -160,7 +160,7 @@ def test_the_outbox_writers_write_each_email_once_and_an_unexpected_error_is_unk
 
 
 def test_an_outbox_that_cannot_write_owes_the_email_and_leaves_no_temp_file(tmp_path):
-    from milestones.delivery import OutboxTransport
+    from milestones.deliver.delivery import OutboxTransport
 
     outbox = OutboxTransport(tmp_path / "outbox", from_email="a@example.com", from_name="A")
     (tmp_path / "outbox" / "k1.eml").mkdir()  # the rename cannot replace a directory

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from milestones.events import detect_events
+from milestones.detect.events import detect_events
 from tests.unit.test_events import snap
 
 DAY = dt.date(2026, 11, 22)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milestones.events import detect_events, event_key, event_keys, load_rules, parse_rules
+from milestones.detect.events import detect_events, event_key, event_keys, load_rules, parse_rules
 from tests.unit.test_keys_and_holdout import reference_key
 
 DATES = ("date_of_birth", "customer_since", "wedding_date", "retirement_date", "graduation_date")
@@ -194,7 +194,7 @@ def test_detection_reads_only_the_columns_it_needs(settings, sample_current, sam
     import pandas as pd
 
     from milestones import pipeline
-    from milestones.events import columns_read, detect_events, load_rules
+    from milestones.detect.events import columns_read, detect_events, load_rules
 
     rules = load_rules()
     needed = columns_read(rules)

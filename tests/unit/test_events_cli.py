@@ -7,7 +7,7 @@ import json
 import pandas as pd
 
 from milestones.cli import main
-from milestones.validation import validate_extract
+from milestones.ingest.validation import validate_extract
 
 
 def run_detect(capsys, *args: str) -> dict:

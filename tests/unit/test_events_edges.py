@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from milestones.events import detect_events, event_key, event_keys, local_dates
+from milestones.detect.events import detect_events, event_key, event_keys, local_dates
 from tests.unit.test_events import snap
 from tests.unit.test_keys_and_holdout import reference_key
 

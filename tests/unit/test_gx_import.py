@@ -11,7 +11,7 @@ import sys
 
 CODE = """
 import json, sys
-from milestones import gx_import
+from milestones.ingest import gx_import
 gx = gx_import.load()
 real = lambda name: type(sys.modules.get(name)).__name__ == "module"
 before = {name: real(name) for name in gx_import.DEFERRED}

@@ -73,7 +73,7 @@ def test_columns_named_like_the_quarantine_keep_its_reasons(tmp_path, capsys, mo
 def hostile_run(tmp_path_factory):
     """The row corpus as one extract, through every stage to the outbox (no holdout, no gate share)."""
     from milestones import pipeline
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
 
     root = tmp_path_factory.mktemp("hostile-rows")
     extract = write_rows(root / NAME)
@@ -129,8 +129,8 @@ def test_cli_refuses_a_link_to_passwd_in_a_real_process(tmp_path):
 
 def test_a_locked_ledger_is_one_line_and_exit_4(tmp_path, capsys, monkeypatch):
     """Another process holds the ledger's write lock: one line after the wait, no traceback."""
-    from milestones import ledger as ledger_module
-    from milestones.ledger import Ledger
+    from milestones.deliver import ledger as ledger_module
+    from milestones.deliver.ledger import Ledger
 
     monkeypatch.setattr(ledger_module, "LOCK_WAIT_SECONDS", 0.2)
     Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
@@ -152,7 +152,7 @@ def test_disk_full_is_one_line_and_leaves_no_temp_file(tmp_path, capsys, monkeyp
     import errno
     import os
 
-    from milestones import storage
+    from milestones.core import storage
 
     real_replace = os.replace
 
@@ -222,7 +222,7 @@ def test_detect_csv_is_safe_from_formula_injection(tmp_path, capsys):
 def test_inbox_never_claims_a_link_or_a_fifo(tmp_path, caplog):
     import os
 
-    from milestones.triggers import claim_next
+    from milestones.airflow.triggers import claim_next
 
     inbox, received = tmp_path / "inbox", tmp_path / "received"
     inbox.mkdir()
@@ -238,7 +238,7 @@ def test_inbox_never_claims_a_link_or_a_fifo(tmp_path, caplog):
 
 
 def test_object_storage_inbox_never_lists_a_link(tmp_path):
-    from milestones.sources import list_extracts
+    from milestones.ingest.sources import list_extracts
 
     (tmp_path / NAME).symlink_to("/etc/passwd")
     (tmp_path / "customers_2026-11-23.csv").write_text("customer_id\nC1\n", encoding="utf-8")

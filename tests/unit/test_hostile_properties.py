@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from milestones.checks import text_problem
-from milestones.extract import ExtractError, read_table
-from milestones.validation import validate_extract
+from milestones.ingest.checks import text_problem
+from milestones.ingest.extract import ExtractError, read_table
+from milestones.ingest.validation import validate_extract
 from tests.unit.test_hostile_corpus import OWN_HEADERS
 
 AS_OF = dt.date(2026, 11, 22)
@@ -170,9 +170,9 @@ def test_broken_files_fail_closed_without_quoting_a_cell(tmp_path, cells, defect
 @example(first="=?utf-8?q?Ann=0D=0ABcc:_attacker@evil.example=0D=0A?=", last="=?utf-8?b?DQpCY2M6IHhAZXZpbA==?=")
 def test_kept_names_never_add_a_header(first, last):
     """Any name validation keeps renders into an email with only the project's headers."""
-    from milestones.config import Settings
-    from milestones.delivery import build_mime
-    from milestones.rendering import Renderer, email_context
+    from milestones.core.config import Settings
+    from milestones.deliver.delivery import build_mime
+    from milestones.render.rendering import Renderer, email_context
 
     renderer = _renderer(Renderer, Settings().templates_dir)
     context = email_context({"first_name": first, "last_name": last, "customer_since": "2015-03-01"},

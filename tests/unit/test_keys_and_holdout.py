@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from milestones.events import _KEY_SALTS, event_key, event_keys
-from milestones.policy import in_holdout
+from milestones.decide.policy import in_holdout
+from milestones.detect.events import _KEY_SALTS, event_key, event_keys
 
 MASK = (1 << 64) - 1
 
@@ -137,7 +137,7 @@ def test_holdout_share_boundaries():
 def test_holdout_and_keys_are_the_same_in_another_process():
     # Python's own hash() of a str changes with PYTHONHASHSEED: a holdout or key built on it
     # would differ between the DAG's worker processes. Another interpreter, another seed.
-    code = ("import json, sys; from milestones.policy import in_holdout; from milestones.events import event_keys;"
+    code = ("import json, sys; from milestones.decide.policy import in_holdout; from milestones.detect.events import event_keys;"
             "ids = json.loads(sys.stdin.read());"
             "print(json.dumps([[c for c in ids if in_holdout(c, 0.05, 'milestones-holdout-v1')],"
             " list(event_keys(ids, ['birthday'] * len(ids), ['2026-11-22'] * len(ids)))]))")

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from milestones.ledger import Ledger
+from milestones.deliver.ledger import Ledger
 
 
 def row(key: str) -> dict:

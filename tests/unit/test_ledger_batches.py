@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-import milestones.ledger as ledger_module
-from milestones.ledger import Ledger
+import milestones.deliver.ledger as ledger_module
+from milestones.deliver.ledger import Ledger
 
 
 def _row(key: str, transport: str = "sendgrid") -> dict:

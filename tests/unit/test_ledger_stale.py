@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from milestones.ledger import Ledger, emails
+from milestones.deliver.ledger import Ledger, emails
 
 
 def _row(key: str) -> dict:

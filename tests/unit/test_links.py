@@ -10,8 +10,8 @@ import stat
 
 import pytest
 
-from milestones import links
-from milestones.config import load_settings
+from milestones.core import links
+from milestones.core.config import load_settings
 
 A = "a" * 40
 B = "b" * 40

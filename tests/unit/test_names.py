@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from milestones.catalog import load_catalog
-from milestones.names import display_name
-from milestones.preview import cases
-from milestones.rendering import Renderer
+from milestones.render.catalog import load_catalog
+from milestones.render.names import display_name
+from milestones.render.preview import cases
+from milestones.render.rendering import Renderer
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

@@ -9,7 +9,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milestones.delivery import OutboxTransport, build_mime
+from milestones.deliver.delivery import OutboxTransport, build_mime
 
 OWN_HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
                "X-Milestones-Customer-Id", "X-Milestones-Event", "X-Milestones-Key", "MIME-Version",
@@ -84,7 +84,7 @@ def test_no_value_adds_a_header_and_each_reads_back_as_given(subject, customer_i
 def test_body_base64_lines_are_76_characters_with_crlf_and_decode_back():
     import base64
 
-    from milestones.delivery import _base64_lines
+    from milestones.deliver.delivery import _base64_lines
 
     for size in (0, 1, 56, 57, 58, 113, 114, 115, 1000):
         text = ("é" * size)[:size]

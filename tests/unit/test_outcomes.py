@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from milestones import cli, outcomes
-from milestones.config import load_settings
+from milestones import cli
+from milestones.core.config import load_settings
+from milestones.measure import outcomes
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from milestones.config import load_settings
-from milestones.placeholders import PlaceholderLinks, check_real_send, reserved
+from milestones.core.config import load_settings
+from milestones.render.placeholders import PlaceholderLinks, check_real_send, reserved
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from milestones.policy import Policy, decide, in_holdout
+from milestones.decide.policy import Policy, decide, in_holdout
 
 DAY = dt.date(2026, 11, 22)
 

@@ -14,11 +14,12 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from milestones import pipeline, storage
-from milestones.config import Settings, load_settings
-from milestones.events import detect_events
-from milestones.ledger import Ledger
-from milestones.policy import DEFAULT_PRIORITY
+from milestones import pipeline
+from milestones.core import storage
+from milestones.core.config import Settings, load_settings
+from milestones.decide.policy import DEFAULT_PRIORITY
+from milestones.deliver.ledger import Ledger
+from milestones.detect.events import detect_events
 
 DAY = dt.date(2026, 11, 22)
 
@@ -220,7 +221,7 @@ def test_breaker_holds_the_type_in_the_decisions_until_approved(tmp_path):
 def test_missing_values_decide_nothing_by_accident():
     # A missing flag is not a yes: no opt-in recorded means no email; a missing deceased flag,
     # e-mail or stale mark blocks nothing by itself.
-    from milestones.policy import Policy, decide
+    from milestones.decide.policy import Policy, decide
 
     snapshot = pd.DataFrame({
         "customer_id": ["a", "b", "c", "d"], "email": ["a@example.org", "b@example.org", None, "d@example.org"],
@@ -242,8 +243,8 @@ def test_send_day_is_the_customers_own_date():
 
 
 def test_decide_stage_records_and_counts(tmp_path):
-    from milestones.feedback import Feedback
-    from milestones.policy import in_holdout
+    from milestones.decide.policy import in_holdout
+    from milestones.measure.feedback import Feedback
 
     settings = load_settings(data_dir=tmp_path / "data", holdout_share=0.5, holdout_salt="another-salt",
                              breaker_min_sends=2)
@@ -303,7 +304,7 @@ def test_breaker_judges_every_type_and_reads_old_records(quiet_settings):
 
 def test_customers_choices_from_the_preference_store_win(quiet_settings):
     """policy_for reads the preference center's store: unsubscribed, opted out of a type, paused."""
-    from milestones.preferences import Change, Preferences
+    from milestones.decide.preferences import Change, Preferences
 
     store = Preferences(quiet_settings.ledger_database_url)
     store.apply("u", Change(unsubscribed=True), "page")

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from milestones.policy import Policy, decide
-from milestones.preferences import Change, PreferenceError, Preferences, pause_until
+from milestones.decide.policy import Policy, decide
+from milestones.decide.preferences import Change, PreferenceError, Preferences, pause_until
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 

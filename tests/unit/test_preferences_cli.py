@@ -6,8 +6,8 @@ import csv
 import json
 
 from milestones.cli import main
-from milestones.config import load_settings
-from milestones.preferences import Change, Preferences
+from milestones.core.config import load_settings
+from milestones.decide.preferences import Change, Preferences
 
 
 def test_import_then_export(tmp_path, capsys):

@@ -8,14 +8,14 @@ import os
 import pyarrow as pa
 import pytest
 
-from milestones import profiles
 from milestones.cli import main
-from milestones.config import load_settings
-from milestones.extract import ExtractError
-from milestones.profiles import Column, ProfileError, parse_profile
-from milestones.sample import generate
-from milestones.sample_exports import write_profile_samples
-from milestones.validation import validate_extract
+from milestones.core.config import load_settings
+from milestones.ingest import profiles
+from milestones.ingest.extract import ExtractError
+from milestones.ingest.profiles import Column, ProfileError, parse_profile
+from milestones.ingest.sample import generate
+from milestones.ingest.sample_exports import write_profile_samples
+from milestones.ingest.validation import validate_extract
 
 pytestmark = pytest.mark.unit
 AS_OF = dt.date(2026, 11, 22)
@@ -187,7 +187,7 @@ def test_builtin_profile_maps_its_sample_export_back_to_the_contract(name, tmp_p
 
 
 def test_profile_selection_explicit_prefix_rule_and_setting(tmp_path):
-    from milestones.extract import snapshot_date_from_name
+    from milestones.ingest.extract import snapshot_date_from_name
 
     assert snapshot_date_from_name("sf_customers_2026-11-22.csv") == AS_OF  # the watchers claim prefixed names
     settings = load_settings(data_dir=tmp_path, extract_profile_rules="sf=salesforce, hs=hubspot")

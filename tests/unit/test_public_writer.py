@@ -8,8 +8,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from milestones.feedback import Feedback
-from milestones.preferences import Change, PreferenceError, Preferences
+from milestones.decide.preferences import Change, PreferenceError, Preferences
+from milestones.measure.feedback import Feedback
 from milestones.public.writer import BUSY_CHUNK, CHUNK, Writer
 
 pytestmark = pytest.mark.unit

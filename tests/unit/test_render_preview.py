@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from milestones.catalog import load_catalog
-from milestones.preview import variants_for, write_gallery
+from milestones.render.catalog import load_catalog
+from milestones.render.preview import variants_for, write_gallery
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"

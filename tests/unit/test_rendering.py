@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from milestones.delivery import build_mime, sendgrid_payload
-from milestones.rendering import Renderer, RenderError, email_context, language_chain
+from milestones.deliver.delivery import build_mime, sendgrid_payload
+from milestones.render.rendering import Renderer, RenderError, email_context, language_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -110,7 +110,7 @@ def test_dates_numbers_and_ordinals_follow_the_locale(renderer):
         assert expected in r.html and expected in r.text, (locale, r.text)
     env = renderer.env
     ordinals = env.from_string("{% for n in [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 50, 101] %}{{ n|ordinal }} {% endfor %}")
-    from milestones.rendering import babel_locale
+    from milestones.render.rendering import babel_locale
 
     assert ordinals.render(babel_locale=babel_locale("en", "en")).split() == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "50th", "101st"]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from milestones.ingest.sample import generate
 from milestones.pipeline import send_at_for
-from milestones.sample import generate
 
 
 def test_generator_is_deterministic():

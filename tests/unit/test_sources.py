@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from milestones import sources
-from milestones.triggers import ObjectStorageInboxTrigger
+from milestones.airflow.triggers import ObjectStorageInboxTrigger
+from milestones.ingest import sources
 
 NAME = "customers_2026-11-22.csv"
 
@@ -181,7 +181,7 @@ def test_a_claim_of_another_host_is_left_alone(inbox, tmp_path, caplog):
     assert sources.claim(extract, None, received) is None  # that host may only be slow
     assert (inbox / NAME).is_file() and not (received / NAME).exists()  # not lost: still in the inbox
     os.utime(marker, (1_700_000_000, 1_700_000_000))
-    with caplog.at_level("WARNING", logger="milestones.sources"):
+    with caplog.at_level("WARNING", logger="milestones.ingest.sources"):
         assert sources.claim(extract, None, received) is None
     assert f"delete {marker}" in caplog.text
     marker.unlink()  # what the operator does once that host is known to be gone
@@ -230,7 +230,7 @@ def test_a_relative_file_url_is_refused_clearly(tmp_path):
 
 
 def test_the_extract_param_may_be_a_url(inbox, tmp_path):
-    from milestones.tasks import locate_extract
+    from milestones.airflow.tasks import locate_extract
 
     (inbox / NAME).write_text("a")
     assert locate_extract({"params": {"extract": f"file://{inbox}/{NAME}"}}) == str(inbox / NAME)
@@ -243,7 +243,7 @@ def test_trigger_serializes_and_yields_the_claimed_path(inbox, tmp_path):
     trigger = ObjectStorageInboxTrigger(url=url_of(inbox), conn_id="aws_default", received=str(received),
                                         poke_interval=0.01)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "milestones.triggers.ObjectStorageInboxTrigger"
+    assert classpath == "milestones.airflow.triggers.ObjectStorageInboxTrigger"
     assert ObjectStorageInboxTrigger(**kwargs).serialize() == (classpath, kwargs)
 
     async def first_event():

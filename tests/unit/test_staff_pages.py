@@ -8,9 +8,10 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from milestones import storage, tasks
-from milestones.triggers import claim_next
-from milestones.web import create_app
+from milestones.airflow import tasks
+from milestones.airflow.triggers import claim_next
+from milestones.core import storage
+from milestones.staff import create_app
 from tests.staff import staff_app
 
 pytestmark = pytest.mark.unit

@@ -6,8 +6,8 @@ import os
 
 import pandas as pd
 
-from milestones import storage
-from milestones.triggers import InboxTrigger, claim_next
+from milestones.airflow.triggers import InboxTrigger, claim_next
+from milestones.core import storage
 
 
 def test_atomic_parquet_roundtrip(tmp_path):
@@ -72,7 +72,7 @@ def test_trigger_yields_the_claimed_path(tmp_path):
     (inbox / "customers_2026-11-22.parquet").write_bytes(b"PAR1")
     trigger = InboxTrigger(inbox=str(inbox), received=str(tmp_path / "received"), poke_interval=0.01)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "milestones.triggers.InboxTrigger" and InboxTrigger(**kwargs).inbox == str(inbox)
+    assert classpath == "milestones.airflow.triggers.InboxTrigger" and InboxTrigger(**kwargs).inbox == str(inbox)
 
     async def first_event():
         async for event in trigger.run():

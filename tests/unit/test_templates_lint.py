@@ -16,10 +16,10 @@ from pathlib import Path
 import markupsafe
 import pytest
 
-from milestones.catalog import load_catalog
-from milestones.names import display_name
-from milestones.preview import variants_for
-from milestones.rendering import SUFFIX, Renderer, email_context
+from milestones.render.catalog import load_catalog
+from milestones.render.names import display_name
+from milestones.render.preview import variants_for
+from milestones.render.rendering import SUFFIX, Renderer, email_context
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"

@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from milestones.delivery import Outcome, deliver
-from milestones.ledger import Ledger
-from milestones.sendgrid_transport import SendGridTransport
+from milestones.deliver.delivery import Outcome, deliver
+from milestones.deliver.ledger import Ledger
+from milestones.deliver.sendgrid_transport import SendGridTransport
 from tests.servers.fault_server import FaultServer
 
 ATTEMPTS = 3
@@ -90,7 +90,7 @@ def test_an_error_body_in_several_pieces_is_recorded_whole(send):
 
 
 def test_a_header_is_found_by_its_whole_name_only():
-    from milestones.sendgrid_transport import _header
+    from milestones.deliver.sendgrid_transport import _header
 
     lines = [b"HTTP/1.1 202 Accepted\r\n", b"X-Message-Id:abc\r\n", b"Content-Type: text/plain\r\n",
              b"X-Message-Idx: no\r\n", b"x-message-id\r\n", b"\r\n"]
@@ -159,7 +159,7 @@ def test_a_reused_connection_closed_without_an_answer_is_never_resent(guarded, s
     """libcurl resends a request by itself when a reused connection closes before any byte of
     the answer. The transport refuses that second start: unknown, one request. Without the
     guard (the second case) the server gets the email twice: the guard is what prevents it."""
-    from milestones import sendgrid_transport
+    from milestones.deliver import sendgrid_transport
 
     if not guarded:
         monkeypatch.setattr(sendgrid_transport._Slot, "_prereq", lambda self, *conn: 0)
@@ -205,7 +205,7 @@ def test_a_failing_send_loop_leaves_nothing_waiting(server, monkeypatch):
     thread is still ending (it reports, then closes its handles: slowed down here)."""
     import pycurl
 
-    from milestones import sendgrid_transport
+    from milestones.deliver import sendgrid_transport
 
     t = transport(server.url)
     failing = {"on": True}
@@ -291,7 +291,7 @@ def test_an_email_that_cannot_be_encoded_fails_without_a_request(server):
 
 
 def test_a_long_error_body_is_cut_to_300_characters():
-    from milestones.sendgrid_transport import _short
+    from milestones.deliver.sendgrid_transport import _short
 
     assert _short(b"x" * 301) == "x" * 300
     assert _short("y" * 300) == "y" * 300
@@ -408,7 +408,7 @@ class Meeting:
 
 
 def test_a_transport_without_start_sends_on_at_most_eight_threads(tmp_path):
-    from milestones.delivery import MAX_THREADS
+    from milestones.deliver.delivery import MAX_THREADS
 
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
     t = Meeting(MAX_THREADS)  # the sends only pass in groups of eight: all eight threads are used
@@ -421,8 +421,8 @@ def test_a_transport_without_start_sends_on_at_most_eight_threads(tmp_path):
 
 def test_an_email_not_accepted_is_logged_with_its_reason_and_a_masked_address(tmp_path, caplog):
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
-    caplog.set_level(logging.WARNING, logger="milestones.delivery")
+    caplog.set_level(logging.WARNING, logger="milestones.deliver.delivery")
     assert deliver([message("good"), message("boom")], Raising(), ledger) == {"sent": 1, "unknown": 1}
-    assert [r.getMessage() for r in caplog.records if r.name == "milestones.delivery"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "milestones.deliver.delivery"] == [
         "email boom to b***@example.com: unknown (ConnectionResetError: lost after the claim)"]
     assert ledger.get("good")["transport"] == ledger.get("boom")["transport"] == "raising"

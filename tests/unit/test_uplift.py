@@ -15,8 +15,8 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from milestones import uplift
-from milestones.attribution import attribute
+from milestones.measure import uplift
+from milestones.measure.attribution import attribute
 
 pytestmark = pytest.mark.unit
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from milestones.extract import ExtractError, read_extract
-from milestones.validation import validate_frame
+from milestones.ingest.extract import ExtractError, read_extract
+from milestones.ingest.validation import validate_frame
 
 AS_OF = dt.date(2026, 11, 22)
 GOOD = {
@@ -229,7 +229,7 @@ def test_chunks_change_nothing_but_memory(table_result, tmp_path):
 def test_dates_parse_exactly():
     import pyarrow as pa
 
-    from milestones.validation import parse_dates
+    from milestones.ingest.validation import parse_dates
 
     texts = ["2024-02-29", "2023-02-29", "1980-02-30", "1980-04-31", "1980-04-30", "0001-01-01",
              "0000-01-01", "9999-12-31", " 980-05-17", "1980-5-17", "1980-05-1 ", "1980/05/17", None]
@@ -252,7 +252,7 @@ def test_far_dates_keep_their_meaning():
 def test_stage_streams_snapshot_only_when_the_gate_passes(tmp_path):
     import pyarrow.parquet as pq
 
-    from milestones.validation import validate_extract
+    from milestones.ingest.validation import validate_extract
 
     rows = [{**GOOD, "customer_id": f"C{i}", "email": f"c{i}@example.com"} for i in range(10)]
     rows[4]["email"] = "broken"
@@ -279,7 +279,7 @@ def test_email_fast_path_agrees_with_email_validator(local, domain):
     """The vectorised fast path never accepts what email-validator rejects (and vice versa)."""
     import pyarrow as pa
 
-    from milestones.checks import email_problem, invalid_emails
+    from milestones.ingest.checks import email_problem, invalid_emails
 
     address = f"{local}@{domain}"
     flagged = invalid_emails(pa.chunked_array([pa.array([address], pa.large_string())])).to_pylist()[0]
@@ -287,7 +287,7 @@ def test_email_fast_path_agrees_with_email_validator(local, domain):
 
 
 def test_data_docs_build_renders_the_new_extracts_page_and_the_index_not_every_page_again(tmp_path):
-    from milestones.validation import write_data_docs
+    from milestones.ingest.validation import write_data_docs
 
     first = validate_frame(_frame([GOOD]), as_of=AS_OF, extract_name="customers_2026-11-21.csv")
     page = write_data_docs(first.gx_results, tmp_path, "customers_2026-11-21.csv")

@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from milestones.config import Settings
-from milestones.validation import validate_frame
+from milestones.core.config import Settings
+from milestones.ingest.validation import validate_frame
 from tests.unit.test_validation import AS_OF, GOOD
 
 DAY = pd.Timestamp(AS_OF)

@@ -21,9 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from milestones.checks import unknown_timezones
-from milestones.contract import ALL_COLUMNS
-from milestones.validation import (
+from milestones.core.contract import ALL_COLUMNS
+from milestones.ingest.checks import unknown_timezones
+from milestones.ingest.validation import (
     ValidationResult,
     _gate,
     _years_from,

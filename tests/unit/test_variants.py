@@ -9,9 +9,10 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from milestones import cli, variants
-from milestones.catalog import approval_gate, content_hash, load_catalog
-from milestones.rendering import Renderer
+from milestones import cli
+from milestones.render import variants
+from milestones.render.catalog import approval_gate, content_hash, load_catalog
+from milestones.render.rendering import Renderer
 from tests.staff import staff_app
 
 pytestmark = pytest.mark.unit
@@ -52,7 +53,7 @@ def test_each_variant_is_approved_on_its_own(own_templates, capsys):
     assert last["birthday/short"]["by"] == "Mari Tamm"
     assert approval_gate(own_templates)("birthday", "short") is None
     renderer = Renderer(own_templates)
-    from milestones.preview import sample_context
+    from milestones.render.preview import sample_context
 
     context = sample_context("birthday", "en", 37, 0)
     assert renderer.render("birthday", "en", context, variant="short").subject == \
@@ -127,7 +128,7 @@ def test_render_stage_assigns_variants_and_uplift_reports_them(own_templates):
     load_catalog(own_templates).approve("birthday", "t", variant="short")
     import pandas as pd
 
-    from milestones.config import load_settings
+    from milestones.core.config import load_settings
 
     settings = load_settings(templates_dir=own_templates)
     frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(400)], "event_type": "birthday"})
@@ -135,7 +136,7 @@ def test_render_stage_assigns_variants_and_uplift_reports_them(own_templates):
     assert set(arms) == {"base", "short"} and abs((arms == "short").mean() - 0.5) < 0.1
     other = variants.assigner(settings)(frame.assign(event_type="retirement"))
     assert (other == "base").all()
-    from milestones import uplift
+    from milestones.measure import uplift
 
     rows = uplift.table(pd.DataFrame({"event_type": "birthday", "locale": "en", "variant": arms,
                                       "group": np.where(np.arange(400) % 10 == 0, "holdout", "contacted"),

@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from milestones.config import Settings
-from milestones.feedback import BadSignature, verify_signature
+from milestones.core.config import Settings
+from milestones.measure.feedback import BadSignature, verify_signature
 
 NOW = 1_800_000_000.0
 BODY = b'[{"event": "delivered", "key": "k1"}]'

@@ -26,9 +26,9 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from milestones import links
-from milestones.config import Settings, load_settings
-from milestones.preferences import LANGUAGES, Change, Preferences, State, pause_until
+from milestones.core import links
+from milestones.core.config import Settings, load_settings
+from milestones.decide.preferences import LANGUAGES, Change, Preferences, State, pause_until
 from milestones.public import csrf, pages
 from milestones.public.bodies import read_capped
 from milestones.public.writer import Writer
@@ -41,7 +41,7 @@ class PublicApp:
     """The state one server process shares between requests."""
 
     def __init__(self, settings: Settings):
-        from milestones.events import load_rules
+        from milestones.detect.events import load_rules
 
         self.settings = settings
         self.keys = links.load_keys(settings.data_dir)
@@ -59,7 +59,7 @@ class PublicApp:
         self.writer.close()
 
     def _feedback(self):
-        from milestones.feedback import Feedback
+        from milestones.measure.feedback import Feedback
 
         return Feedback(self.settings.ledger_database_url, asm_group_id=self.settings.asm_group_id)
 

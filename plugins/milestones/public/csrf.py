@@ -15,7 +15,7 @@ import hmac
 import time
 from urllib.parse import urlsplit
 
-from milestones.links import LinkKeys
+from milestones.core.links import LinkKeys
 
 LIFETIME = 24 * 3600
 

@@ -16,8 +16,8 @@ from typing import Any
 import jinja2
 from starlette.responses import HTMLResponse
 
-from milestones.preferences import LANGUAGES, PAUSE_MONTHS, State
-from milestones.rendering import language_chain
+from milestones.decide.preferences import LANGUAGES, PAUSE_MONTHS, State
+from milestones.render.rendering import language_chain
 
 HERE = Path(__file__).parent
 LANGUAGE_NAMES = {"en": "English", "fi": "suomi", "et": "eesti", "zh": "中文"}
@@ -87,7 +87,7 @@ def _message_body(lang: str, heading_key: str, text_key: str, confirm: bool) -> 
 def preferences_page(*, lang: str, state: State, email: str, email_language: str, event_types: list[str],
                      csrf: str, action: str, today: dt.date, done: str = "", error: str = "",
                      focus_unsubscribe: bool = False, status: int = 200) -> HTMLResponse:
-    from milestones.logsafe import mask_email
+    from milestones.core.logsafe import mask_email
 
     t = texts(lang)
     paused = state.paused(today)

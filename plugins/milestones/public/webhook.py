@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
-from milestones.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_delivery
+from milestones.measure.feedback import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_delivery
 from milestones.public.bodies import read_capped
 from milestones.public.writer_process import WriterProcess, WriterStopped
 

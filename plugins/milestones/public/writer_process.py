@@ -175,8 +175,8 @@ def _serve(jobs, hooks, answers, url: str, asm_group_id: int, public_key: str, r
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops the writer in order
 
-    from milestones.feedback import Feedback, parse_delivery
-    from milestones.preferences import Preferences
+    from milestones.decide.preferences import Preferences
+    from milestones.measure.feedback import Feedback, parse_delivery
     from milestones.public.writer import Writer
 
     sending = threading.Lock()

@@ -1,0 +1,104 @@
+"""Contact policy: who is contacted, applied in one place, one recorded reason per event.
+
+Rules run in this order, and the first that matches decides: deceased,
+the customer's own choices from the preference center (unsubscribed,
+opted_out_of_type, paused: they win over ``marketing_opt_in = true`` in a
+later extract, since the CRM lags behind the customer), no_opt_in, suppressed, stale, quiet_day, holdout, frequency_cap,
+lower_priority_same_day (one email per customer and day, by priority);
+and every event gets a row in the decisions file, sent or not, so
+``milestones why`` can always explain it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+SEND = "send"
+SKIP = "skip"
+#: When several events fall on a customer together, one email: the highest priority wins.
+DEFAULT_PRIORITY = (
+    "retirement",
+    "marriage",
+    "new_child",
+    "graduation",
+    "birthday",
+    "wedding_anniversary",
+    "customer_anniversary",
+)
+
+@dataclass(frozen=True)
+class PolicyView:
+    """The customers' own choices the policy applies (see :mod:`milestones.decide.preferences`)."""
+
+    unsubscribed: frozenset[str] = frozenset()
+    opted_out: dict[str, frozenset[str]] = field(default_factory=dict)
+    paused: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Policy:
+    priority: tuple[str, ...] = DEFAULT_PRIORITY
+    holdout_share: float = 0.0
+    holdout_salt: str = "milestones-holdout-v1"
+    quiet_dates: frozenset[dt.date] = frozenset()
+    #: Addresses (lower case) that unsubscribed, bounced or reported spam.
+    suppressed: frozenset[str] = frozenset()
+    #: Customers already sent a milestone email within the frequency cap.
+    recently_contacted: frozenset[str] = field(default_factory=frozenset)
+    #: The customers' own choices (preference center, one-click, webhook, CRM import).
+    preferences: PolicyView = field(default_factory=PolicyView)
+
+
+def in_holdout(customer_id: str, share: float, salt: str) -> bool:
+    """Stable membership: the same customer is in (or out) of the holdout on every run."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{salt}\x1f{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None = None,
+           *, as_of: dt.date | None = None) -> pd.DataFrame:
+    """Return ``events`` with ``decision`` (send/skip) and ``reason`` columns."""
+    import numpy as np
+
+    policy = policy or Policy()
+    people = snapshot.set_index("customer_id")[["marketing_opt_in", "deceased", "email"]]
+    out = events.join(people, on="customer_id")
+    reason = np.full(len(out), "", dtype=object)
+
+    def apply(mask, why):
+        mask = np.asarray(mask, dtype=bool) & (reason == "")
+        reason[mask] = why
+
+    apply(out["deceased"].fillna(False), "deceased")
+    chosen = policy.preferences
+    apply(out["customer_id"].isin(chosen.unsubscribed), "unsubscribed")
+    if chosen.opted_out:
+        pairs = {f"{cid}\x1f{t}" for cid, types in chosen.opted_out.items() for t in types}
+        apply((out["customer_id"].astype(str) + "\x1f" + out["event_type"].astype(str)).isin(pairs),
+              "opted_out_of_type")
+    apply(out["customer_id"].isin(chosen.paused), "paused")
+    apply(~out["marketing_opt_in"].fillna(False).astype(bool), "no_opt_in")
+    apply(out["email"].str.lower().isin(policy.suppressed).fillna(False), "suppressed")
+    if "stale" in out.columns:  # found by a catch-up run, too late to be welcome
+        apply(out["stale"].fillna(False), "stale")
+    if as_of is not None and as_of in policy.quiet_dates:
+        apply(np.ones(len(out), dtype=bool), "quiet_day")
+    ids = out["customer_id"].to_numpy()
+    apply([in_holdout(c, policy.holdout_share, policy.holdout_salt) for c in ids], "holdout")
+    apply(out["customer_id"].isin(policy.recently_contacted), "frequency_cap")
+    rank = out["event_type"].map({t: i for i, t in enumerate(policy.priority)}).fillna(len(policy.priority))
+    candidates = out.assign(_rank=rank.to_numpy(), _ok=(reason == ""))
+    best = (candidates[candidates["_ok"]].sort_values(["customer_id", "_rank", "event_date"])
+            .drop_duplicates("customer_id")["key"])
+    apply((reason == "") & ~out["key"].isin(best).to_numpy(), "lower_priority_same_day")
+    out["decision"] = np.where(reason == "", SEND, SKIP)
+    out["reason"] = reason
+    return out.drop(columns=["marketing_opt_in", "deceased", "email"])
