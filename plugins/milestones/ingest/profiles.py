@@ -475,7 +475,7 @@ def _parse_datetime(values, column: Column):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from milestones.ingest.validation import parse_exact
+    from milestones.ingest.dates import parse_exact
 
     fmt = column.datetime
     if fmt == ISO8601 and column.timezone == "UTC":
