@@ -37,9 +37,10 @@ DECIDING: dict[str, list[str]] = {
     "milestones.measure.feedback": ["x_verify_signature"],
     "milestones.pipeline": ["x_policy_for", "x_circuit_breaker", "x_decide_stage"],
     # The rules and the gate, without GX: the helper columns GX checks, and the gate's verdict.
-    "milestones.ingest.validation": ["x_build_rules", "x_repeated_ids", "x_parse_dates", "x_parse_exact", "x__ns_range",
-                              "x__date_helpers", "x__years_from", "x__out_of_range", "x__boolean_helpers",
-                              "x__gate"],
+    "milestones.ingest.rules": ["x_build_rules", "x__out_of_range"],
+    "milestones.ingest.dates": ["x_parse_dates", "x_parse_exact", "x_ns_range", "x_years_from"],
+    "milestones.ingest.prepare": ["x_repeated_ids", "x__date_helpers", "x__boolean_helpers"],
+    "milestones.ingest.verdict": ["x_gate"],
     "milestones.ingest.checks": ["x_region_timezones", "x_unknown_timezones", "x_failing_values", "x_keep_where"],
     # The outcome mapping: HTTP status / exception -> accepted, retried, pending, failed, unknown.
     "milestones.deliver.sendgrid_transport": [f"x{SEP}SendGridTransport{SEP}_verdict",
@@ -47,8 +48,10 @@ DECIDING: dict[str, list[str]] = {
                                       f"x{SEP}_Loop{SEP}_end", "x__header", "x__short"],
     "milestones.deliver.delivery": ["x_attempt", "x__starter", "x__result"],
 }
-#: Scored together: the validation rules' value checks (time zones...) live in checks.py.
-GROUPS = {"milestones.ingest.checks": "milestones.ingest.validation"}
+#: Scored together as validation: the rules, their parsers, helper columns, value checks and the gate.
+GROUPS = {module: "milestones.ingest.validation" for module in (
+    "milestones.ingest.checks", "milestones.ingest.rules", "milestones.ingest.dates",
+    "milestones.ingest.prepare", "milestones.ingest.verdict")}
 
 
 def patterns() -> list[str]:
