@@ -15,21 +15,33 @@ AS_OF ?= 2026-11-22
 SAMPLES := plugins/milestones/samples
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-# Extras the environment was built with (e.g. `make setup EXTRAS=deploy`), remembered in
-# $(VENV)/.extras so that a later `make` (after pyproject.toml or uv.lock changed) syncs
-# with them again instead of uninstalling them.
-EXTRAS_FILE := $(VENV)/.extras
+export NO_MKDOCS_2_WARNING := 1
+# Extras the environment is built with (e.g. `make setup EXTRAS=deploy`), remembered in
+# .venv.extras so that a later `make` (after pyproject.toml or uv.lock changed) syncs with them
+# again instead of uninstalling them. The file is rewritten only when EXTRAS changes, which
+# makes the environment out of date: `make setup EXTRAS=deploy` after `make run` installs them.
+EXTRAS_FILE := .venv.extras
 EXTRAS ?= $(shell cat $(EXTRAS_FILE) 2>/dev/null)
+$(shell [ "$$(cat $(EXTRAS_FILE) 2>/dev/null)" = "$(strip $(EXTRAS))" ] || echo "$(strip $(EXTRAS))" > $(EXTRAS_FILE))
+$(EXTRAS_FILE): ; @echo "$(strip $(EXTRAS))" > $@
 
-.PHONY: run test setup test-deps lint unit dag e2e bench mutation airflow clean
+.PHONY: run test setup test-deps lint docs unit dag e2e bench mutation airflow clean
 
 run: setup
 	$(BIN)/milestones run --extract $(SAMPLES)/customers_$(AS_OF).csv \
 	    --previous $(SAMPLES)/customers_2026-11-21.csv --as-of $(AS_OF) --data-dir $(DATA_DIR)
-	@echo "emails written to $(DATA_DIR)/outbox/ ; run summary in $(DATA_DIR)/runs/$(AS_OF).json"
+	@echo ""
+	@echo "Done: the emails are in $(DATA_DIR)/outbox/ (one .eml each), the run summary in $(DATA_DIR)/runs/$(AS_OF).json."
+	@echo "Next:"
+	@echo "  .venv/bin/milestones why C000001 --data-dir $(DATA_DIR)   every decision for one customer, with its reason"
+	@echo "  make airflow                  the Airflow UI with the DAGs, the runs, the template gallery and the results page"
+	@echo "  .venv/bin/milestones serve --data-dir $(DATA_DIR)          the customers' side: unsubscribe and preference pages (port 8765)"
+	@echo "  README.md and docs/ (.venv/bin/mkdocs serve)   walkthroughs for data engineers, marketing and customers"
 
 test: setup test-deps
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mkdocs build --strict --quiet --site-dir $(TOOLS)/site
 	$(BIN)/pytest -m unit
 	$(BIN)/pytest -m dag
 	$(BIN)/pytest -m e2e
@@ -42,10 +54,9 @@ $(UV):
 
 # Bytecode is compiled at build time (site-packages by uv, the project's own code by
 # compileall): with PYTHONDONTWRITEBYTECODE=1 every process would recompile Airflow and GX.
-$(BIN)/milestones: $(UV) pyproject.toml uv.lock
+$(BIN)/milestones: $(UV) pyproject.toml uv.lock $(EXTRAS_FILE)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(foreach e,$(EXTRAS),--extra $(e))
 	$(BIN)/python -m compileall -q plugins dags benchmarks
-	@echo "$(EXTRAS)" > $(EXTRAS_FILE)
 	@touch $@
 
 test-deps: setup
@@ -53,6 +64,10 @@ test-deps: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
 
 unit: setup ; $(BIN)/pytest -m unit
 dag: setup ; $(BIN)/pytest -m dag
@@ -70,4 +85,4 @@ airflow: setup
 	bash scripts/airflow-standalone.sh
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(DATA_DIR) airflow_home node_modules mutants
+	rm -rf $(VENV) $(TOOLS) $(EXTRAS_FILE) site $(DATA_DIR) airflow_home node_modules mutants

@@ -16,17 +16,10 @@ from typing import Any
 
 from milestones.core import storage
 from milestones.core.config import Settings
-from milestones.ingest.extract import ExtractError, snapshot_date_from_name
+from milestones.ingest.errors import ExtractError, GateFailed  # noqa: F401 - GateFailed re-exported
+from milestones.ingest.extract import snapshot_date_from_name
 
 log = logging.getLogger(__name__)
-
-
-class GateFailed(Exception):
-    """The validation gate stopped the file: nothing downstream may run on it."""
-
-    def __init__(self, message: str, summary: dict[str, Any]):
-        super().__init__(message)
-        self.summary = summary
 
 
 def _day(value: dt.date | str) -> dt.date:

@@ -12,13 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from milestones.core.contract import FILENAME_PATTERN, REQUIRED_COLUMNS
+from milestones.ingest.errors import ExtractError  # noqa: F401 - re-exported: callers catch it here
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-
-class ExtractError(Exception):
-    """The file as a whole cannot be accepted (the validation gate fails closed)."""
 
 
 def snapshot_date_from_name(path: Path | str, pattern=FILENAME_PATTERN) -> dt.date | None:
@@ -30,27 +27,6 @@ def snapshot_date_from_name(path: Path | str, pattern=FILENAME_PATTERN) -> dt.da
         return dt.date.fromisoformat(match.group("date" if "date" in pattern.groupindex else 1))
     except ValueError:
         return None
-
-
-def _check_utf8(path: Path) -> None:
-    """Reject a file that is not UTF-8, naming the first offending byte."""
-    with open(path, "rb") as fh:
-        offset = 0
-        decoder = __import__("codecs").getincrementaldecoder("utf-8")()
-        while chunk := fh.read(1 << 22):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                pos = offset + exc.start
-                raise ExtractError(
-                    f"{path.name}: not UTF-8 (byte 0x{chunk[exc.start]:02x} at offset {pos}); "
-                    "re-export the extract as UTF-8 (Latin-1/Windows-1252 are not accepted)"
-                ) from None
-            offset += len(chunk)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise ExtractError(f"{path.name}: not UTF-8 (truncated multi-byte sequence at end)") from None
 
 
 def read_header(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None) -> list[str]:
@@ -119,7 +95,7 @@ def _read_csv(path: Path, encoding: str = "utf-8", csv_options: dict | None = No
         )
     except pa.ArrowInvalid as exc:
         if "utf8" in str(exc).lower() and encoding == "utf-8":
-            _check_utf8(path)
+            intake.check_utf8(path)
         problem = intake.locate_csv_problem(path, encoding, dialect(csv_options))
         raise ExtractError(f"{path.name}: unreadable as CSV: {problem}") from None
 
@@ -183,7 +159,7 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
         raise ExtractError(f"{path.name}: unreadable ({exc.strerror or type(exc).__name__})") from None
     except Exception as exc:  # pyarrow raises many types for a broken file
         if "utf8" in str(exc).lower() and suffix != ".parquet":
-            _check_utf8(path)  # raises with the offset of the first bad byte
+            intake.check_utf8(path)  # raises with the offset of the first bad byte
         # The exception's text may quote data: only its kind is shown.
         raise ExtractError(f"{path.name}: unreadable as {suffix.lstrip('.')} ({type(exc).__name__})") from None
     if table.num_rows == 0:

@@ -20,7 +20,7 @@ import os
 import stat
 from pathlib import Path
 
-from milestones.ingest.extract import ExtractError
+from milestones.ingest.errors import ExtractError
 
 #: Contract columns plus room for many unknown ones; a file with more is not a CRM extract
 #: (20,000 columns would be refused here at once instead of crawling through validation).
@@ -124,8 +124,27 @@ def locate_csv_problem(path: Path, encoding: str = "utf-8", dialect: dict | None
         except UnicodeDecodeError:
             if encoding != "utf-8":
                 return f"not {encoding} (the profile's declared encoding)"
-            from milestones.ingest.extract import _check_utf8
-
-            _check_utf8(path)  # raises, naming the first bad byte and its offset
+            check_utf8(path)  # raises, naming the first bad byte and its offset
             raise
     return "malformed CSV"
+
+
+def check_utf8(path: Path) -> None:
+    """Reject a file that is not UTF-8, naming the first offending byte."""
+    with open(path, "rb") as fh:
+        offset = 0
+        decoder = __import__("codecs").getincrementaldecoder("utf-8")()
+        while chunk := fh.read(1 << 22):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                pos = offset + exc.start
+                raise ExtractError(
+                    f"{path.name}: not UTF-8 (byte 0x{chunk[exc.start]:02x} at offset {pos}); "
+                    "re-export the extract as UTF-8 (Latin-1/Windows-1252 are not accepted)"
+                ) from None
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ExtractError(f"{path.name}: not UTF-8 (truncated multi-byte sequence at end)") from None

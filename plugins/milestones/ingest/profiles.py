@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milestones.core.contract import ALL_COLUMNS, BOOLEAN_COLUMNS, DATE_COLUMNS, REQUIRED_COLUMNS
-from milestones.ingest.extract import ExtractError
+from milestones.ingest.errors import ExtractError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa

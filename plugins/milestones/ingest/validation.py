@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from milestones.ingest.data_docs import write_data_docs
 from milestones.ingest.dates import parse_dates, parse_exact
 from milestones.ingest.dates import years_from as _years_from
-from milestones.ingest.extract import ExtractError, to_pandas
+from milestones.ingest.errors import ExtractError
+from milestones.ingest.extract import to_pandas
 from milestones.ingest.gx_suite import RESULT_FORMAT, Suite, batch_of, merge_results
 from milestones.ingest.prepare import Prepared, normalise, prepare, repeated_ids
 from milestones.ingest.rules import (

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from milestones.core import storage
-from milestones.ingest.extract import ExtractError
+from milestones.ingest.errors import ExtractError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -111,12 +111,13 @@ def validate_outcomes(path: Path, day: dt.date, settings: Settings) -> dict[str,
     """Read, validate, quarantine and gate one outcomes extract; store its valid rows.
 
     Raises :class:`milestones.ingest.extract.ExtractError` for a file that cannot be read at all and
-    :class:`milestones.pipeline.GateFailed` (after writing the quarantine and the summary)
+    :class:`milestones.ingest.errors.GateFailed` (after writing the quarantine and the summary)
     when the gate stops the file.
     """
     import numpy as np
     import pyarrow as pa
 
+    from milestones.ingest.errors import GateFailed
     from milestones.ingest.extract import read_table
     from milestones.ingest.validation import (
         Prepared,
@@ -128,7 +129,6 @@ def validate_outcomes(path: Path, day: dt.date, settings: Settings) -> dict[str,
         quarantine_rows,
         write_data_docs,
     )
-    from milestones.pipeline import GateFailed
 
     table = read_table(path, required=REQUIRED_COLUMNS)
     result = ValidationResult(valid=None, quarantine=None, rows=table.num_rows)
