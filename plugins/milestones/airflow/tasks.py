@@ -67,7 +67,7 @@ def _archived_extract(source: str) -> str:
 def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
     """Validate and publish the snapshot; the asset event carries its path and date."""
     from milestones.airflow.assets import SNAPSHOT
-    from milestones.ingest.extract import ExtractError
+    from milestones.ingest.errors import ExtractError
 
     settings = load_settings()
     try:
@@ -94,7 +94,7 @@ def route(extract: str) -> str:
 
 def load_outcomes(extract: str) -> dict[str, Any]:
     """Validate and store an outcomes extract (no snapshot asset: detection does not run on it)."""
-    from milestones.ingest.extract import ExtractError
+    from milestones.ingest.errors import ExtractError
     from milestones.measure import outcomes
 
     settings = load_settings()

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from milestones.ingest.extract import ExtractError
+    from milestones.ingest.errors import ExtractError
     from milestones.pipeline import GateFailed
 
     if argv is None:  # the command itself, not a caller in a process that goes on

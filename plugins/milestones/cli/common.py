@@ -52,7 +52,7 @@ def source_arg(value: str) -> Path | str:
 def local_file(extract: Path | str | None, settings) -> Path | None:
     """A local file for ``extract``: URLs are copied into data_dir/received/ first."""
     from milestones.ingest import sources
-    from milestones.ingest.extract import ExtractError
+    from milestones.ingest.errors import ExtractError
 
     if extract is None:
         return None
@@ -67,7 +67,7 @@ def local_file(extract: Path | str | None, settings) -> Path | None:
 
 def existing(path: Path | None) -> Path | None:
     """``path`` if something is there (a broken link counts: the file gate names it), else the gate error."""
-    from milestones.ingest.extract import ExtractError
+    from milestones.ingest.errors import ExtractError
 
     if path is not None and not (path.exists() or path.is_symlink()):
         raise ExtractError(f"{path}: no such file")
