@@ -38,9 +38,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
+_VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+if __name__ == "__main__" and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve() and _VENV_PYTHON.exists():
+    # `python scripts/distributed.py` with the system's python: run again in the project's venv
+    # (Airflow, Celery and the project are installed there, not in the system's python).
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), *sys.argv])
+
+import yaml  # noqa: E402 - after the re-exec into the project's environment
+
 sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "plugins" / "milestones" / "samples" / "customers_2026-11-22.csv"
 DAG_IDS = ("crm_extract_ingest", "milestone_detection", "outreach_delivery")
