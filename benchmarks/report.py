@@ -213,13 +213,15 @@ def timed(cmd: list[str], env: dict) -> tuple[float, float, float]:
     return wall, float(own["peak_mb"]), float(own["cpu_s"])
 
 
-# Every child reports its own peak RSS on its last stderr line (getrusage inside the process).
+# Every child reports its own peak RSS (VmHWM: ru_maxrss carries the parent's across exec) and
+# its CPU seconds on its last stderr line.
 WRAP = ("import json, resource, runpy, sys; sys.argv = sys.argv[1:]; code = 0\n"
         "try:\n    runpy.run_path(sys.argv[0], run_name='__main__') if sys.argv[0].endswith('.py') "
         "else runpy.run_module(sys.argv[0], run_name='__main__')\n"
         "except SystemExit as e:\n    code = e.code or 0\n"
         "u = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "print(json.dumps({'peak_mb': u.ru_maxrss / 1024, 'cpu_s': u.ru_utime + u.ru_stime}), file=sys.stderr)\n"
+        "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+        "print(json.dumps({'peak_mb': hwm / 1024, 'cpu_s': u.ru_utime + u.ru_stime}), file=sys.stderr)\n"
         "sys.exit(code)")
 
 

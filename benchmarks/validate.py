@@ -26,7 +26,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "plugins")]
 AS_OF = dt.date(2026, 11, 22)
+
+import _day  # noqa: E402  (VmHWM: each process's own peak, not the parent's carried across exec)
 
 
 def naive_suite(path: Path) -> None:
@@ -87,7 +88,7 @@ def child(kind: str, path: Path, repeats: int) -> None:
                                      strict=True)),
              "valid": len(result.valid)} if kind == "project" else {}
     print(json.dumps({"kind": kind, "times": times,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}))
+                      "peak_mb": _day.own_peak_mb(), **extra}))
 
 
 def main() -> None:
@@ -161,7 +162,7 @@ def profile_child(path: Path, profile: str, repeats: int) -> None:
         t = time.perf_counter()
         result = validate_extract(path, as_of=AS_OF, profile=profile)
         times.append(time.perf_counter() - t)
-    print(json.dumps({"times": times, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    print(json.dumps({"times": times, "peak_mb": _day.own_peak_mb(),
                       "rows": result.rows, "reasons": dict(result.reasons)}))
 
 
