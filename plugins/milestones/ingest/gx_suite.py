@@ -6,7 +6,9 @@ costs seconds and would slow down DAG parsing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +47,53 @@ def _columns(rule: Rule) -> tuple[str, ...]:
     return tuple(rule.kwargs[k] for k in ("column", "column_A", "column_B") if k in rule.kwargs)
 
 
+_run = threading.local()
+_patched = threading.Lock()
+
+
+def _configuration_once() -> None:
+    """Let an expectation build its configuration once per :meth:`Suite.run`, not once per look-up.
+
+    GX's ``Expectation.configuration`` is a property that serialises the expectation
+    (pydantic ``dict()``) and builds a new ``ExpectationConfiguration`` on every access,
+    and validating one expectation reads it dozens of times (each success and domain kwarg
+    separately): about 4,000 builds per run of this suite, half of GX's bookkeeping for a
+    chunk. Inside :meth:`Suite.run` (and only on the thread running it) each expectation
+    object gets one configuration, built by GX's own property, and the same object is
+    handed out after that; outside, the property is GX's. The objects are GX's per-run
+    copies (made from the suite's configurations for each validation), and are kept
+    referenced until the run ends, so an address is never reused for another one.
+    """
+    from great_expectations.expectations.expectation import Expectation
+
+    with _patched:
+        original = Expectation.__dict__["configuration"]
+        if getattr(original.fget, "once", False):
+            return
+
+        def configuration(self):
+            made = getattr(_run, "made", None)
+            if made is None:
+                return original.fget(self)
+            held = made.get(id(self))
+            if held is None or held[0] is not self:
+                held = made[id(self)] = (self, original.fget(self))
+            return held[1]
+
+        configuration.once = True
+        configuration.__doc__ = original.__doc__
+        Expectation.configuration = property(configuration)
+
+
+@contextlib.contextmanager
+def _one_configuration_each():
+    _run.made = {}
+    try:
+        yield
+    finally:
+        _run.made = None
+
+
 class Suite:
     """The rules as GX suites, built once per extract and run on each chunk.
 
@@ -65,6 +114,7 @@ class Suite:
         # 3 s per million rows, twice per validation) for a batch marker nothing
         # here reads. The expectations themselves are unaffected.
         pandas_execution_engine.HASH_THRESHOLD = 0
+        _configuration_once()
         # This module forces its own logger to INFO at import; keep it quiet.
         logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
@@ -93,7 +143,8 @@ class Suite:
         results = []
         for columns, suite in self._suites:
             batch = self._definition.get_batch(batch_parameters={"dataframe": prepared.frame(columns)})
-            result = batch.validate(suite, result_format=RESULT_FORMAT)
+            with _one_configuration_each():
+                result = batch.validate(suite, result_format=RESULT_FORMAT)
             for res in result.results:
                 if res.exception_info and res.exception_info.get("raised_exception"):
                     raise RuntimeError(

@@ -1,0 +1,55 @@
+"""The GX suite runner: one configuration per expectation per run changes no result."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pandas as pd
+import pytest
+
+from milestones.ingest import gx_suite
+from milestones.ingest.validation import validate_frame
+from tests.unit.test_validation import AS_OF, BAD, GOOD
+
+pytestmark = pytest.mark.unit
+
+
+def _hostile() -> pd.DataFrame:
+    rows = [{**GOOD, **change, "customer_id": change.get("customer_id", f"BAD{i}")}
+            for i, (change, _) in enumerate(BAD)]
+    rows += [{**GOOD, "customer_id": f"OK{i}", "email": f"ok{i}@example.com"} for i in range(5)]
+    rows += [{**GOOD, "customer_id": "DUP"}, {**GOOD, "customer_id": "DUP", "first_name": "Other"}]
+    return pd.DataFrame(rows).astype("string")
+
+
+def _validated(frame: pd.DataFrame):
+    # Two chunks: the merged results of several runs are compared too.
+    result = validate_frame(frame, as_of=AS_OF, extract_name="customers_2026-11-22.csv",
+                            max_invalid_share=1.0, chunk_rows=20)
+    quarantine = result.quarantine[["row_number", "reasons"]].to_dict("records")
+    return quarantine, [r.to_json_dict() for r in result.gx_results], result.summary()
+
+
+def test_results_equal_gx_own_configuration_property(monkeypatch):
+    frame = _hostile()
+    once = _validated(frame)
+    # GX's property unchanged: a new configuration on every look-up.
+    monkeypatch.setattr(gx_suite, "_one_configuration_each", contextlib.nullcontext)
+    assert _validated(frame) == once
+    assert once[2]["quarantined"] == len(BAD) + 2
+
+
+def test_one_configuration_per_expectation_only_inside_a_run():
+    from milestones.ingest import gx_import
+
+    gx = gx_import.load()
+    gx_suite._configuration_once()
+    expectation = gx.expectations.ExpectColumnValuesToBeNull(column="_x", meta={"reason": "r"})
+    assert expectation.configuration is not expectation.configuration  # outside a run: GX's own
+    with gx_suite._one_configuration_each():
+        first = expectation.configuration
+        assert expectation.configuration is first
+        other = gx.expectations.ExpectColumnValuesToBeNull(column="_y")
+        assert other.configuration is not first and other.configuration.kwargs["column"] == "_y"
+    assert expectation.configuration is not first
+    assert expectation.configuration.to_json_dict() == first.to_json_dict()
