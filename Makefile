@@ -27,6 +27,10 @@ $(EXTRAS_FILE): ; @echo "$(strip $(EXTRAS))" > $@
 
 .PHONY: run test setup test-deps lint docs unit dag e2e bench mutation airflow clean
 
+# The unit layer runs on both cores (pytest-xdist), never more than 2 workers (the machines have
+# 2 cores); `make unit UNIT_WORKERS=` runs it in one process.
+UNIT_WORKERS ?= -n auto --maxprocesses 2 --dist worksteal
+
 run: setup
 	$(BIN)/milestones run --extract $(SAMPLES)/customers_$(AS_OF).csv \
 	    --previous $(SAMPLES)/customers_2026-11-21.csv --as-of $(AS_OF) --data-dir $(DATA_DIR)
@@ -42,7 +46,7 @@ test: setup test-deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(TOOLS)/site
-	$(BIN)/pytest -m unit
+	$(BIN)/pytest -m unit $(UNIT_WORKERS)
 	$(BIN)/pytest -m dag
 	$(BIN)/pytest -m e2e
 
@@ -69,7 +73,7 @@ lint: setup
 docs: setup
 	$(BIN)/mkdocs build --strict --site-dir site
 
-unit: setup ; $(BIN)/pytest -m unit
+unit: setup ; $(BIN)/pytest -m unit $(UNIT_WORKERS)
 dag: setup ; $(BIN)/pytest -m dag
 e2e: setup test-deps ; $(BIN)/pytest -m e2e
 
