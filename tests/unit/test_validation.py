@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -186,22 +184,23 @@ def test_valid_rows_are_never_quarantined(rows):
     assert len(result.valid) == len(rows)
 
 
-def test_cli_validate_gate_and_summary(tmp_path, sample_current):
-    milestones = str(Path(sys.executable).with_name("milestones"))
-    ok = subprocess.run([milestones, "validate", str(sample_current), "--data-dir", str(tmp_path)],
-                        capture_output=True, text=True, timeout=300)
-    assert ok.returncode == 0, ok.stderr
-    summary = json.loads(ok.stdout.strip().splitlines()[-1])
+def test_cli_validate_gate_and_summary(tmp_path, sample_current, capsys):
+    # In process (the command's own main): a subprocess would import Airflow and GX again, the
+    # unit layer's largest single cost. tests/e2e/test_cli_run.py runs the installed command.
+    from milestones.cli import main
+
+    assert main(["validate", str(sample_current), "--data-dir", str(tmp_path)]) == 0
+    ok = capsys.readouterr()
+    summary = json.loads(ok.out.strip().splitlines()[-1])
     assert summary["gate_passed"] and summary["rows"] == 305 and summary["valid"] == 298
     assert summary["reasons"]["email:invalid"] == 2
     assert Path(summary["data_docs"]).is_file() and "crm_extract" in Path(summary["data_docs"]).read_text()
     bad = tmp_path / "customers_2026-11-23.csv"
     bad.write_text(HEADER + "C1,Ann,not-an-email,2020-01-01,true\n", encoding="utf-8")
-    gate = subprocess.run([milestones, "validate", str(bad), "--data-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)
-    assert gate.returncode == 3
-    assert "validation gate failed" in gate.stderr and "Traceback" not in gate.stderr
-    assert json.loads(gate.stdout.strip().splitlines()[-1])["gate_passed"] is False
+    assert main(["validate", str(bad), "--data-dir", str(tmp_path)]) == 3
+    gate = capsys.readouterr()
+    assert "validation gate failed" in gate.err and "Traceback" not in gate.err
+    assert json.loads(gate.out.strip().splitlines()[-1])["gate_passed"] is False
     assert (tmp_path / "snapshots" / "2026-11-23" / "quarantine.parquet").is_file()
     assert not (tmp_path / "snapshots" / "2026-11-23" / "snapshot.parquet").exists()
 
