@@ -42,13 +42,18 @@ run: setup
 	@echo "  .venv/bin/milestones serve --data-dir $(DATA_DIR)          the customers' side: unsubscribe and preference pages (port 8765)"
 	@echo "  README.md and docs/ (.venv/bin/mkdocs serve)   walkthroughs for data engineers, marketing and customers"
 
-test: setup test-deps
+# Every layer runs even when one before it failed (the exit code says whether all passed); a test
+# tool that could not be installed fails only the tests that need it, naming the command (tests/tools.py).
+test: setup
+	bash scripts/test-deps.sh || echo "make test: test tools not installed; the tests that need them will fail" >&2
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(TOOLS)/site
-	$(BIN)/pytest -m unit $(UNIT_WORKERS)
-	$(BIN)/pytest -m dag
-	$(BIN)/pytest -m e2e
+	@rc=0; \
+	$(BIN)/pytest -m unit $(UNIT_WORKERS) || rc=1; \
+	$(BIN)/pytest -m dag || rc=1; \
+	$(BIN)/pytest -m e2e || rc=1; \
+	exit $$rc
 
 setup: $(BIN)/milestones
 

@@ -29,11 +29,27 @@ os.environ.pop("AIRFLOW_CONN_SENDGRID_DEFAULT", None)
 _LAYERS = {"unit": "unit", "dag": "dag", "e2e": "e2e"}
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(*tools): the test needs tools scripts/test-deps.sh installs "
+                                       "(tests/tools.py); it runs last and fails naming the set-up command")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         layer = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
         if layer in _LAYERS:
             item.add_marker(getattr(pytest.mark, _LAYERS[layer]))
+    # Tests that need installed tools run after all others: under -x, a missing tool stops nothing else.
+    items.sort(key=lambda item: item.get_closest_marker("needs") is not None)
+
+
+def pytest_runtest_setup(item):
+    from tests.tools import message, missing
+
+    needed = [name for mark in item.iter_markers("needs") for name in mark.args]
+    absent = missing(*needed) if needed else []
+    if absent:
+        pytest.fail(message(absent), pytrace=False)
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from milestones.render.catalog import load_catalog
 from milestones.render.preview import cases, write_gallery
 from tests.e2e.email_modes import MODES, WIDTHS, measure, new_page, show
 
+pytestmark = pytest.mark.needs("chromium")  # tests/tools.py: fails naming the set-up command, runs last
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTEFACTS = ROOT / "tests" / "artefacts" / "emails" / "after"

@@ -16,6 +16,8 @@ import pytest
 from milestones.render.catalog import load_catalog
 from milestones.render.preview import variants_for, write_gallery
 
+pytestmark = pytest.mark.needs("chromium")  # tests/tools.py: fails naming the set-up command, runs last
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 EXPECTED = sum(len(e.locales) * len(variants_for(e.event_type))

@@ -65,6 +65,7 @@ def emails():
     return _emails()
 
 
+@pytest.mark.needs("spamassassin")
 def test_spamassassin_scores_every_email_at_most_one(emails):
     names = list(emails)
     raws = [build_mime(emails[name], from_email="hello@milestones.example", from_name="Milestones")
@@ -79,6 +80,7 @@ def test_spamassassin_scores_every_email_at_most_one(emails):
         assert not TRICKS.search(rules), (name, rules)
 
 
+@pytest.mark.needs("node", "doiuse-email")
 def test_caniemail_finds_no_unsupported_feature(emails):
     assert shutil.which("node"), "node missing"
     clients = CLEAN_CLIENTS + list(FALLBACKS)

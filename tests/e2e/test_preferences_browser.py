@@ -18,6 +18,8 @@ from milestones.decide.preferences import Preferences
 from milestones.public.pages import texts
 from tests.servers.public_app import public_server
 
+pytestmark = pytest.mark.needs("chromium", "axe-core")  # tests/tools.py: fails naming the set-up command, runs last
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
