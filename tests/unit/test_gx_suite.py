@@ -53,3 +53,14 @@ def test_one_configuration_per_expectation_only_inside_a_run():
         assert other.configuration is not first and other.configuration.kwargs["column"] == "_y"
     assert expectation.configuration is not first
     assert expectation.configuration.to_json_dict() == first.to_json_dict()
+
+
+def test_one_suite_per_snapshot_date_and_one_gx_context_per_process():
+    import datetime as dt
+
+    day = gx_suite.suite_for(AS_OF)
+    assert gx_suite.suite_for(AS_OF) is day
+    other = gx_suite.suite_for(AS_OF - dt.timedelta(days=1))
+    assert other is not day and other._definition is day._definition
+    # The rules differ by date: a birth date on the later day is in the future only for the earlier one.
+    assert other._suites != day._suites

@@ -7,13 +7,15 @@ costs seconds and would slow down DAG parsing.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import logging
 import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from milestones.core.contract import DATE_COLUMNS
-from milestones.ingest.rules import CATEGORY_COLUMNS, Rule
+from milestones.ingest.rules import CATEGORY_COLUMNS, Rule, build_rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from milestones.ingest.prepare import Prepared
@@ -85,6 +87,31 @@ def _configuration_once() -> None:
         Expectation.configuration = property(configuration)
 
 
+_definitions: list = []
+
+
+def _batch_definition(gx, progress_bars):
+    """The in-memory GX context and its whole-dataframe batch definition: made once per process.
+
+    Every :class:`Suite` hands its frames to it (``get_batch`` with the frame as a batch
+    parameter keeps nothing between batches), so a second suite in the process (yesterday's
+    extract, then today's) does not pay for a context and a data source again.
+    """
+    with _patched:
+        if not _definitions:
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = progress_bars(globally=False)
+            _definitions.append(context.data_sources.add_pandas("crm").add_dataframe_asset("extract")
+                                .add_batch_definition_whole_dataframe("whole"))
+        return _definitions[0]
+
+
+@functools.lru_cache(maxsize=8)
+def suite_for(as_of: dt.date) -> Suite:
+    """The extract contract's suite for one snapshot date, built once per process and date."""
+    return Suite(build_rules(as_of))
+
+
 @contextlib.contextmanager
 def _one_configuration_each():
     _run.made = {}
@@ -118,10 +145,7 @@ class Suite:
         # This module forces its own logger to INFO at import; keep it quiet.
         logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self._definition = (context.data_sources.add_pandas("crm").add_dataframe_asset("extract")
-                            .add_batch_definition_whole_dataframe("whole"))
+        self._definition = _batch_definition(gx, ProgressBarsConfig)
         groups: dict[str, list[Rule]] = {}
         for rule in rules:
             groups.setdefault(batch_of(rule), []).append(rule)

@@ -34,7 +34,7 @@ from milestones.ingest.dates import parse_dates, parse_exact
 from milestones.ingest.dates import years_from as _years_from
 from milestones.ingest.errors import ExtractError
 from milestones.ingest.extract import to_pandas
-from milestones.ingest.gx_suite import RESULT_FORMAT, Suite, batch_of, merge_results
+from milestones.ingest.gx_suite import RESULT_FORMAT, Suite, batch_of, merge_results, suite_for
 from milestones.ingest.prepare import Prepared, normalise, prepare, repeated_ids
 from milestones.ingest.rules import (
     CATEGORY_COLUMNS,
@@ -107,7 +107,7 @@ def validate_table(
         # Hashing every id takes a while: it runs beside building the suite and
         # the first chunk's other helper columns.
         repeated = pool.submit(repeated_ids, table.column("customer_id"))
-        suite = Suite(build_rules(as_of))
+        suite = suite_for(as_of)
         for first_row, chunk in _chunks(table, chunk_rows):
             prepared = prepare(chunk, repeated.result, pool, first_row, as_of=as_of)
             failures, results = suite.run(prepared)
