@@ -156,7 +156,15 @@ def policy_for(day: dt.date, settings: Settings, event_keys) -> Any:
     # Today's own events are not "recent contact": a re-run must find them already sent.
     recent = {cid for cid, key in feedback.ledger.contacted_since(since) if key not in keys}
     quiet = {dt.date.fromisoformat(d.strip()) for d in settings.quiet_dates.split(",") if d.strip()}
+    from milestones.core.pseudonym import load_key
+    from milestones.deliver.ledger import emails
+    from milestones.measure.lifecycle import sunset
+    from milestones.privacy.registry import engine_for, erased_hashes
+
+    erased = erased_hashes(engine_for(settings.ledger_database_url))
     return Policy(
+        sunset=sunset(feedback.engine, emails, day, settings.sunset_months),
+        erased=erased, erased_key=load_key(settings.data_dir) if erased else b"",
         priority=tuple(t.strip() for t in settings.priority.split(",") if t.strip()),
         holdout_share=settings.holdout_share, holdout_salt=settings.holdout_salt,
         quiet_dates=frozenset(quiet), suppressed=frozenset(feedback.suppressed()),

@@ -115,6 +115,14 @@ class Settings:
     breaker_min_history: int = 3
     #: ...and only when more than this many emails would go out.
     breaker_min_sends: int = 50
+    #: Soft failures (a ``blocked`` bounce, ``deferred``) of this many different emails to one
+    #: address within soft_failure_days suppress it; 0: soft failures never suppress.
+    soft_failure_limit: int = 3
+    #: The window, in days, in which soft failures are counted.
+    soft_failure_days: int = 30
+    #: Sunset rule: stop writing to a customer who opened or clicked no email in this many
+    #: months (counted from their first accepted email); 0: off.
+    sunset_months: int = 0
     #: SendGrid Event Webhook verification key (base64 DER, from SendGrid's settings).
     webhook_public_key: str = ""
     #: Largest webhook request body accepted, in bytes.
@@ -189,6 +197,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("frequency_cap_days", 0, math.inf), ("conversion_window_days", 0, math.inf),
     ("breaker_multiple", _TINY, math.inf), ("breaker_min_history", 0, math.inf),
     ("breaker_min_sends", 0, math.inf),
+    ("soft_failure_limit", 0, math.inf), ("soft_failure_days", 1, 3660), ("sunset_months", 0, 120),
 )
 
 

@@ -1,9 +1,10 @@
 """Contact policy: who is contacted, applied in one place, one recorded reason per event.
 
-Rules run in this order, and the first that matches decides: deceased,
+Rules run in this order, and the first that matches decides: erased (a customer whose
+personal data was erased on request, recognised by keyed hashes of the id and address), deceased,
 the customer's own choices from the preference center (unsubscribed,
 opted_out_of_type, paused: they win over ``marketing_opt_in = true`` in a
-later extract, since the CRM lags behind the customer), no_opt_in, suppressed, stale, quiet_day, holdout, frequency_cap,
+later extract, since the CRM lags behind the customer), no_opt_in, suppressed, sunset (optional, off by default), stale, quiet_day, holdout, frequency_cap,
 lower_priority_same_day (one email per customer and day, by priority);
 and every event gets a row in the decisions file, sent or not, so
 ``milestones why`` can always explain it.
@@ -53,6 +54,12 @@ class Policy:
     recently_contacted: frozenset[str] = field(default_factory=frozenset)
     #: The customers' own choices (preference center, one-click, webhook, CRM import).
     preferences: PolicyView = field(default_factory=PolicyView)
+    #: Customers the sunset rule stops (no open or click in ``sunset_months``).
+    sunset: frozenset[str] = frozenset()
+    #: Keyed hashes (:mod:`milestones.core.pseudonym`) of erased customers' ids and addresses...
+    erased: frozenset[str] = frozenset()
+    #: ...and the key they were made with.
+    erased_key: bytes = b""
 
 
 def in_holdout(customer_id: str, share: float, salt: str) -> bool:
@@ -77,6 +84,12 @@ def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None =
         mask = np.asarray(mask, dtype=bool) & (reason == "")
         reason[mask] = why
 
+    if policy.erased:
+        from milestones.core.pseudonym import keyed_hash
+
+        apply([keyed_hash(policy.erased_key, "customer_id", c) in policy.erased
+               or (isinstance(e, str) and keyed_hash(policy.erased_key, "email", e) in policy.erased)
+               for c, e in zip(out["customer_id"], out["email"], strict=True)], "erased")
     apply(out["deceased"].fillna(False), "deceased")
     chosen = policy.preferences
     apply(out["customer_id"].isin(chosen.unsubscribed), "unsubscribed")
@@ -87,6 +100,7 @@ def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None =
     apply(out["customer_id"].isin(chosen.paused), "paused")
     apply(~out["marketing_opt_in"].fillna(False).astype(bool), "no_opt_in")
     apply(out["email"].str.lower().isin(policy.suppressed).fillna(False), "suppressed")
+    apply(out["customer_id"].isin(policy.sunset), "sunset")
     if "stale" in out.columns:  # found by a catch-up run, too late to be welcome
         apply(out["stale"].fillna(False), "stale")
     if as_of is not None and as_of in policy.quiet_dates:

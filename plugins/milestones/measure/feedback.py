@@ -4,8 +4,9 @@ Events are verified (ECDSA P-256 over timestamp + raw body, as SendGrid signs
 them), de-duplicated (``sg_event_id``, else a hash of the event's content),
 stored, and acted on before the next send:
 
-* unsubscribe, group_unsubscribe, bounce, dropped, spamreport -> the address is
-  suppressed (policy skips it, reason ``suppressed``);
+* unsubscribe, group_unsubscribe, a hard bounce, dropped, spamreport -> the address is
+  suppressed at once (policy skips it, reason ``suppressed``); a ``blocked`` bounce or a
+  ``deferred`` only after repeated soft failures (:mod:`milestones.measure.lifecycle`);
 * processed, delivered, open, click with a ``key`` custom arg -> an email the
   ledger holds as ``unknown`` is settled ``accepted`` (it did go out), and the
   email's ledger row records when it was delivered, first opened, first clicked.
@@ -26,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from milestones.deliver.ledger import ACCEPTED, UNKNOWN, Ledger, emails
+from milestones.measure import lifecycle
 
-SUPPRESSING = {"unsubscribe", "group_unsubscribe", "bounce", "dropped", "spamreport"}
 CONFIRMING = {"processed", "delivered", "open", "click"}
 #: Webhook events recorded on the email's ledger row.
 TRACKED = {"delivered": "delivered_at", "open": "opened_at", "click": "clicked_at"}
@@ -59,6 +60,8 @@ suppressions = sa.Table(
     sa.Column("email", sa.String(320), primary_key=True),
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    #: The webhook event (its dedupe_key) that caused it.
+    sa.Column("event_id", sa.String(64)),
 )
 
 
@@ -168,15 +171,26 @@ class Feedback:
     #: Events stored per transaction: a large delivery never holds the write lock for long.
     CHUNK = 200
 
-    def __init__(self, url: str, *, asm_group_id: int = 0):
+    def __init__(self, url: str, *, asm_group_id: int = 0, soft_failure_limit: int | None = None,
+                 soft_failure_days: int | None = None):
+        from milestones.core.schema import add_missing_columns
         from milestones.decide.preferences import Preferences, make_engine
 
         self.ledger = Ledger(url)
         # Writers serialise (SQLite: BEGIN IMMEDIATE): requests racing on one database wait, never fail.
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        lifecycle.log_metadata.create_all(self.engine)
+        add_missing_columns(self.engine, suppressions)
         self.preferences = Preferences(url, engine=self.engine)
         self.asm_group_id = asm_group_id
+        if soft_failure_limit is None or soft_failure_days is None:
+            from milestones.core.config import load_settings
+
+            settings = load_settings()
+            soft_failure_limit = settings.soft_failure_limit if soft_failure_limit is None else soft_failure_limit
+            soft_failure_days = settings.soft_failure_days if soft_failure_days is None else soft_failure_days
+        self.soft_failure_limit, self.soft_failure_days = soft_failure_limit, soft_failure_days
 
     def ingest(self, events: list[Any]) -> Counter:
         """Store new events, suppress addresses, record unsubscribes as the customer's choice,
@@ -230,13 +244,18 @@ class Feedback:
         counts["duplicate"] += len(rows) - len(stored)
         fresh = [r for r in rows if r["dedupe_key"] in stored]
         counts["stored"] += len(fresh)
-        suppress = {r["email"]: r["event"] for r in fresh if r["event"] in SUPPRESSING and r["email"]}
+        suppress = lifecycle.to_suppress(conn, webhook_events, fresh, by_key, now,
+                                         limit=self.soft_failure_limit, days=self.soft_failure_days)
         if suppress:
             known = set(conn.execute(sa.select(suppressions.c.email)
                                      .where(suppressions.c.email.in_(list(suppress)))).scalars())
-            new = [{"email": e, "reason": why, "created_at": now} for e, why in suppress.items() if e not in known]
+            new = [{"email": e, "reason": why, "event_id": event_id, "created_at": now}
+                   for e, (why, event_id) in suppress.items() if e not in known]
             if new:
                 conn.execute(suppressions.insert(), new)
+                conn.execute(lifecycle.suppression_log.insert(), [
+                    {"at": now, "email": r["email"], "action": "added", "reason": r["reason"],
+                     "event_id": r["event_id"], "actor": "webhook"} for r in new])
                 counts["suppressed"] += len(new)
         choices = [(r["customer_id"], Change(unsubscribed=True), "webhook", r["email"])
                    for r in fresh if self._unsubscribes(r, by_key[r["dedupe_key"]])]
