@@ -33,14 +33,58 @@ def cmd_suppressions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Erase customers' personal data everywhere (and complete any erasure a crash left half-done)."""
+    from milestones.privacy import erase
+
+    settings = settings_of(args)
+    ids = list(args.customer or [])
+    if args.file:
+        ids += erase.read_requests(args.file)
+    if not ids and not args.resume:
+        raise UserError("erase needs --customer ID, --file requests.csv or --resume")
+    if not args.by:
+        raise UserError("erase needs --by NAME (the operator, kept in the erasure log)")
+    if not ids:
+        done = erase.resume(settings)
+        emit({"resumed": len(done), "customers": sum(d["customers"] for d in done)})
+        return EXIT_OK
+    emit(erase.erase(settings, ids, operator=args.by, source="file" if args.file else "cli"))
+    return EXIT_OK
+
+
+def cmd_subject_export(args: argparse.Namespace) -> int:
+    """Everything held about one customer, as JSON (a data subject access request)."""
+    from milestones.privacy import subject_export
+
+    summary = subject_export.export(settings_of(args), args.customer, args.out)
+    emit(summary)
+    return EXIT_OK
+
+
 def register(add) -> None:
     """Add this module's commands (``add(name, func, help)`` returns the subparser)."""
     p = add("suppressions", cmd_suppressions, "list suppressed addresses, lift one (with who and why), "
             "or show the suppression log")
-    p.add_argument("action", choices=["list", "remove", "log"])
+    p.add_argument("action", choices=["list", "remove", "log"],
+                   help="list: suppressed addresses; remove: lift one (--by, --note); log: what was added and lifted")
     p.add_argument("email", nargs="?", help="the address (remove; log: only this address)")
     p.add_argument("--reason", help="list: only this reason (bounce, spamreport, soft_failures, ...)")
     p.add_argument("--limit", type=int, help="list: at most this many")
     p.add_argument("--by", help="remove: who lifts it")
     p.add_argument("--note", help="remove: why (kept in the suppression log)")
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    p = add("erase", cmd_erase, "erase customers' personal data from every file and table (GDPR erasure); "
+            "what exactly-once and statistics need stays, pseudonymised")
+    p.add_argument("--customer", action="append", metavar="ID", help="a customer_id (repeatable)")
+    p.add_argument("--file", type=Path, help="a CSV of requests with a customer_id column")
+    p.add_argument("--by", help="who erases (kept in the erasure log)")
+    p.add_argument("--resume", action="store_true", help="only complete erasures a crash left half-done")
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    p = add("subject-export", cmd_subject_export, "export everything held about one customer as JSON "
+            "(a data subject access request)")
+    p.add_argument("--customer", required=True, metavar="ID", help="the customer_id")
+    p.add_argument("--out", required=True, type=Path, help="the JSON file to write")
     p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)

@@ -61,16 +61,50 @@ history = sa.Table(
     sa.Column("new", sa.Text),
 )
 
+#: The one way rows leave the history: an erasure (:mod:`milestones.privacy.erase`) inserts a
+#: permit, deletes the erased customers' rows and records a tombstone (when, how many rows,
+#: never whose) in ``preference_erasures``, then removes the permit, in one transaction.
+#: Without a permit the triggers refuse every UPDATE and DELETE.
+erasure_permits = sa.Table(
+    "preference_erasure_permits", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+)
+erasures = sa.Table(
+    "preference_erasures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+)
+
 _REFUSE = "preference_history is append-only"
-for _op in ("UPDATE", "DELETE"):
-    sa.event.listen(history, "after_create", sa.DDL(
-        f"CREATE TRIGGER preference_history_no_{_op.lower()} BEFORE {_op} ON preference_history "
-        f"BEGIN SELECT RAISE(ABORT, '{_REFUSE}'); END").execute_if(dialect="sqlite"))
-sa.event.listen(history, "after_create", sa.DDL(
+SQLITE_TRIGGERS = {
+    "preference_history_no_update": "CREATE TRIGGER preference_history_no_update BEFORE UPDATE ON "
+    f"preference_history BEGIN SELECT RAISE(ABORT, '{_REFUSE}'); END",
+    "preference_history_no_delete": "CREATE TRIGGER preference_history_no_delete BEFORE DELETE ON "
+    "preference_history WHEN NOT EXISTS (SELECT 1 FROM preference_erasure_permits) "
+    f"BEGIN SELECT RAISE(ABORT, '{_REFUSE}'); END",
+}
+PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION preference_history_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-    f"$$ BEGIN RAISE EXCEPTION '{_REFUSE}'; END $$; "
-    "CREATE TRIGGER preference_history_append_only BEFORE UPDATE OR DELETE ON preference_history "
+    "$$ BEGIN IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM preference_erasure_permits) THEN RETURN OLD; "
+    f"END IF; RAISE EXCEPTION '{_REFUSE}'; END $$")
+for _ddl in SQLITE_TRIGGERS.values():
+    sa.event.listen(history, "after_create", sa.DDL(_ddl).execute_if(dialect="sqlite"))
+sa.event.listen(history, "after_create", sa.DDL(
+    f"{PG_FUNCTION}; CREATE TRIGGER preference_history_append_only BEFORE UPDATE OR DELETE ON preference_history "
     "FOR EACH ROW EXECUTE FUNCTION preference_history_append_only()").execute_if(dialect="postgresql"))
+
+
+def ensure_erasure_path(conn: sa.Connection) -> None:
+    """Give a history made by an earlier version (triggers without the permit) the erasure path."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(PG_FUNCTION)
+        return
+    found = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                      "AND tbl_name = 'preference_history'").all())
+    if "preference_erasure_permits" not in (found.get("preference_history_no_delete") or ""):
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS preference_history_no_delete")
+        conn.exec_driver_sql(SQLITE_TRIGGERS["preference_history_no_delete"])
 
 
 @dataclass(frozen=True)

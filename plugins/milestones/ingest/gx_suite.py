@@ -197,6 +197,9 @@ RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": F
 #: Per-row detail GX returns with COMPLETE results: used for the quarantine, too
 #: large for the Data Docs page of a million-row extract.
 _ROW_DETAIL = ("unexpected_list", "unexpected_index_list", "unexpected_rows", "unexpected_index_query")
+#: Samples of the failing cell values: never on a Data Docs page (personal data, e.g. a
+#: mistyped address); counts, columns and the rows' indexes stay.
+_VALUES = ("partial_unexpected_list", "partial_unexpected_counts")
 _PARTIAL = 20
 
 
@@ -214,7 +217,7 @@ def merge_results(chunks: list[list]) -> list:
     merged = []
     for per_chunk in zip(*chunks, strict=True):
         first = per_chunk[0]
-        result: dict[str, Any] = {k: v for k, v in first.result.items() if k not in _ROW_DETAIL}
+        result: dict[str, Any] = {k: v for k, v in first.result.items() if k not in _ROW_DETAIL + _VALUES}
         for later in per_chunk[1:]:
             for key in ("element_count", "missing_count", "unexpected_count"):
                 if key in result:
