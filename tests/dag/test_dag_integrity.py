@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"crm_extract_ingest", "milestone_detection", "outreach_delivery", "preferences_export"}
+EXPECTED = {"crm_extract_ingest", "milestone_detection", "outreach_delivery", "preferences_export",
+            "privacy_erasure", "privacy_retention"}
 # Imported inside tasks only: each costs seconds at parse time (jinja2 is not listed:
 # Airflow itself imports it).
 HEAVY_MODULES = ("great_expectations", "sendgrid", "pandas", "pyarrow", "babel", "css_inline", "duckdb")

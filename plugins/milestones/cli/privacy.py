@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from milestones.cli.common import DATA_DIR_HELP, EXIT_OK, UserError, emit, settings_of
+from milestones.cli.common import DATA_DIR_HELP, EXIT_OK, UserError, date_arg, emit, settings_of
 
 
 def cmd_suppressions(args: argparse.Namespace) -> int:
@@ -62,6 +62,22 @@ def cmd_subject_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Delete what is older than its retention period (``--dry-run``: only list it)."""
+    from milestones.privacy import retention
+
+    summary = retention.apply(settings_of(args), today=args.as_of, dry_run=args.dry_run)
+    for kind, what in summary["removed"].items():
+        verb = "would remove" if args.dry_run else "removed"
+        for name in what.get("names", []):
+            print(f"{verb} {kind}: {name}")
+        for table, rows in what.get("rows", {}).items():
+            print(f"{verb} {kind}: {rows} rows of {table}")
+    emit({**summary, "removed": {k: {"files": v.get("files", 0), **({"rows": v["rows"]} if "rows" in v else {})}
+                                 for k, v in summary["removed"].items()}})
+    return EXIT_OK
+
+
 def register(add) -> None:
     """Add this module's commands (``add(name, func, help)`` returns the subparser)."""
     p = add("suppressions", cmd_suppressions, "list suppressed addresses, lift one (with who and why), "
@@ -87,4 +103,10 @@ def register(add) -> None:
             "(a data subject access request)")
     p.add_argument("--customer", required=True, metavar="ID", help="the customer_id")
     p.add_argument("--out", required=True, type=Path, help="the JSON file to write")
+    p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+
+    p = add("retention", cmd_retention, "delete data older than its retention period (settings retain_*_days)")
+    p.add_argument("action", choices=["apply"], help="apply: delete (or with --dry-run list) what is too old")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    p.add_argument("--as-of", type=date_arg, help="count the periods back from this day (default: today)")
     p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)

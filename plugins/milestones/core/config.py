@@ -123,6 +123,24 @@ class Settings:
     #: Sunset rule: stop writing to a customer who opened or clicked no email in this many
     #: months (counted from their first accepted email); 0: off.
     sunset_months: int = 0
+    #: Retention, in days (0: keep forever); ``milestones retention apply`` and the daily
+    #: privacy_retention DAG delete what is older. Validated extracts: snapshots, quarantine,
+    #: validation summaries and the received copies (the newest snapshot always stays).
+    retain_extract_days: int = 35
+    #: Rendered emails: the messages files and the outbox's .eml files.
+    retain_messages_days: int = 35
+    #: Events and decisions (what ``milestones why`` explains).
+    retain_decisions_days: int = 400
+    #: Webhook events and rejected webhook payloads (rows of the ledger database).
+    retain_webhook_days: int = 180
+    #: Run records and approvals.
+    retain_runs_days: int = 400
+    #: Data Docs pages and their stored validation results.
+    retain_docs_days: int = 90
+    #: Stored outcomes (uplift and the report read them).
+    retain_outcomes_days: int = 400
+    #: Preference exports written for the CRM.
+    retain_exports_days: int = 35
     #: SendGrid Event Webhook verification key (base64 DER, from SendGrid's settings).
     webhook_public_key: str = ""
     #: Largest webhook request body accepted, in bytes.
@@ -197,6 +215,8 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("frequency_cap_days", 0, math.inf), ("conversion_window_days", 0, math.inf),
     ("breaker_multiple", _TINY, math.inf), ("breaker_min_history", 0, math.inf),
     ("breaker_min_sends", 0, math.inf),
+    *((f"retain_{c}_days", 0, 36500) for c in ("extract", "messages", "decisions", "webhook", "runs", "docs",
+                                                  "outcomes", "exports")),
     ("soft_failure_limit", 0, math.inf), ("soft_failure_days", 1, 3660), ("sunset_months", 0, 120),
 )
 

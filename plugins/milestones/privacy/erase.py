@@ -125,7 +125,6 @@ def _complete(settings: Settings, engine: sa.Engine, job: dict[str, Any], key: b
     keys = scrub_db.email_keys(engine, subjects)
     with engine.begin() as conn:
         changed.update({f"db:{k}": v for k, v in scrub_db.scrub(conn, subjects, now).items() if v})
-    scrub_db.compact(engine)
     outbox = Path(settings.data_dir) / "outbox"
     for email_key in sorted(keys):
         eml = outbox / f"{email_key}.eml"
@@ -141,6 +140,7 @@ def _complete(settings: Settings, engine: sa.Engine, job: dict[str, Any], key: b
                           changed=dict(sorted(changed.items())), now=now)
     with engine.begin() as conn:
         conn.execute(registry.erasure_journal.delete().where(registry.erasure_journal.c.id == job["id"]))
+    scrub_db.compact(engine)
     log.info("erasure by %s: %d customers, %d places changed", job["operator"], len(subjects.ids), len(changed))
     return {"at": record["at"].isoformat(timespec="seconds"), "operator": job["operator"],
             "customers": len(subjects.ids), "changed": dict(sorted(changed.items()))}

@@ -48,6 +48,10 @@ def engine_for(url: str) -> sa.Engine:
     from milestones.decide.preferences import make_engine
 
     engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _secure(dbapi_conn, _record):  # deleted rows (the journal's identifiers) are overwritten
+            dbapi_conn.execute("PRAGMA secure_delete = ON")
     metadata.create_all(engine)
     return engine
 

@@ -127,13 +127,19 @@ def compact(engine: sa.Engine) -> None:
     """After the erasure: no old copy of a changed row left in the WAL (SQLite) or as a dead tuple
     the next VACUUM would keep around for long (PostgreSQL: VACUUM the tables touched)."""
     if engine.dialect.name == "sqlite":
+        import time
+
         raw = engine.raw_connection()  # outside any transaction (the engine's own BEGIN IMMEDIATE)
         try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for _ in range(20):  # a reader still on an older snapshot makes it busy: wait for it
+                busy, _log, _done = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    break
+                time.sleep(0.25)
         finally:
             raw.close()
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("emails", "webhook_events", "webhook_rejected_events", "suppressions", "suppression_log",
-                      "preferences", "preference_history"):
+                      "preferences", "preference_history", "erasure_journal"):
             conn.exec_driver_sql(f"VACUUM {table}")
