@@ -157,11 +157,11 @@ def policy_for(day: dt.date, settings: Settings, event_keys) -> Any:
     recent = {cid for cid, key in feedback.ledger.contacted_since(since) if key not in keys}
     quiet = {dt.date.fromisoformat(d.strip()) for d in settings.quiet_dates.split(",") if d.strip()}
     from milestones.core.pseudonym import load_key
+    from milestones.decide.erased import erased_hashes
     from milestones.deliver.ledger import emails
     from milestones.measure.lifecycle import sunset
-    from milestones.privacy.registry import engine_for, erased_hashes
 
-    erased = erased_hashes(engine_for(settings.ledger_database_url))
+    erased = erased_hashes(feedback.engine)
     return Policy(
         sunset=sunset(feedback.engine, emails, day, settings.sunset_months),
         erased=erased, erased_key=load_key(settings.data_dir) if erased else b"",

@@ -17,12 +17,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from milestones.decide.erased import erased_hashes, erased_subjects
+from milestones.decide.erased import metadata as erased_metadata
+
+__all__ = ["erased_hashes", "erased_subjects", "erasure_journal", "erasure_log"]
+
 metadata = sa.MetaData()
-erased_subjects = sa.Table(
-    "erased_subjects", metadata,
-    sa.Column("hash", sa.String(64), primary_key=True),
-    sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
-)
 erasure_log = sa.Table(
     "erasure_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -53,12 +53,8 @@ def engine_for(url: str) -> sa.Engine:
         def _secure(dbapi_conn, _record):  # deleted rows (the journal's identifiers) are overwritten
             dbapi_conn.execute("PRAGMA secure_delete = ON")
     metadata.create_all(engine)
+    erased_metadata.create_all(engine)
     return engine
-
-
-def erased_hashes(engine: sa.Engine) -> frozenset[str]:
-    with engine.connect() as conn:
-        return frozenset(conn.execute(sa.select(erased_subjects.c.hash)).scalars())
 
 
 def remember(conn: sa.Connection, hashes: set[str], now: dt.datetime) -> int:
