@@ -42,7 +42,8 @@ def cmd_preferences(args: argparse.Namespace) -> int:
 
     if not args.out or not args.out.lower().endswith(".csv"):
         raise UserError("preferences export needs --out FILE.csv")
-    emit(export(settings.ledger_database_url, storage.locate(args.out, settings.data_conn_id), args.since))
+    emit(export(settings.ledger_database_url, storage.locate(args.out, settings.data_conn_id), args.since,
+                with_consent=args.with_consent))
     return EXIT_OK
 
 
@@ -61,5 +62,8 @@ def register(add) -> None:
     p.add_argument("file", nargs="?", type=Path, help="import: CSV with the export's columns (source crm_import)")
     p.add_argument("--since", type=date_arg, help="only customers whose choices changed on or after this date")
     p.add_argument("--out", help="export: CSV file to write (a path, or s3://... with data_conn_id's credentials)")
+    p.add_argument("--with-consent", action="store_true",
+                   help="export: add the consent proof of each customer's latest change (source, time, wording "
+                        "version, keyed hash of the client address)")
     p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
 

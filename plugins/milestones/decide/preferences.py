@@ -59,7 +59,13 @@ history = sa.Table(
     sa.Column("field", sa.String(32), nullable=False),
     sa.Column("old", sa.Text),
     sa.Column("new", sa.Text),
+    #: Consent proof (with ``source`` and ``at``): the version of the wording the customer saw...
+    sa.Column("wording", sa.String(64)),
+    #: ...and, for a page change, a keyed hash of the client's address (never the address).
+    sa.Column("client_hash", sa.String(64)),
 )
+#: The wording of a change that no page showed.
+WORDING = {"webhook": "sendgrid-event-webhook", "crm_import": "crm-import", "one_click": "list-unsubscribe"}
 
 #: The one way rows leave the history: an erasure (:mod:`milestones.privacy.erase`) inserts a
 #: permit, deletes the erased customers' rows and records a tombstone (when, how many rows,
@@ -205,26 +211,33 @@ class Preferences:
     """The store. Build one per process (it holds an engine)."""
 
     def __init__(self, url: str, engine: sa.Engine | None = None):
+        from milestones.core.schema import add_missing_columns
+
         self.engine = engine or make_engine(url)
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine, history)
 
     # --- writing ---------------------------------------------------------------------------
 
     def apply(self, customer_id: str, change: Change, source: str, *, email: str | None = None,
-              now: dt.datetime | None = None) -> list[dict[str, Any]]:
+              now: dt.datetime | None = None, proof: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Apply one change; returns the history rows it recorded (none when nothing changed)."""
-        return self.apply_many([(customer_id, change, source, email)], now=now)[0]
+        return self.apply_many([(customer_id, change, source, email, proof)], now=now)[0]
 
-    def apply_many(self, requests: list[tuple[str, Change, str, str | None]], *,
+    def apply_many(self, requests: list[tuple], *,
                    now: dt.datetime | None = None) -> list[list[dict[str, Any]]]:
         """Apply many changes in one transaction (in order); the history rows of each."""
         with self.engine.begin() as conn:
             return self.apply_in(conn, requests, now=now)
 
-    def apply_in(self, conn: sa.Connection, requests: list[tuple[str, Change, str, str | None]], *,
+    def apply_in(self, conn: sa.Connection, requests: list[tuple], *,
                  now: dt.datetime | None = None) -> list[list[dict[str, Any]]]:
-        """:meth:`apply_many` inside the caller's transaction (e.g. with the webhook events it stores)."""
-        for _cid, change, source, _email in requests:
+        """:meth:`apply_many` inside the caller's transaction (e.g. with the webhook events it stores).
+
+        A request is ``(customer_id, change, source, email)`` or with a fifth item, the consent
+        proof ``{"wording": version, "client_hash": hash}`` (the public app's pages give one)."""
+        requests = [(*r[:4], r[4] if len(r) > 4 and r[4] else {}) for r in requests]
+        for _cid, change, source, _email, _proof in requests:
             if source not in SOURCES:
                 raise PreferenceError(f"unknown source {source!r}")
             if change.unsubscribed is False and source not in CUSTOMER_SOURCES:
@@ -234,8 +247,10 @@ class Preferences:
         now = now or dt.datetime.now(dt.UTC)  # taken under the lock: history times follow commit order
         recorded: list[list[dict[str, Any]]] = []
         touched: dict[str, State] = {}
-        for cid, change, source, email in requests:
+        for cid, change, source, email, proof in requests:
             state = current.setdefault(cid, State(cid))
+            consent = {"wording": (proof.get("wording") or WORDING.get(source) or "")[:64] or None,
+                       "client_hash": proof.get("client_hash")}
             rows = []
             for name in ("unsubscribed", "opted_out", "paused_until", "language"):
                 new = getattr(change, name)
@@ -247,7 +262,7 @@ class Preferences:
                 if new != old:
                     setattr(state, name, new)
                     rows.append({"customer_id": cid, "at": now, "source": source, "field": name,
-                                 "old": _text(old), "new": _text(new)})
+                                 "old": _text(old), "new": _text(new), **consent})
             if rows:
                 state.email = (email or state.email or "").lower() or None
                 state.updated_at, state.updated_by = now, source

@@ -19,26 +19,54 @@ COLUMNS = ["customer_id", "email", "unsubscribed", "opted_out_types", "paused_un
            "updated_at", "updated_by"]
 
 
-def rows(store: Preferences, since: dt.date | None = None) -> list[dict[str, Any]]:
+#: With ``--with-consent``: the proof of each customer's latest change.
+CONSENT_COLUMNS = ["consent_source", "consent_at", "consent_wording", "consent_client_hash"]
+
+
+def _stamp(value: dt.datetime | None) -> str:
+    return value.replace(tzinfo=dt.UTC).isoformat(timespec="seconds") if value else ""
+
+
+def consent(store: Preferences) -> dict[str, dict[str, str]]:
+    """{customer_id: proof of their latest recorded change}."""
+    import sqlalchemy as sa
+
+    from milestones.decide.preferences import history
+
+    latest = sa.select(sa.func.max(history.c.id)).group_by(history.c.customer_id)
+    query = sa.select(history.c.customer_id, history.c.source, history.c.at, history.c.wording,
+                      history.c.client_hash).where(history.c.id.in_(latest))
+    with store.engine.connect() as conn:
+        return {r.customer_id: {"consent_source": r.source, "consent_at": _stamp(r.at),
+                                "consent_wording": r.wording or "", "consent_client_hash": r.client_hash or ""}
+                for r in conn.execute(query)}
+
+
+def rows(store: Preferences, since: dt.date | None = None, with_consent: bool = False) -> list[dict[str, Any]]:
     start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC) if since else None
+    proofs = consent(store) if with_consent else {}
+    blank = dict.fromkeys(CONSENT_COLUMNS, "") if with_consent else {}
     return [{
         "customer_id": s.customer_id, "email": s.email or "", "unsubscribed": "true" if s.unsubscribed else "false",
         "opted_out_types": " ".join(sorted(s.opted_out)), "paused_until": str(s.paused_until or ""),
         "email_language": s.language or "",
-        "updated_at": s.updated_at.replace(tzinfo=dt.UTC).isoformat(timespec="seconds") if s.updated_at else "",
-        "updated_by": s.updated_by or "",
+        "updated_at": _stamp(s.updated_at),
+        "updated_by": s.updated_by or "", **proofs.get(s.customer_id, blank),
     } for s in store.changed_since(start)]
 
 
-def export(ledger_url: str, out: Path | str, since: dt.date | None = None) -> dict[str, Any]:
+def export(ledger_url: str, out: Path | str, since: dt.date | None = None,
+           with_consent: bool = False) -> dict[str, Any]:
     """Write the export atomically (a reader never sees half a file; in object storage one
-    PUT, :mod:`milestones.core.storage`); a one-line summary."""
+    PUT, :mod:`milestones.core.storage`); a one-line summary. ``with_consent`` adds the
+    consent proof of each customer's latest change (:data:`CONSENT_COLUMNS`)."""
     out = storage.locate(out)
-    found = rows(Preferences(ledger_url), since)
+    found = rows(Preferences(ledger_url), since, with_consent)
+    columns = COLUMNS + (CONSENT_COLUMNS if with_consent else [])
     if storage.is_remote(out):
-        storage.write_text(csvsafe.write_rows(found, COLUMNS), out)
+        storage.write_text(csvsafe.write_rows(found, columns), out)
     else:
-        storage.replace_from_temp(out, lambda tmp: csvsafe.write_rows(found, COLUMNS, tmp))
+        storage.replace_from_temp(out, lambda tmp: csvsafe.write_rows(found, columns, tmp))
     return {"out": str(out), "customers": len(found), "since": str(since) if since else None,
             "unsubscribed": sum(r["unsubscribed"] == "true" for r in found)}
 

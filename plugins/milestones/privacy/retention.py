@@ -18,7 +18,8 @@ exports    ``exports/preferences/preferences_D.csv``
 What never goes: the send ledger's rows (their keys keep every email from being sent
 twice, whatever files are gone), preferences and their history (the consent proof), the
 suppressions, the erasure registry and log. The newest snapshot always stays (the next
-run's "previous"), as does the newest run record.
+run's "previous"), and so does the newest one older than the period (the "previous" of the
+oldest day kept, so that re-running it detects the same changes), as does the newest run record.
 """
 
 from __future__ import annotations
@@ -96,14 +97,18 @@ def plan(settings: Settings, today: dt.date) -> dict[str, list[tuple[str, Any]]]
     found: dict[str, list[tuple[str, Any]]] = {c: [] for c in CLASSES}
     snapshot_days = sorted({_day_of(n.split("/")[1]) for n, _ in _files(settings)
                             if n.startswith("snapshots/") and n.endswith("/snapshot.parquet")} - {None})
-    newest_snapshot = snapshot_days[-1] if snapshot_days else None
+    # The newest snapshot (the next run's "previous") and the newest one older than the cutoff
+    # (the "previous" of the oldest day kept: re-running it detects the same changes).
+    keep_snapshots = set(snapshot_days[-1:])
+    if limit["extract"] is not None:
+        keep_snapshots |= set([d for d in snapshot_days if d < limit["extract"]][-1:])
     run_days = sorted({_day_of(n) for n, _ in _files(settings) if n.startswith("runs/")} - {None})
     newest_run = run_days[-1] if run_days else None
     for name, path in _files(settings):
         kind, day = _class_of(name)
         if kind is None or day is None or limit[kind] is None or day >= limit[kind]:
             continue
-        if name.startswith("snapshots/") and day == newest_snapshot:
+        if name.startswith("snapshots/") and day in keep_snapshots:
             continue
         if name.startswith("runs/") and day == newest_run:
             continue

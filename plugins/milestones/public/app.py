@@ -26,7 +26,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from milestones.core import links
+from milestones.core import links, pseudonym
 from milestones.core.config import Settings, load_settings
 from milestones.decide.preferences import LANGUAGES, Change, Preferences, State, pause_until
 from milestones.public import csrf, pages
@@ -89,6 +89,7 @@ async def _form(request: Request) -> dict[str, list[str]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     public = PublicApp(settings)
+    privacy_key = pseudonym.load_key(settings.data_dir)  # consent proof: the client address, hashed
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -168,7 +169,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             change, done = _choices(form, first, public.event_types), "saved"
         if change.language and change.language == first.get("language_was"):
             change = dataclasses.replace(change, language=None)  # left as shown: nothing to record
-        await public.writer.choice(link.customer_id, change, "page", link.email)
+        client = request.client.host if request.client else ""
+        proof = {"wording": pages.wording_version(lang),
+                 "client_hash": pseudonym.keyed_hash(privacy_key, "client", client) if client else None}
+        await public.writer.choice(link.customer_id, change, "page", link.email, proof)
         target = f"../preferences/{quote(token, safe='')}?done={done}&lang={lang}"
         return RedirectResponse(target, status_code=303, headers=pages.HEADERS)
 

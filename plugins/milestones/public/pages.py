@@ -45,6 +45,15 @@ def texts(lang: str) -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
+@lru_cache(maxsize=8)
+def wording_version(lang: str) -> str:
+    """The version of the wording a page in ``lang`` shows: its texts file's digest (consent proof)."""
+    import hashlib
+
+    digest = hashlib.sha256((HERE / "texts" / f"{lang}.yaml").read_bytes()).hexdigest()[:12]
+    return f"page-{lang}-{digest}"
+
+
 def pick_language(*candidates: str | None, accept: str = "") -> str:
     """The first supported language among the candidates, then the browser's, then English."""
     wanted = [c for c in candidates if c]

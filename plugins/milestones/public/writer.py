@@ -101,9 +101,10 @@ class Writer:
         self.put(kind, payload, settle_later(loop, future))
         return await future
 
-    async def choice(self, customer_id: str, change, source: str, email: str | None = None) -> list[dict]:
-        """Apply one customer's change; returns the history rows recorded (none when nothing changed)."""
-        return await self._submit("choice", (customer_id, change, source, email))
+    async def choice(self, customer_id: str, change, source: str, email: str | None = None,
+                     proof: dict[str, str] | None = None) -> list[dict]:
+        """Apply one customer's change (with its consent proof); returns the history rows recorded."""
+        return await self._submit("choice", (customer_id, change, source, email, proof))
 
     async def events(self, events: list[Any]) -> Counter:
         """Store one webhook delivery; returns its counts."""

@@ -117,10 +117,11 @@ class WriterProcess:
         batch, self._outbox = self._outbox, []
         self._send(self._jobs, [job_id for job_id, _ in batch], batch)
 
-    async def choice(self, customer_id: str, change, source: str, email: str | None = None) -> list[dict]:
-        """Apply one customer's change; the history rows recorded (as :meth:`Writer.choice`)."""
+    async def choice(self, customer_id: str, change, source: str, email: str | None = None,
+                     proof: dict[str, str] | None = None) -> list[dict]:
+        """Apply one customer's change (with its consent proof); the history rows recorded (as :meth:`Writer.choice`)."""
         job_id, _, future = self._register()
-        self._outbox.append((job_id, (customer_id, change, source, email)))
+        self._outbox.append((job_id, (customer_id, change, source, email, proof)))
         if len(self._outbox) == 1:
             asyncio.get_running_loop().call_soon(self._flush_jobs)
         return await future
