@@ -129,7 +129,7 @@ def _pipeline(tmp_path, capsys, settings):
     ])
     store = Preferences(url)
     store.apply(TARGET, Change(language="fi", paused_until=__import__("datetime").date(2027, 1, 1)), "page",
-                email=EMAIL)
+                email=EMAIL, proof={"wording": "page-fi-test", "client_hash": "client:0123"})
     store.apply("C000003", Change(language="et"), "page", email="customer3@example.com")
     outcomes = tmp_path / "crm" / "outcomes_2026-11-23.csv"
     outcomes.write_text(f"customer_id,outcome,occurred_at,value\n{TARGET},purchase,2026-11-23T10:00:00Z,99\n"
@@ -150,6 +150,18 @@ def _erase_and_check(tmp_path, capsys, settings, items, tables):
     assert {"emails", "webhook_events", "webhook_rejected_events", "preference_history",
             "suppressions"} <= set(scan_tables(settings.ledger_database_url)), tables
     why_before = _whys(capsys, others)
+    # Access first: everything held about them, in one file.
+    held = _cli(capsys, "subject-export", "--customer", TARGET, "--out", str(tmp_path / "subject.json"))
+    assert held["customer_id"] == TARGET and held["preferences"]
+    assert held["extract_rows"] == 1 and held["quarantined_rows"] == 1 and held["emails"] == 1, held
+    assert held["events"] >= 1 and held["decisions"] >= 1 and held["emails_rendered"] == 1, held
+    assert held["preference_history"] == 2 and held["webhook_events"] == 4 and held["outcomes"] == 1, held
+    assert held["suppressions"] == 1, held
+    exported = json.loads((tmp_path / "subject.json").read_text(encoding="utf-8"))
+    assert exported["addresses"] == [EMAIL.lower()] and exported["emails"][0]["state"] == "accepted"
+    assert exported["extract_rows"]["2026-11-22"][0]["last_name"] == LAST
+    assert {e["event"] for e in exported["webhook_events"]} == {"delivered", "open", "deferred", "spamreport"}
+    assert exported["preference_history"][0]["wording"] == "page-fi-test"
     requests = tmp_path / "requests.csv"
     requests.write_text(f"customer_id,note\n{TARGET},asked by letter\n", encoding="utf-8")
     done = _cli(capsys, "erase", "--file", str(requests), "--by", "dpo@bank")
