@@ -68,15 +68,27 @@ def cmd_why(args: argparse.Namespace) -> int:
     mine = sorted((row for d in days if (d / "decisions.parquet").is_file()
                    for row in storage.parquet_records(d / "decisions.parquet", "customer_id", args.customer_id)),
                   key=lambda row: str(row["event_date"]))
+    from milestones.render import history
+
     feedback = Feedback(settings.ledger_database_url)
+    approved_as = history.by_ledger_version(settings.templates_dir)
     out = []
     for row in mine:
         email = feedback.ledger.get(row["key"])
         entry = {"date": str(row["event_date"])[:10], "event": row["event_type"], "decision": row["decision"],
                  "reason": row["reason"] or None, "key": row["key"],
                  "email_state": email["state"] if email else None}
+        if email and email.get("template_version"):
+            # Which template version the customer got, and whose approval it was.
+            known = approved_as.get(email["template_version"])
+            entry["template_version"] = email["template_version"]
+            entry["template_approved"] = {"by": known.by, "at": known.at, "note": known.note} if known else None
         out.append(entry)
         fate = f", email {entry['email_state']}" if entry["email_state"] else ""
+        if entry.get("template_version"):
+            known = entry["template_approved"]
+            fate += f", template version {entry['template_version']}" + (
+                f" (approved by {known['by']} at {known['at']})" if known else "")
         print(f"{entry['date']} {entry['event']}: {row['decision']}: "
               f"{REASONS.get(row['reason'], row['reason'])}{fate}")
     webhook = [e["event"] for e in feedback.events_for(customer_id=args.customer_id)]

@@ -74,7 +74,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
         if args.variant and len(names) != 1:
             raise UserError("approve: --variant needs exactly one template")
         approvals = {name: approve(settings.templates_dir, name, args.by, variant=args.variant,
-                                   default_locale=settings.default_locale) for name in names}
+                                   default_locale=settings.default_locale, note=args.note) for name in names}
     except CatalogError as exc:
         raise UserError(str(exc)) from None
     emit({name + (f"/{args.variant}" if args.variant else ""): {"hash": a.hash, "by": a.by, "at": a.at}
@@ -99,4 +99,5 @@ def register(add) -> None:
     p.add_argument("--all", action="store_true", help="approve every template in the catalog")
     p.add_argument("--by", required=True, help="who approves (recorded with the content hash and time)")
     p.add_argument("--variant", help="approve this A/B variant of the template (default: the base template)")
+    p.add_argument("--note", default="", help="what changed and why (kept in the template's history)")
 

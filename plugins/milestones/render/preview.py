@@ -145,14 +145,20 @@ def _viewer(case: Case, r: Rendered) -> bytes:
     return _page(f"{case.template} {case.locale} {case.variant}", body, "../")
 
 
-def _approval_line(catalog: Catalog, entry, arm: str, approve: bool) -> str:
+def _approval_line(catalog: Catalog, entry, arm: str, approve: bool, history: bool = False) -> str:
     """One A/B variant's approval state, with an Approve button in the UI when it is not approved."""
     e = html.escape
     label = entry.name if arm == "base" else f"{entry.name} · variant {arm} ({entry.variants[arm].share:.0%})"
     try:
         status = catalog.status(entry.name, arm)
-        state = (f'<span class="ok">approved by {e(status.approval.by)} at {e(status.approval.at)}</span>'
-                 if status.approved else f'<span class="bad">{e(status.message())}</span>')
+        if status.approved:
+            state = f'<span class="ok">approved by {e(status.approval.by)} at {e(status.approval.at)}</span>'
+        elif history:  # the UI: in words, with the way to the changes (no hashes, no command line)
+            why = "never approved" if status.approval is None else (
+                f"changed since {status.approval.by} approved it at {status.approval.at}")
+            state = f'<span class="bad">not approved ({e(why)}): its emails are not sent</span>'
+        else:
+            state = f'<span class="bad">{e(status.message())}</span>'
         approved = status.approved
     except CatalogError as exc:
         state, approved = f'<span class="bad">{e(str(exc))}</span>', False
@@ -161,17 +167,19 @@ def _approval_line(catalog: Catalog, entry, arm: str, approve: bool) -> str:
         form = (f'<form method="post" action="approve" class="approve"><input type="hidden" name="template" '
                 f'value="{e(entry.name)}"><input type="hidden" name="variant" value="{e(arm)}">'
                 f'<button type="submit">Approve {e(label)} as logged in</button></form>')
-    return f'<p class="arm"><strong>{e(label)}</strong>: {state}</p>{form}'
+    link = (f' · <a class="history" href="../templates/{e(entry.name)}/#arm-{e(arm)}">what changed, history'
+            f'{", roll back" if approve else ""}</a>') if history else ""
+    return f'<p class="arm"><strong>{e(label)}</strong>: {state}{link}</p>{form}'
 
 
 def _index(catalog: Catalog, rows: list[tuple[Case, Rendered | str]], missing: dict[str, list[str]],
-           approve: bool = False) -> bytes:
+           approve: bool = False, history: bool = False) -> bytes:
     e = html.escape
     parts = ["<h1>Email templates</h1>",
              '<p class="muted">Every template in every locale, rendered for sample customers. '
              "Open one to see it at desktop and mobile width with its subject and text part.</p>"]
     for entry in catalog.templates.values():
-        state = "".join(_approval_line(catalog, entry, arm, approve) for arm in ["base", *entry.variants])
+        state = "".join(_approval_line(catalog, entry, arm, approve, history) for arm in ["base", *entry.variants])
         cells = []
         for case, result in rows:
             if case.template != entry.name:
@@ -201,9 +209,11 @@ def dark_mode(email_html: str) -> str:
     return html_dark.replace("color-scheme: light dark;", "color-scheme: dark;", 1)
 
 
-def gallery_pages(templates_dir: Path | str, default_locale: str = "en", approve: bool = False) -> dict[str, bytes]:
+def gallery_pages(templates_dir: Path | str, default_locale: str = "en", approve: bool = False,
+                  history: bool = False) -> dict[str, bytes]:
     """Every page of the gallery, keyed by relative path (``index.html`` first); with ``approve``
-    (the Airflow UI) the index has an Approve button per template and A/B variant not approved."""
+    (an approver in the Airflow UI) the index has an Approve button per template and A/B variant not
+    approved; with ``history`` (the Airflow UI) a link to each one's changes and history."""
     templates_dir = Path(templates_dir)
     catalog = load_catalog(templates_dir)
     renderer = Renderer(templates_dir, default_locale or catalog.default_locale, assets_url="../assets")
@@ -221,7 +231,7 @@ def gallery_pages(templates_dir: Path | str, default_locale: str = "en", approve
         pages[f"{case.slug}.email.dark.html"] = dark_mode(r.html).encode()
     for image in sorted((templates_dir / "assets").glob("*.png")):
         pages[f"assets/{image.name}"] = image.read_bytes()
-    return {"index.html": _index(catalog, rows, missing_translations(catalog), approve), **pages}
+    return {"index.html": _index(catalog, rows, missing_translations(catalog), approve, history), **pages}
 
 
 def write_gallery(templates_dir: Path | str, out_dir: Path | str, default_locale: str = "en") -> dict[str, Any]:

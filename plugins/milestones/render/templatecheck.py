@@ -88,12 +88,18 @@ def lint(subject: str, html: str, unsubscribe_url: str) -> list[str]:
 
 
 def approve(templates_dir: Path | str, name: str, by: str, *, variant: str | None = None,
-            default_locale: str = "en"):
-    """Approve ``name`` (A/B ``variant``) for ``by`` if it has no :func:`problems`; else CatalogError naming them."""
+            default_locale: str = "en", note: str = ""):
+    """Approve ``name`` (A/B ``variant``) for ``by`` if it has no :func:`problems`; else CatalogError naming them.
+
+    The approved files are kept in the template's history with ``note`` (:mod:`milestones.render.history`).
+    """
+    from milestones.render import history
     from milestones.render.catalog import CatalogError, load_catalog
 
     found = problems(templates_dir, name, variant, default_locale)
     if found:
         label = f"{name}/{variant}" if variant and variant != "base" else name
         raise CatalogError(f"template {label!r} cannot be approved: " + "; ".join(found))
-    return load_catalog(templates_dir).approve(name, by, variant=variant)
+    approval = load_catalog(templates_dir).approve(name, by, variant=variant)
+    history.record_approval(templates_dir, name, approval, variant=variant, note=note)
+    return approval

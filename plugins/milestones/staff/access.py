@@ -8,7 +8,10 @@ Airflow's login page instead), 200 with one. Without such a dependency every pag
 401: the staff pages are never served open.
 
 The approver's name on the gallery's Approve action is the auth manager's user name
-(:func:`staff_name`), never free text.
+(:func:`staff_name`), never free text. Who may approve (:func:`may_approve`) is the auth
+manager's answer too: the plugin asks it whether the user may change the DAG that sends the
+emails (``outreach_delivery``; with Airflow's simple auth manager: roles ``user``, ``op`` and
+``admin``, not ``viewer``). Without that question every user is refused: nobody approves by default.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 NOT_SERVED = "login required: the milestones staff pages are served inside the Airflow UI"
 
 
-def guard(current_user: Callable[..., Any] | None) -> Callable[..., Any]:
-    """A route dependency: the logged-in user (via ``current_user``) or 401."""
+def guard(current_user: Callable[..., Any] | None,
+          approver: Callable[[Any], bool] | None = None) -> Callable[..., Any]:
+    """A route dependency: the logged-in user (via ``current_user``) or 401; ``approver(user)``
+    says whether that user may approve templates (and roll back, promote or retire them)."""
     if current_user is None:
         async def deny() -> None:
             raise HTTPException(status_code=401, detail=NOT_SERVED)
@@ -37,6 +42,7 @@ def guard(current_user: Callable[..., Any] | None) -> Callable[..., Any]:
         if not name:
             raise HTTPException(status_code=401, detail="not authenticated")
         request.state.staff_name = name
+        request.state.may_approve = bool(approver and approver(user))
 
     return check
 
@@ -44,6 +50,21 @@ def guard(current_user: Callable[..., Any] | None) -> Callable[..., Any]:
 def staff_name(request: Request) -> str:
     """The logged-in user's name, as the auth manager knows it."""
     return request.state.staff_name
+
+
+def may_approve(request: Request) -> bool:
+    """Whether the logged-in user holds the approver role (the auth manager's answer)."""
+    return bool(getattr(request.state, "may_approve", False))
+
+
+def require_approver(request: Request) -> str | None:
+    """Why this request may not change templates (None when it may): not an approver, or cross-site."""
+    if not may_approve(request):
+        return (f"{staff_name(request)} is not an approver: approving, rolling back, promoting and retiring "
+                f"templates needs the approver role (see the marketing guide)")
+    if not same_origin(request):
+        return "the request did not come from the milestones pages"
+    return None
 
 
 def same_origin(request: Request) -> bool:

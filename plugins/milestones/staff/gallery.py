@@ -17,7 +17,7 @@ from milestones.core.config import load_settings
 
 router = APIRouter(prefix="/gallery")
 _lock = threading.Lock()
-_cache: dict[str, object] = {"stamp": None, "pages": {}}
+_cache: dict[bool, dict[str, object]] = {True: {"stamp": None, "pages": {}}, False: {"stamp": None, "pages": {}}}
 
 
 def _stamp(templates_dir: Path) -> tuple:
@@ -25,18 +25,20 @@ def _stamp(templates_dir: Path) -> tuple:
                         for p in templates_dir.rglob("*") if p.is_file()))
 
 
-def pages() -> dict[str, bytes]:
-    """The gallery's pages, rebuilt when the templates directory changed."""
+def pages(approver: bool = False) -> dict[str, bytes]:
+    """The gallery's pages, rebuilt when the templates directory changed; Approve buttons only for approvers,
+    a link to each template's history and changes for everyone."""
     from milestones.render.preview import gallery_pages
 
     settings = load_settings()
     templates_dir = Path(settings.templates_dir)
     stamp = (str(templates_dir), _stamp(templates_dir))
+    cache = _cache[approver]
     with _lock:
-        if _cache["stamp"] != stamp:
-            _cache["pages"] = gallery_pages(templates_dir, settings.default_locale, approve=True)
-            _cache["stamp"] = stamp
-        return _cache["pages"]  # type: ignore[return-value]
+        if cache["stamp"] != stamp:
+            cache["pages"] = gallery_pages(templates_dir, settings.default_locale, approve=approver, history=True)
+            cache["stamp"] = stamp
+        return cache["pages"]  # type: ignore[return-value]
 
 
 @router.get("", include_in_schema=False)
@@ -50,20 +52,21 @@ async def approve(request: Request) -> HTMLResponse:
     """Approve a template or one of its A/B variants as the logged-in Airflow user.
 
     Refused (409, the reasons named) when it fails to render or lint for a sample customer;
-    403 for a request that did not come from our own pages (a cross-site form).
+    403 for a user without the approver role or a request that did not come from our own pages.
     """
     from milestones.render.catalog import CatalogError
     from milestones.render.templatecheck import approve as approve_checked
-    from milestones.staff.access import same_origin, staff_name
+    from milestones.staff.access import require_approver, staff_name
 
-    if not same_origin(request):
-        return HTMLResponse(_result_page("Not approved", "The request did not come from the gallery."), 403)
+    refused = require_approver(request)
+    if refused:
+        return HTMLResponse(_result_page("Not approved", refused), 403)
     form = await request.form()
     name, variant = str(form.get("template") or ""), str(form.get("variant") or "base")
     settings = load_settings()
     try:
         approval = approve_checked(settings.templates_dir, name, staff_name(request), variant=variant,
-                                   default_locale=settings.default_locale)
+                                   default_locale=settings.default_locale, note=str(form.get("note") or ""))
     except CatalogError as exc:
         return HTMLResponse(_result_page("Not approved", str(exc)), 409)
     label = name if variant == "base" else f"{name} (variant {variant})"
@@ -80,16 +83,17 @@ def _result_page(title: str, text: str) -> str:
 
 
 @router.get("/")
-def gallery_index() -> Response:
-    return gallery_file("index.html")
+def gallery_index(request: Request) -> Response:
+    return gallery_file("index.html", request)
 
 
 @router.get("/{path:path}")
-def gallery_file(path: str) -> Response:
+def gallery_file(path: str, request: Request) -> Response:
     from milestones.render.catalog import CatalogError
+    from milestones.staff.access import may_approve
 
     try:
-        data = pages().get(path)
+        data = pages(may_approve(request)).get(path)
     except CatalogError as exc:
         raise HTTPException(status_code=500, detail=str(exc)) from None
     if data is None:

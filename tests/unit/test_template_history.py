@@ -1,0 +1,149 @@
+"""Named approvers, template history, readable changes, rollback, A/B promotion and retirement."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from milestones.render import changes, history, promotion
+from milestones.render.catalog import CatalogError, content_hash, load_catalog
+from milestones.render.templatecheck import approve
+from tests.staff import staff_app
+from tests.unit.test_variants import add_variant
+
+pytestmark = pytest.mark.unit
+ORIGIN = {"Origin": "http://testserver"}
+
+
+@pytest.fixture
+def templates(own_templates, monkeypatch, tmp_path):
+    monkeypatch.setenv("MILESTONES_TEMPLATES_DIR", str(own_templates))
+    monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path / "data"))
+    return own_templates
+
+
+def edit_subject(templates, text: str, locale: str = "en", template: str = "graduation") -> None:
+    (templates / template / f"{locale}.subject.txt").write_text(text + "\n", encoding="utf-8")
+
+
+def test_a_viewer_sees_no_button_and_is_refused(templates):
+    edit_subject(templates, "Congratulations on your graduation, {{ name }}")
+    viewer = TestClient(staff_app("Jaan Viewer", approver=False))
+    index = viewer.get("/gallery/").text
+    assert "not approved (changed since" in index and "sha256:" not in index and "milestones approve" not in index
+    assert 'action="approve"' not in index and "what changed, history" in index
+    page = viewer.get("/templates/graduation/").text
+    assert "<button" not in page and "approving needs the approver role" in page
+    for action in ("approve", "rollback", "promote", "retire"):
+        answer = viewer.post(f"/templates/graduation/{action}", data={"variant": "base"}, headers=ORIGIN)
+        assert answer.status_code == 403, action
+        assert "Jaan Viewer is not an approver" in answer.text
+    assert viewer.post("/gallery/approve", data={"template": "graduation"}, headers=ORIGIN).status_code == 403
+    assert not load_catalog(templates).status("graduation").approved
+
+
+def test_approver_approves_with_a_note_and_the_history_names_them(templates):
+    edit_subject(templates, "Congratulations on your graduation, {{ name }}")
+    approver = TestClient(staff_app("Mari Tamm"))
+    assert 'action="approve"' in approver.get("/gallery/").text
+    # Cross-site form posts are refused even for an approver.
+    assert approver.post("/templates/graduation/approve", data={"variant": "base"}).status_code == 403
+    answer = approver.post("/templates/graduation/approve", data={"variant": "base", "note": "new subject"},
+                           headers=ORIGIN)
+    assert answer.status_code == 200 and "graduation approved by Mari Tamm" in answer.text
+    status = load_catalog(templates).status("graduation")
+    assert status.approved and status.approval.by == "Mari Tamm"
+    (entry,) = history.approvals(templates, "graduation")
+    assert (entry.by, entry.note, entry.hash) == ("Mari Tamm", "new subject", status.current_hash)
+    assert set(entry.versions) == {"en", "fi", "et", "zh"} and all(len(v) == 16 for v in entry.versions.values())
+    kept = history.kept(templates, "graduation", entry.hash)
+    assert (kept / "graduation" / "en.subject.txt").read_text(encoding="utf-8").startswith("Congratulations on")
+    page = approver.get("/templates/graduation/").text
+    assert "Mari Tamm" in page and "new subject" in page and history.short(entry.hash) in page
+
+
+def test_changes_show_subject_preheader_and_text_per_language(templates):
+    edit_subject(templates, "Congratulations on your graduation, {{ name }}")
+    approve(templates, "graduation", "Mari Tamm", note="first")
+    edit_subject(templates, "Well done on graduating, {{ name }}")
+    text = templates / "graduation" / "fi.txt"
+    text.write_text(text.read_text(encoding="utf-8") + "\nUusi rivi.\n", encoding="utf-8")
+    base, found = changes.compare(templates, "graduation")
+    assert base.note == "first"
+    changed = {(c.locale, c.field) for c in found if c.changed}
+    assert changed == {("en", "subject"), ("fi", "text")}
+    subject = next(c for c in found if (c.locale, c.field) == ("en", "subject"))
+    # Rendered for the sample customer: the name is filled in.
+    assert subject.before == "Congratulations on your graduation, Emma" and subject.now == "Well done on graduating, Emma"
+    assert {c.field for c in found} == {"subject", "preheader", "text"}
+    assert next(c for c in found if (c.locale, c.field) == ("en", "preheader")).now  # the inbox preview line
+    marked = changes.word_diff(subject.before, subject.now)
+    assert marked == ("<del>Congratulations</del><ins>Well done</ins> on <del>your graduation,</del>"
+                      "<ins>graduating,</ins> Emma")
+    page = TestClient(staff_app()).get("/templates/graduation/").text
+    assert marked in page and "Body text" in page and "Preheader" in page
+
+
+def test_rollback_round_trip_needs_an_approval(templates):
+    edit_subject(templates, "Version one, {{ name }}")
+    first = approve(templates, "graduation", "Mari Tamm", note="one")
+    edit_subject(templates, "Version two, {{ name }}")
+    second = approve(templates, "graduation", "Kadri Kask", note="two")
+    assert first.hash != second.hash
+    app = TestClient(staff_app("Mari Tamm"))
+    page = app.get("/templates/graduation/").text
+    assert page.count('class="rollback"') == 1  # to version one; the current version has no button
+    answer = app.post("/templates/graduation/rollback", data={"variant": "base", "to": first.hash}, headers=ORIGIN)
+    assert answer.status_code == 200 and "needs an approval" in answer.text
+    assert (templates / "graduation" / "en.subject.txt").read_text(encoding="utf-8") == "Version one, {{ name }}\n"
+    catalog = load_catalog(templates)
+    # Rolled back to an approved version, but not approved again: not sent until someone approves it.
+    assert content_hash(templates, "graduation") == first.hash and not catalog.status("graduation").approved
+    assert [e.action for e in history.entries(templates, "graduation")] == ["approve", "approve", "rollback"]
+    again = app.post("/templates/graduation/approve", data={"variant": "base", "note": "back to one"},
+                     headers=ORIGIN)
+    assert again.status_code == 200
+    assert load_catalog(templates).status("graduation").approved
+    # And forward again, to version two.
+    history.rollback(templates, "graduation", history.short(second.hash), "Mari Tamm")
+    assert (templates / "graduation" / "en.subject.txt").read_text(encoding="utf-8") == "Version two, {{ name }}\n"
+    assert not load_catalog(templates).status("graduation").approved
+    with pytest.raises(CatalogError, match="no kept approved version"):
+        history.rollback(templates, "graduation", "0123456789ab", "Mari Tamm")
+    # The ledger's version of an email sent with version one names its approval.
+    assert history.by_ledger_version(templates)[first_version(templates, first.hash)].by == "Mari Tamm"
+
+
+def first_version(templates, content: str) -> str:
+    (entry,) = [e for e in history.approvals(templates, "graduation") if e.hash == content][:1]
+    return entry.versions["en"]
+
+
+def test_promote_a_variant_and_roll_the_promotion_back(templates):
+    add_variant(templates, "short", "{{ name }}, a short one")
+    approve(templates, "birthday", "Mari Tamm", variant="short")
+    before = load_catalog(templates).status("birthday").current_hash
+    app = TestClient(staff_app("Mari Tamm"))
+    assert 'class="promote"' in app.get("/templates/birthday/").text
+    answer = app.post("/templates/birthday/promote", data={"variant": "short"}, headers=ORIGIN)
+    assert answer.status_code == 200 and "is now the base" in answer.text
+    catalog = load_catalog(templates)
+    assert "short" not in catalog.entry("birthday").variants and catalog.status("birthday").approved
+    assert (templates / "birthday" / "en.subject.txt").read_text(encoding="utf-8") == "{{ name }}, a short one\n"
+    actions = [(e.action, e.by) for e in history.entries(templates, "birthday")]
+    # The shipped base (approved before the history) was kept first, with its original approver.
+    assert actions[-1] == ("promote", "Mari Tamm") and actions[-2][0] == "approve" and actions[-2][1] != "Mari Tamm"
+    history.rollback(templates, "birthday", before, "Mari Tamm")  # reversible
+    assert content_hash(templates, "birthday") == before
+
+
+def test_retire_a_variant(templates):
+    add_variant(templates, "loud", "{{ name }}!!! BIG DAY")
+    answer = TestClient(staff_app("Mari Tamm")).post("/templates/birthday/retire", data={"variant": "loud"},
+                                                      headers=ORIGIN)
+    assert answer.status_code == 200 and "retired by Mari Tamm" in answer.text
+    assert "loud" not in load_catalog(templates).entry("birthday").variants
+    (entry,) = history.entries(templates, "birthday")
+    assert (entry.action, entry.variant, entry.by) == ("retire", "loud", "Mari Tamm")
+    with pytest.raises(CatalogError):
+        promotion.retire(templates, "birthday", "loud", "Mari Tamm")
