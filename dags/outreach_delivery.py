@@ -13,6 +13,10 @@ Sends the rendered emails that are due, exactly once.
   the ledger and sends it through SendGrid (connection `sendgrid_default`) or, with
   no connection, the file outbox. Re-runs, retries and overlapping runs never
   send an email twice: the ledger's key decides.
+* **Then**: `summarize_results` precomputes the results page for marketing (the answer in
+  words per email, uplift per event type, language and A/B variant, A/B decisions, charts and
+  the CSV downloads) when the ledger, decisions or outcomes changed; it runs whatever became of
+  the shards, so a failed shard does not leave the page behind.
 * **Params**: `date` to deliver one date only; `due_before` (ISO timestamp) to
   override "now" when catching up.
 """
@@ -58,7 +62,13 @@ def outreach_delivery():
 
         return tasks.deliver(shard, context)
 
-    deliver.expand(shard=plan_shards())
+    @task(trigger_rule="all_done", retries=1)
+    def summarize_results() -> dict:
+        from milestones.airflow import tasks
+
+        return tasks.summarize_results()
+
+    deliver.expand(shard=plan_shards()) >> summarize_results()
 
 
 outreach_delivery()

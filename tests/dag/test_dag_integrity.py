@@ -57,6 +57,9 @@ def test_assets_wire_the_chain(dagbag):
     # Delivery runs as soon as messages are rendered, and every 15 minutes as the safety net.
     assert MESSAGES in delivery.timetable.asset_condition.objects
     assert delivery.timetable.timetable.expression == "*/15 * * * *"
+    # The results page is precomputed after every delivery run, whatever became of the shards.
+    assert delivery.get_task("deliver").downstream_task_ids == {"summarize_results"}
+    assert delivery.get_task("summarize_results").trigger_rule == "all_done"
 
 
 def test_dag_files_stay_thin():

@@ -63,7 +63,16 @@ def test_quantiles_are_the_normal_ones():
 
 def test_verdicts_in_plain_words():
     assert uplift.verdict(0.12, 0.08, 5000, 5000, uplift.p_value(600, 5000, 400, 5000)) == "significant"
-    assert uplift.verdict(0.10, 0.12, 500, 50, 0.6) == "not significant"
+    # No lift seen: "not significant" only when the held-out group could have seen a lift of 1 point.
+    few = uplift.verdict(0.10, 0.12, 500, 50, 0.6)
+    assert few.startswith("too few customers: about ") and few.endswith("to see a lift of 1.0 points")
+    # A 1-point lift around the pooled rate (10.18%), 10 contacted per held-out customer.
+    pooled = (0.10 * 500 + 0.12 * 50) / 550
+    ref = NormalIndPower().solve_power(effect_size=proportion_effectsize(pooled + 0.005, pooled - 0.005),
+                                       alpha=0.05, power=0.8, ratio=10, alternative="two-sided")
+    assert int(few.split("about ")[1].split(" more")[0].replace(",", "")) == pytest.approx(ref - 50, rel=0.02)
+    assert uplift.verdict(0.10, 0.10, 200_000, 50_000, 1.0) == "not significant"
+    assert uplift.verdict(0.0, 1.0, 300, 1, 0.01 + 0.3).startswith("too few customers")
     # The same clear difference the other way round is a significant *decrease*, never a success.
     down = uplift.verdict(0.08, 0.12, 5000, 5000, uplift.p_value(400, 5000, 600, 5000))
     assert down == uplift.SIGNIFICANT_DECREASE and down.startswith("significant decrease")

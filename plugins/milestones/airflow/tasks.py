@@ -227,6 +227,13 @@ def deliver(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     return {**shard, **delivered}
 
 
+def summarize_results() -> dict[str, Any]:
+    """Precompute the results page (answers, uplift, A/B decisions, charts, CSVs) when its inputs changed."""
+    from milestones.measure import summary
+
+    return summary.refresh(load_settings())
+
+
 def export_preferences(context: dict[str, Any]) -> dict[str, Any]:
     """Write the day's preference export (every customer's current choices) and publish it."""
     from milestones.airflow.assets import PREFERENCES_EXPORT

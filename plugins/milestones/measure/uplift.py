@@ -10,11 +10,12 @@ For each group (event type, locale or A/B variant, plus ``all``):
 * ``p_value``: two-sided, of the pooled two-proportion z-test (equivalently the chi-square
   test of the 2x2 table without continuity correction);
 * ``verdict``: ``significant`` when p < 0.05 and the lift is positive (``significant
-  decrease: ...`` when it is negative: the emails cost conversions); ``not significant`` when the lift is not
-  positive or the groups are already large enough to have seen it; otherwise ``too few
-  customers: about N more held-out customers needed to see a lift of X points``, N from
-  the sample size that gives 80% power at the 5% level for the observed lift (Cohen's h,
-  normal approximation), keeping the ratio of contacted to held-out customers.
+  decrease: ...`` when it is negative: the emails cost conversions); ``not significant`` when the
+  groups are already large enough to have seen the observed lift (or, when the observed lift is
+  not positive, a lift of ``SMALLEST_LIFT``, 1 point); otherwise ``too few customers: about N
+  more held-out customers needed to see a lift of X points``, N from the sample size that gives
+  80% power at the 5% level for that lift (Cohen's h, normal approximation), keeping the ratio
+  of contacted to held-out customers. One held-out customer never reads "not significant".
 
 The statistics need only ``math``; tests compare them with statsmodels and scipy.
 """
@@ -37,6 +38,8 @@ POWER = 0.80
 Z_975 = 1.959963984540054
 Z_80 = 0.8416212335729143
 BY = ("event_type", "locale", "variant")
+#: The lift the groups must be able to see before a non-positive result reads "not significant".
+SMALLEST_LIFT = 0.01
 
 
 def wilson(count: int, n: int, z: float = Z_975) -> tuple[float, float]:
@@ -117,8 +120,10 @@ SIGNIFICANT_DECREASE = "significant decrease: contacted customers converted less
 def verdict(p1: float, p2: float, n1: int, n2: int, p: float) -> str:
     if p < ALPHA:
         return "significant" if p1 > p2 else SIGNIFICANT_DECREASE
-    if p1 <= p2:
-        return "not significant"
+    if p1 <= p2:  # nothing seen: were there enough held-out customers to see a lift of 1 point?
+        pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+        low = min(max(pooled - SMALLEST_LIFT / 2, 0.0), 1 - SMALLEST_LIFT)
+        p1, p2 = low + SMALLEST_LIFT, low
     needed = holdout_needed(p1, p2, n1, n2)
     if needed <= n2:
         return "not significant"
