@@ -19,6 +19,12 @@ process's peak RSS):
 
 Checks that the report rows and the uplift counts of both agree exactly (exit 1 if
 not) and prints medians and ratios. Goal: each within 3x of DuckDB, under 4 GB peak.
+
+Then the results page for marketing: ``summarize_results`` (the DAG task that precomputes
+it) in its own process, and the staff page ``/report/`` requested 5 times in another
+(the staff app as the Airflow plugin mounts it, in-process HTTP client): goal under 2 s a
+request; its uplift by event type must equal ``milestones uplift``'s (when the rounds ran).
+``--page-only`` skips the report/uplift/DuckDB rounds.
 Last run (2 rounds, shared 2-core machine under load): report 33.4 s wall / 22.8 s CPU /
 1.68 GB, uplift 31.2 s / 19.9 s / 1.64 GB, DuckDB 35.6 s / 13.3 s / 1.15 GB; results agree.
 
@@ -259,11 +265,64 @@ def compare(work: Path, duck: dict) -> list[str]:
     return problems
 
 
+PAGE = r'''
+import json, statistics, sys, time
+from fastapi.testclient import TestClient
+from milestones.staff import create_app
+
+class Marketer:
+    def get_name(self):
+        return "bench"
+
+client = TestClient(create_app(current_user=Marketer, approver=lambda user: False))
+times = []
+for _ in range(5):
+    t = time.perf_counter()
+    page = client.get("/report/")
+    times.append(time.perf_counter() - t)
+    assert page.status_code == 200 and 'id="answers"' in page.text, page.status_code
+csv_t = time.perf_counter()
+download = client.get("/report/uplift.csv")
+csv_s = time.perf_counter() - csv_t
+json.dump({"median_s": statistics.median(times), "max_s": max(times), "first_s": times[0], "csv_s": csv_s,
+           "bytes": len(page.text), "answers": page.text.count("<li class=")}, open(sys.argv[1], "w"))
+'''
+
+
+def page_timing(work: Path, env: dict, py: list[str]) -> tuple[dict, list[str]]:
+    """Precompute the results (the DAG task) and time the staff page; problems if it disagrees with the CLI."""
+    import csv
+
+    script = work / "summarize.py"
+    script.write_text("from milestones.airflow import tasks\nprint(tasks.summarize_results())\n", encoding="utf-8")
+    page_script = work / "page.py"
+    page_script.write_text(PAGE, encoding="utf-8")
+    stored = work / "data" / "results" / "summary.json"
+    if stored.exists():
+        stored.unlink()  # computed afresh, as after a run that changed the data
+    wall, peak, cpu = timed(py + [str(script)], env)
+    _, page_peak, page_cpu = timed(py + [str(page_script), str(work / "out" / "page.json")], env)
+    page = json.loads((work / "out" / "page.json").read_text(encoding="utf-8"))
+    figures = {"summarize_wall_s": wall, "summarize_cpu_s": cpu, "summarize_peak_mb": peak,
+               "page_process_cpu_s": page_cpu, "page_process_peak_mb": page_peak, **page}
+    problems = []
+    cli_csv = work / "out" / "uplift.csv"
+    if cli_csv.exists():
+        with cli_csv.open(encoding="utf-8", newline="") as fh:
+            ours = list(csv.DictReader(fh))
+        with (work / "data" / "results" / "uplift.csv").open(encoding="utf-8", newline="") as fh:
+            page_rows = list(csv.DictReader(fh))
+        if ours != page_rows:
+            problems.append("the page's uplift differs from milestones uplift's")
+    return figures, problems
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, help="keep the generated data here (re-used on the next run)")
+    parser.add_argument("--page-only", action="store_true", help="only the results page (precompute + requests)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="milestones-report-"))
     t = time.perf_counter()
@@ -283,6 +342,15 @@ def main() -> None:
         "uplift": py + ["milestones.cli", "uplift", "--by", "event_type", "--out", str(work / "out" / "uplift.csv")],
         "duckdb": py + [str(duck_script), str(work / "data"), str(work / "out" / "duck.json")],
     }
+    if args.page_only:
+        figures, problems = page_timing(work, env, py)
+        print(json.dumps(figures, indent=1))
+        ok = figures["max_s"] < 2
+        print("results page: summarize_results", f"{figures['summarize_wall_s']:.1f} s wall,",
+              f"{figures['summarize_cpu_s']:.1f} s CPU, {figures['summarize_peak_mb']:.0f} MB;",
+              f"page median {figures['median_s']:.3f} s, max {figures['max_s']:.3f} s (goal < 2 s:",
+              "met)" if ok else "NOT met)", *problems)
+        sys.exit(1 if problems or not ok else 0)
     walls: dict[str, list[float]] = {k: [] for k in commands}
     cpus: dict[str, list[float]] = {k: [] for k in commands}
     peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
@@ -299,6 +367,11 @@ def main() -> None:
         for name in ratios:
             ratios[name].append(walls[name][-1] / walls["duckdb"][-1])
     problems = compare(work, duck)
+    figures, page_problems = page_timing(work, env, py)
+    problems += page_problems
+    print(f"results page: summarize_results {figures['summarize_wall_s']:.1f} s wall, "
+          f"{figures['summarize_cpu_s']:.1f} s CPU, {figures['summarize_peak_mb']:.0f} MB; page median "
+          f"{figures['median_s']:.3f} s, max {figures['max_s']:.3f} s (goal < 2 s)")
     med = {k: statistics.median(v) for k, v in walls.items()}
     print(f"{'':8} {'wall (median)':>14} {'CPU (median)':>13} {'peak RSS':>9}   wall vs DuckDB, median of rounds")
     for name in commands:

@@ -63,22 +63,40 @@ def lift_chart(rows: Sequence[dict[str, Any]], title: str) -> str:
 
 
 def trend_chart(frame, series: Sequence[str], title: str, ylabel: str) -> str:
-    """Lines over time: ``frame`` indexed by date (datetime), one column per series."""
+    """Counts over time: ``frame`` indexed by date (datetime), one column per series.
+
+    The x axis spans exactly the days of the data (half a day of margin each side): a few
+    days are drawn as grouped bars labelled by date, longer spans as lines with concise date
+    labels, never an axis of empty years around one day.
+    """
     import matplotlib.dates as mdates
+    import numpy as np
+    import pandas as pd
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    if len(frame):
+    if len(frame) and len(frame) <= 7:
+        x = np.arange(len(frame))
+        width = 0.8 / len(series)
+        for i, name in enumerate(series):
+            ax.bar(x + (i - (len(series) - 1) / 2) * width, frame[name], width=width, label=name,
+                   color=PALETTE.get(name))
+        ax.set_xticks(x, [pd.Timestamp(d).strftime("%Y-%m-%d") for d in frame.index])
+        ax.set_xlim(-0.5, len(frame) - 0.5)
+    elif len(frame):
         for name in series:
             ax.plot(frame.index, frame[name], label=name, color=PALETTE.get(name), lw=1.6,
                     marker="o" if len(frame) < 20 else None, ms=4)
         locator = mdates.AutoDateLocator(maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        ax.set_ylim(bottom=0)
+        half = pd.Timedelta(hours=12)
+        ax.set_xlim(frame.index.min() - half, frame.index.max() + half)
     else:
         ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes)
+    if len(frame):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
     ax.grid(axis="y", color="#e5e5e5")
