@@ -140,10 +140,13 @@ def approval(templates: Path) -> dict:
 
 def test_viewer_reads_approver_approves_and_rolls_back(airflow, browser):
     templates = airflow["templates"]
-    (templates / "graduation" / "en.subject.txt").write_text("Well done, {{ name }}: you graduated!\n",
-                                                             encoding="utf-8")
     viewer, page = login(browser, airflow, "jaan")
     try:
+        # The gallery, seen once with every template approved, keeps those versions; then someone edits one.
+        assert page.locator("section.template .ok").count() == 7
+        (templates / "graduation" / "en.subject.txt").write_text("Well done, {{ name }}: you graduated!\n",
+                                                                 encoding="utf-8")
+        page.reload(wait_until="load")
         section = page.locator("section.template", has_text="graduation")
         assert "not approved" in section.inner_text() and "sha256" not in section.inner_text()
         assert page.locator("form.approve").count() == 0

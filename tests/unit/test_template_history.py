@@ -78,8 +78,8 @@ def test_changes_show_subject_preheader_and_text_per_language(templates):
     assert {c.field for c in found} == {"subject", "preheader", "text"}
     assert next(c for c in found if (c.locale, c.field) == ("en", "preheader")).now  # the inbox preview line
     marked = changes.word_diff(subject.before, subject.now)
-    assert marked == ("<del>Congratulations</del><ins>Well done</ins> on <del>your graduation,</del>"
-                      "<ins>graduating,</ins> Emma")
+    assert marked == ("<del>Congratulations </del><ins>Well done </ins>on <del>your graduation, </del>"
+                      "<ins>graduating, </ins>Emma")
     page = TestClient(staff_app()).get("/templates/graduation/").text
     assert marked in page and "Body text" in page and "Preheader" in page
 
@@ -143,7 +143,19 @@ def test_retire_a_variant(templates):
                                                       headers=ORIGIN)
     assert answer.status_code == 200 and "retired by Mari Tamm" in answer.text
     assert "loud" not in load_catalog(templates).entry("birthday").variants
-    (entry,) = history.entries(templates, "birthday")
+    (entry,) = [e for e in history.entries(templates, "birthday") if e.action == "retire"]
     assert (entry.action, entry.variant, entry.by) == ("retire", "loud", "Mari Tamm")
     with pytest.raises(CatalogError):
         promotion.retire(templates, "birthday", "loud", "Mari Tamm")
+
+
+def test_shipped_approvals_are_kept_when_first_seen_so_the_first_edit_has_a_diff(templates):
+    viewer = TestClient(staff_app("Jaan Viewer", approver=False))
+    assert viewer.get("/gallery/").status_code == 200  # the UI keeps the approved versions it sees
+    (entry,) = history.approvals(templates, "graduation")
+    shipped = load_catalog(templates).entry("graduation").approved
+    assert (entry.by, entry.at, entry.hash) == (shipped.by, shipped.at, shipped.hash)
+    edit_subject(templates, "Brand new subject, {{ name }}")
+    page = viewer.get("/templates/graduation/").text
+    assert "<ins>Brand new subject, Emma</ins>" in page and "<del>Congratulations on your graduation" in page
+    assert history.keep_approved(templates) == 0  # nothing new to keep: the edit is not approved

@@ -87,7 +87,8 @@ def _field(rendered, name: str) -> str | None:
 
 def word_diff(before: str, now: str) -> str:
     """HTML of ``now`` with the words removed since ``before`` in <del> and the added ones in <ins>."""
-    a, b = re.split(r"(\s+)", before), re.split(r"(\s+)", now)
+    # Words with the space after them: a run of changed words reads as one struck phrase and one new one.
+    a, b = re.findall(r"\S+\s*|\s+", before), re.findall(r"\S+\s*|\s+", now)
     out = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":

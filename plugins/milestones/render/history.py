@@ -136,6 +136,29 @@ def record_approval(templates_dir: Path | str, template: str, approval, *, varia
                                         detail))
 
 
+def keep_approved(templates_dir: Path | str) -> int:
+    """Keep every template and A/B variant whose current files are the approved ones but have no
+    copy yet (approved before the history, or with ``milestones approve`` of an older version), so
+    that the next edit can be compared with them and rolled back. Called whenever the UI builds the
+    gallery or shows a template; a read-only templates folder keeps nothing."""
+    try:
+        catalog = load_catalog(templates_dir)
+    except CatalogError:
+        return 0
+    count = 0
+    for entry in catalog.templates.values():
+        for arm in [BASE, *entry.variants]:
+            try:
+                status = catalog.status(entry.name, arm)
+                if status.approved and kept(templates_dir, entry.name, status.current_hash) is None:
+                    record_approval(templates_dir, entry.name, status.approval, variant=arm,
+                                    note="kept as approved when first seen by the history")
+                    count += 1
+            except (CatalogError, OSError):
+                continue
+    return count
+
+
 def _own_files(folder: Path, variant: str) -> list[Path]:
     """A template folder's own files of the base (variants/ excluded) or of one variant."""
     if variant and variant != BASE:

@@ -28,10 +28,12 @@ def _stamp(templates_dir: Path) -> tuple:
 def pages(approver: bool = False) -> dict[str, bytes]:
     """The gallery's pages, rebuilt when the templates directory changed; Approve buttons only for approvers,
     a link to each template's history and changes for everyone."""
+    from milestones.render.history import keep_approved
     from milestones.render.preview import gallery_pages
 
     settings = load_settings()
     templates_dir = Path(settings.templates_dir)
+    keep_approved(templates_dir)  # before anyone edits them: the approved versions to compare with
     stamp = (str(templates_dir), _stamp(templates_dir))
     cache = _cache[approver]
     with _lock:

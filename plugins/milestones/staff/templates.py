@@ -109,9 +109,11 @@ def _events(settings, name: str) -> str:
 
 def template_page(name: str, request: Request, message: str = "") -> str:
     from milestones.render.catalog import CatalogError, load_catalog
+    from milestones.render.history import keep_approved
     from milestones.staff.access import may_approve, staff_name
 
     settings = load_settings()
+    keep_approved(settings.templates_dir)
     try:
         entry = load_catalog(settings.templates_dir).entry(name)
     except CatalogError as exc:
