@@ -164,3 +164,35 @@ def test_later_decisions_skip_erased_ids_and_addresses(settings):
     storage.write_parquet(events, storage.stage_dir(root, "events", "2026-11-23") / "events.parquet")
     decided = storage.read_parquet(pipeline.decide_stage(dt.date(2026, 11, 23), settings, snapshot=snap)["decisions"])
     assert dict(zip(decided["customer_id"], decided["reason"], strict=True)) == {"C1": "erased", "C9": "erased", "C2": ""}
+
+
+def test_what_arrives_after_an_erasure_stores_nothing_personal(settings):
+    from milestones.measure.feedback import Feedback, rejected_events, suppressions, webhook_events
+
+    storage.write_parquet(pd.DataFrame({"customer_id": ["C1"], "email": ["aino@example.com"]}),
+                          storage.snapshot_path(settings.data_dir, DAY))
+    erase.erase(settings, ["C1"], operator="dpo")
+    url = settings.ledger_database_url
+    counts = Feedback(url).ingest([
+        {"event": "open", "email": "Aino@example.com", "customer_id": "C1", "key": "k1", "sg_event_id": "o1",
+         "ip": "192.0.2.7", "useragent": "Aino's phone", "timestamp": 1795000000},
+        {"event": "bounce", "email": "aino@example.com", "sg_event_id": "b1", "reason": "aino@example.com unknown"},
+        {"event": "unsubscribe", "email": "aino@example.com", "customer_id": "C1", "sg_event_id": "u1"},
+        {"event": "open", "email": "aino@example.com", "timestamp": "yesterday"},
+        {"event": "open", "email": "b@example.com", "customer_id": "C2", "sg_event_id": "o2"},
+    ])
+    assert counts["stored"] == 4 and counts["rejected"] == 1 and not counts["suppressed"]
+    store = Preferences(url)
+    assert store.apply("C1", Change(unsubscribed=True), "page", email="aino@example.com") == []
+    assert not store.get("C1").exists and store.history("C1") == []
+    with store.engine.connect() as conn:
+        rows = {r.dedupe_key: r for r in conn.execute(sa.select(webhook_events))}
+        rejected = conn.execute(sa.select(rejected_events.c.payload)).scalars().all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(suppressions)).scalar() == 0
+    assert rows["sg:o2"].email == "b@example.com" and rows["sg:o2"].customer_id == "C2"
+    for key in ("sg:o1", "sg:b1", "sg:u1"):
+        text = " ".join(str(v) for v in rows[key]).lower()
+        assert "aino" not in text and "192.0.2.7" not in text and "c1 " not in text + " ", (key, text)
+    assert rows["sg:o1"].customer_id.startswith("erased-") and json.loads(rows["sg:o1"].payload) == {
+        "event": "open", "key": "k1", "sg_event_id": "o1", "timestamp": 1795000000}
+    assert rejected == ['"[erased]"']

@@ -212,9 +212,11 @@ class Preferences:
 
     def __init__(self, url: str, engine: sa.Engine | None = None):
         from milestones.core.schema import add_missing_columns
+        from milestones.decide import erased
 
         self.engine = engine or make_engine(url)
         metadata.create_all(self.engine)
+        erased.metadata.create_all(self.engine)
         add_missing_columns(self.engine, history)
 
     # --- writing ---------------------------------------------------------------------------
@@ -236,7 +238,10 @@ class Preferences:
 
         A request is ``(customer_id, change, source, email)`` or with a fifth item, the consent
         proof ``{"wording": version, "client_hash": hash}`` (the public app's pages give one)."""
+        from milestones.decide.erased import guard
+
         requests = [(*r[:4], r[4] if len(r) > 4 and r[4] else {}) for r in requests]
+        is_erased = guard(conn)  # an old link of an erased customer: their change is not stored
         for _cid, change, source, _email, _proof in requests:
             if source not in SOURCES:
                 raise PreferenceError(f"unknown source {source!r}")
@@ -248,6 +253,9 @@ class Preferences:
         recorded: list[list[dict[str, Any]]] = []
         touched: dict[str, State] = {}
         for cid, change, source, email, proof in requests:
+            if is_erased and is_erased(cid, email):
+                recorded.append([])
+                continue
             state = current.setdefault(cid, State(cid))
             consent = {"wording": (proof.get("wording") or WORDING.get(source) or "")[:64] or None,
                        "client_hash": proof.get("client_hash")}

@@ -216,18 +216,28 @@ class Feedback:
 
     def ingest_in(self, conn: sa.Connection, events: list[Any]) -> Counter:
         """:meth:`ingest_chunk` inside the caller's transaction (e.g. with customers' changes)."""
+        from milestones.decide.erased import guard, stripped_payload
         from milestones.decide.preferences import Change
 
         counts: Counter = Counter()
         now = dt.datetime.now(dt.UTC)
         rows, rejects, by_key = [], [], {}
+        # Events about a customer erased since (a late open, a bounce): stored without personal data.
+        is_erased, gone = guard(conn), set()
         for n, event in enumerate(events):
             try:
                 row = event_row(event, now)
             except Rejected as exc:
+                late = is_erased and isinstance(event, dict) and is_erased(
+                    *(v if isinstance(v, str) else None for v in (event.get("customer_id"), event.get("email"))))
                 rejects.append({"received_at": now, "reason": f"event {n + 1} of its chunk: {exc}"[:200],
-                                "payload": json.dumps(event, sort_keys=True, default=str)[:4000]})
+                                "payload": stripped_payload(None) if late else
+                                json.dumps(event, sort_keys=True, default=str)[:4000]})
                 continue
+            if is_erased and is_erased(row["customer_id"], row["email"]):
+                row.update(email=None, customer_id=is_erased.pseudonym(row["customer_id"]),
+                           payload=stripped_payload(event))
+                gone.add(row["dedupe_key"])
             if row["dedupe_key"] not in by_key:
                 by_key[row["dedupe_key"]] = event
                 rows.append(row)
@@ -258,7 +268,7 @@ class Feedback:
                      "event_id": r["event_id"], "actor": "webhook"} for r in new])
                 counts["suppressed"] += len(new)
         choices = [(r["customer_id"], Change(unsubscribed=True), "webhook", r["email"])
-                   for r in fresh if self._unsubscribes(r, by_key[r["dedupe_key"]])]
+                   for r in fresh if r["dedupe_key"] not in gone and self._unsubscribes(r, by_key[r["dedupe_key"]])]
         if choices:
             changed = self.preferences.apply_in(conn, choices, now=now)
             counts["unsubscribed"] += sum(1 for rows_ in changed if rows_)

@@ -26,10 +26,6 @@ import sqlalchemy as sa
 
 from milestones.privacy.scrub import ERASED, Subjects
 
-#: Webhook payload fields kept after an erasure (none of them personal).
-KEPT_PAYLOAD = ("event", "timestamp", "type", "sg_event_id", "sg_message_id", "key", "event_type", "asm_group_id",
-                "category", "attempt", "bounce_classification")
-
 
 def _chunks(values: list[str], size: int = 500):
     for i in range(0, len(values), size):
@@ -62,13 +58,9 @@ def email_keys(engine: sa.Engine, subjects: Subjects) -> set[str]:
 
 
 def _payload(text: str) -> str:
-    try:
-        event = json.loads(text)
-    except ValueError:
-        return json.dumps(ERASED)
-    if not isinstance(event, dict):
-        return json.dumps(ERASED)
-    return json.dumps({k: event[k] for k in KEPT_PAYLOAD if k in event}, sort_keys=True, default=str)
+    from milestones.decide.erased import stripped_payload
+
+    return stripped_payload(text)
 
 
 def scrub(conn: sa.Connection, subjects: Subjects, now: dt.datetime) -> Counter:
