@@ -162,3 +162,31 @@ def test_shipped_approvals_are_kept_when_first_seen_so_the_first_edit_has_a_diff
     page = viewer.get("/templates/graduation/").text
     assert "<ins>Brand new subject, Emma</ins>" in page and "<del>Congratulations on your graduation" in page
     assert history.keep_approved(templates) == 0  # nothing new to keep: the edit is not approved
+
+
+def test_why_names_the_template_version_a_customer_got_and_its_approval(templates, tmp_path, capsys):
+    import datetime as dt
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from milestones.cli import main
+    from milestones.deliver.ledger import Ledger
+
+    edit_subject(templates, "Congratulations, {{ name }}")
+    approve(templates, "graduation", "Mari Tamm", note="short subject")
+    version = history.approvals(templates, "graduation")[0].versions["fi"]
+    data = tmp_path / "data"
+    (data / "decisions" / "2026-11-22").mkdir(parents=True)
+    pq.write_table(pa.table({"customer_id": ["C1"], "event_type": ["graduation"],
+                             "event_date": [dt.datetime(2026, 11, 22)], "key": ["k1"], "decision": ["send"],
+                             "reason": [""]}), data / "decisions" / "2026-11-22" / "decisions.parquet")
+    ledger = Ledger(f"sqlite:///{data / 'ledger.sqlite'}")
+    ledger.register([{"key": "k1", "customer_id": "C1", "event_type": "graduation", "event_date": "2026-11-22",
+                      "template_version": version}])
+    assert main(["why", "C1", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert f"template version {version} (approved by Mari Tamm at " in out
+    (decision,) = json.loads(out.strip().splitlines()[-1])["decisions"]
+    assert decision["template_version"] == version and decision["template_approved"]["note"] == "short subject"
