@@ -48,3 +48,17 @@ def test_an_explicit_reserved_asset_url_is_named(monkeypatch):
     monkeypatch.setenv("MILESTONES_ASSETS_URL", "https://cdn.example.com/img")
     with pytest.raises(PlaceholderLinks, match="MILESTONES_ASSETS_URL"):
         check_real_send(load_settings())
+
+
+@pytest.mark.parametrize("link", ['<a href="https://News.EXAMPLE.com/x">', "<img SRC = 'http://cdn.shop.Test/a.png'>",
+                                  '<a href="https://localhost./u">'])
+def test_one_reserved_link_among_many_bodies_is_found(monkeypatch, link):
+    monkeypatch.setenv("MILESTONES_PUBLIC_URL", "https://news.acme.fi")
+    real = '<p>The latest test results</p><a href="https://news.acme.fi/u/T">unsubscribe</a>'
+    bodies = [real] * 300
+    check_real_send(load_settings(), pd.DataFrame({"unsubscribe_url": ["https://news.acme.fi/u/T"] * 300,
+                                                   "html": bodies}))
+    bodies[217] = real + link
+    with pytest.raises(PlaceholderLinks, match="rendered with links to"):
+        check_real_send(load_settings(), pd.DataFrame({"unsubscribe_url": ["https://news.acme.fi/u/T"] * 300,
+                                                       "html": bodies}))
