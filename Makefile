@@ -82,7 +82,8 @@ unit: setup ; $(BIN)/pytest -m unit $(UNIT_WORKERS)
 dag: setup ; $(BIN)/pytest -m dag
 e2e: setup test-deps ; $(BIN)/pytest -m e2e
 
-# Mutation testing of the deciding functions (not part of `make test`): scores per module.
+# Mutation testing of the decision modules, whole, one module a run (not part of `make test`):
+# scores per module (scripts/mutation.py; `--only MODULE` for one, `--report` for the scores so far).
 mutation: setup
 	$(BIN)/python scripts/mutation.py
 

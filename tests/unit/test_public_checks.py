@@ -41,6 +41,11 @@ def test_token_lifetime_is_24_hours_and_never_from_the_future(age, ok):
     assert csrf.valid(KEYS, "tok", value, now=T0 + age) is ok
 
 
+def test_a_token_is_its_time_and_a_128_bit_tag_safe_in_a_url():
+    # <seconds>.<16 bytes of HMAC-SHA256 as URL-safe base64, unpadded: 22 characters>
+    assert re.fullmatch(r"1790000000\.[A-Za-z0-9_-]{22}", csrf.issue(KEYS, "tok", now=T0))
+
+
 def test_the_issue_time_is_the_tokens_own_and_signed():
     value = csrf.issue(KEYS, "tok", now=T0)
     issued, _, mac = value.partition(".")
@@ -91,6 +96,9 @@ HOST = {"host": "prefs.bank.example"}
     ({**HOST, "origin": "https://prefs.bank.example.evil.example"}, "", False),
     ({**HOST, "origin": "https://prefs.bank.example:8443"}, "", False),  # another port is another origin
     ({**HOST, "origin": "null"}, "", False),                            # sandboxed frames, data: URLs
+    ({"origin": "null"}, "", False),                                    # with no Host to compare either
+    ({**HOST, "origin": "file://"}, "", False),                         # an origin without a host
+    ({**HOST, "origin": "file://"}, "https://prefs.bank.example", False),
     ({**HOST, "origin": ""}, "", True),                                 # sent empty: as if absent
     # Behind a proxy the Host is internal: the public URL's host is allowed as well.
     ({"host": "127.0.0.1:8000", "origin": "https://prefs.bank.example"}, "https://prefs.bank.example/x", True),

@@ -155,3 +155,37 @@ def test_incremental_value_is_per_customer_value_difference_times_contacted():
 def test_by_must_be_a_known_grouping():
     with pytest.raises(ValueError, match="--by must be one of event_type, locale, variant"):
         uplift.table(pd.DataFrame(), by="country")
+
+
+def test_a_wilson_interval_never_leaves_zero_to_one_even_by_rounding():
+    # In floating point the raw upper bound of n of n exceeds 1 for some n (16 of 16 does).
+    for n in range(1, 120):
+        for count in range(n + 1):
+            low, high = uplift.wilson(count, n)
+            assert 0.0 <= low <= high <= 1.0, (count, n)
+
+
+@pytest.mark.parametrize(("c1", "n1", "c2", "n2"), [(30, 400, 2, 50), (5, 5, 1, 7), (0, 200, 0, 40)])
+def test_newcombe_interval_at_another_confidence_level(c1, n1, c2, n2):
+    z90 = 1.6448536269514722  # the standard normal's 95% quantile: a two-sided 90% interval
+    assert uplift.newcombe_interval(c1, n1, c2, n2, z=z90) == pytest.approx(
+        confint_proportions_2indep(c1, n1, c2, n2, method="newcomb", compare="diff", alpha=0.10), abs=1e-9)
+
+
+def test_the_lift_is_shown_in_points_with_one_decimal():
+    # 30% vs 20% with 50 per side (p = 0.25 here): a 10-point lift; statsmodels: 291.9 held out needed
+    # for 80% power, 241.9 more -> "about 250".
+    ref = NormalIndPower().solve_power(effect_size=proportion_effectsize(0.3, 0.2), alpha=0.05, power=0.8,
+                                       ratio=1, alternative="two-sided")
+    assert 241 < ref - 50 < 242
+    assert uplift.verdict(0.3, 0.2, 50, 50, 0.25) == (
+        "too few customers: about 250 more held-out customers needed to see a lift of 10.0 points")
+
+
+def test_customers_without_a_locale_are_a_group_of_their_own_shown_as_a_dash():
+    frame = pd.DataFrame({"event_type": "birthday", "locale": ["fi", None, None, "fi"], "variant": "",
+                          "group": ["contacted", "contacted", "holdout", "holdout"],
+                          "converted": [True, False, True, False], "value": 0.0})
+    rows = {r["group"]: r for r in uplift.table(frame, by="locale")}
+    assert list(rows) == ["-", "fi", "all"]
+    assert (rows["-"]["contacted"], rows["-"]["holdout"], rows["-"]["holdout_conversions"]) == (1, 1, 1)

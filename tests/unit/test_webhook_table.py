@@ -38,6 +38,11 @@ TABLE = {
                   None, False, True, "delivered_at"),
     "bounce (hard)": ({"event": "bounce", "type": "bounce", "status": "5.1.1", "reason": "550 5.1.1 no such user",
                        "bounce_classification": "Invalid Address"}, GROUP, "bounce", False, False, None),
+    # A block is temporary (the receiving server refused this time): one alone suppresses nothing;
+    # repeated soft failures do (tests/unit/test_address_lifecycle.py).
+    "bounce (blocked)": ({"event": "bounce", "type": "blocked", "status": "4.0.0",
+                          "reason": "550 temporarily blocked", "bounce_classification": "Reputation"}, GROUP,
+                         None, False, False, None),
     "dropped": ({"event": "dropped", "reason": "Bounced Address", "status": "5.0.0"}, GROUP,
                 "dropped", False, False, None),
     "open": ({"event": "open", "useragent": "Mozilla/5.0", "ip": "255.255.255.255", "sg_machine_open": False},
