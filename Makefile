@@ -12,6 +12,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
 AS_OF ?= 2026-11-22
+# `make run` replays the bundled day at this moment (--at), so that its emails are not
+# expired by the time you run it (docs/design/decisions.md, "Late is sometimes too late").
+AT ?= $(AS_OF)T06:00:00Z
 SAMPLES := plugins/milestones/samples
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -33,7 +36,7 @@ UNIT_WORKERS ?= -n auto --maxprocesses 2 --dist worksteal
 
 run: setup
 	$(BIN)/milestones run --extract $(SAMPLES)/customers_$(AS_OF).csv \
-	    --previous $(SAMPLES)/customers_2026-11-21.csv --as-of $(AS_OF) --data-dir $(DATA_DIR)
+	    --previous $(SAMPLES)/customers_2026-11-21.csv --as-of $(AS_OF) --at $(AT) --data-dir $(DATA_DIR)
 	@echo ""
 	@echo "Done: the emails are in $(DATA_DIR)/outbox/ (one .eml each), the run summary in $(DATA_DIR)/runs/$(AS_OF).json."
 	@echo "Next:"

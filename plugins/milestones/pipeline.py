@@ -279,7 +279,9 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     # row lookup per email (that was most of this stage at 100,000 customers).
     # Only the fields an email uses (email_context's and the address, language and zone).
     people = storage.read_parquet(snapshot, columns=["customer_id", *CUSTOMER_FIELDS])
-    people = people[people["customer_id"].isin(set(sends["customer_id"]))].set_index("customer_id").to_dict("index")
+    partners = set(sends["partner_id"].dropna()) if "partner_id" in sends.columns else set()
+    people = people[people["customer_id"].isin(set(sends["customer_id"]) | partners)].set_index(
+        "customer_id").to_dict("index")
     for event, arm in zip(sends.to_dict("records"), arms, strict=True):
         blocked = gate(event["event_type"], arm)
         if blocked:
@@ -288,6 +290,8 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
             held["emails"] += 1
             continue
         customer = people[event["customer_id"]]
+        if event.get("partner_id") in people:  # a couple: one email greeting both
+            customer = {**customer, "partner": people[event["partner_id"]]}
         locale = chosen_language.get(event["customer_id"]) or customer.get("locale") or settings.default_locale
         zone = customer.get("timezone") or settings.default_timezone
         token = links.sign(keys, str(event["customer_id"]), str(customer["email"]), locale, issued=now)
@@ -305,6 +309,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
             event["key"], event["customer_id"], event["event_type"], str(event["event_date"])[:10],
             customer["email"], r.locale, zone, r.template, r.version, r.subject, r.html, r.text, unsubscribe,
             send_at_for(customer_day(event, day), zone, settings.send_hour, now), arm,
+            event.get("partner_id") or "",  # a couple's email: the other customer it greets
         ))
     out = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
     storage.write_parquet(message_frame(rows), out)
@@ -316,7 +321,8 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
 CUSTOMER_FIELDS = ("first_name", "last_name", "customer_since", "email", "locale", "timezone")
 #: The columns of the messages file, in order.
 MESSAGE_COLUMNS = ("key", "customer_id", "event_type", "event_date", "email", "locale", "timezone", "template",
-                   "template_version", "subject", "html", "text", "unsubscribe_url", "send_at", "variant")
+                   "template_version", "subject", "html", "text", "unsubscribe_url", "send_at", "variant",
+                   "partner_id")
 
 
 def message_frame(rows: list[tuple]) -> Any:
@@ -352,10 +358,6 @@ def large_strings(values) -> Any:
 
 # --- stage 5: delivery ---------------------------------------------------------------------
 
-#: SendGrid refuses a send_at more than 72 hours ahead; keep a margin.
-SENDGRID_MAX_SCHEDULE = dt.timedelta(hours=71)
-
-
 def make_transport(settings: Settings):
     """SendGrid when the ``sendgrid_default`` connection exists, else the file outbox."""
     from milestones.deliver.delivery import OutboxTransport, sendgrid_connection
@@ -385,12 +387,19 @@ def shards_for(as_of: dt.date | str, settings: Settings) -> list[dict[str, Any]]
 
 
 def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.datetime | None = None,
-                  transport=None, start: int | None = None, stop: int | None = None) -> dict[str, Any]:
-    """Send the rendered messages of ``as_of`` (rows ``start:stop``) that are due, each at most once."""
+                  transport=None, start: int | None = None, stop: int | None = None,
+                  at: dt.datetime | None = None) -> dict[str, Any]:
+    """Send the rendered messages of ``as_of`` (rows ``start:stop``) that are due, each at most once.
+
+    ``at`` treats that moment as now (a replay). SendGrid always gets only what is due within
+    :data:`~milestones.deliver.recheck.SENDGRID_LEAD`; the outbox, without ``due_before``,
+    everything rendered (``milestones run``)."""
     import pyarrow.compute as pc
 
     from milestones.deliver.delivery import deliver, recover
     from milestones.deliver.ledger import Ledger
+    from milestones.deliver.recheck import due_horizon
+    from milestones.measure.handover import send_check
 
     day = _day(as_of)
     path = storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet"
@@ -400,10 +409,12 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
     rows = range(messages.num_rows)[start:stop]
     messages = messages.slice(rows.start, len(rows))
     transport = transport or make_transport(settings)
+    if due_before is None and transport.name == "sendgrid":
+        due_before = at or dt.datetime.now(dt.UTC)
     if due_before is not None:
-        # SendGrid holds an email until its send_at (at most 72 hours ahead); the
-        # outbox has no such queue, so it only takes what is due now.
-        horizon = SENDGRID_MAX_SCHEDULE if transport.name == "sendgrid" else dt.timedelta(0)
+        # SendGrid holds an email until its send_at, where it can no longer be stopped: it
+        # gets it 15 minutes ahead at most. The outbox only takes what is due now.
+        horizon = due_horizon(transport.name)
         messages = messages.filter(pc.less_equal(messages["send_at"], int((due_before + horizon).timestamp())))
     if transport.name == "sendgrid" and not settings.dry_run:
         from milestones.render.placeholders import check_real_send
@@ -420,7 +431,8 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
     # an operator (or the event webhook) to resolve, never resent blindly.
     recovered = recover(records, transport, ledger)
     ledger.mark_stale_unknown()
-    counts = deliver(records, transport, ledger, concurrency=settings.send_concurrency)
+    counts = deliver(records, transport, ledger, concurrency=settings.send_concurrency,
+                     check=send_check(settings, at))  # choices read again, age at hand-over
     if recovered:
         counts["recovered_after_crash"] = recovered
     return {"transport": transport.name, "dry_run": False, **dict(counts)}
@@ -429,26 +441,29 @@ def deliver_stage(as_of: dt.date | str, settings: Settings, *, due_before: dt.da
 # --- the whole chain -----------------------------------------------------------------------
 
 def run(extract: Path | str, as_of: dt.date | str, settings: Settings, *,
-        previous: Path | str | None = None, days: int | None = None) -> dict[str, Any]:
-    """Validate, detect, decide, render and deliver one extract for ``as_of``."""
+        previous: Path | str | None = None, days: int | None = None, at: dt.datetime | None = None,
+        deliver: bool = True) -> dict[str, Any]:
+    """Validate, detect, decide, render and (unless not ``deliver``) deliver one extract for ``as_of``;
+    ``at`` treats that moment as now (replays, tests: send times, expiry)."""
     day = _day(as_of)
     snap_day = snapshot_day(extract, day)
     prev_snapshot = previous_snapshot_for(previous, snap_day, settings)
     validated = validate_stage(extract, settings, previous=prev_snapshot, as_of=day)
     detected = detect_stage(day, settings, snapshot=validated["snapshot"], previous=prev_snapshot, days=days)
     decided = decide_stage(day, settings, snapshot=validated["snapshot"])
-    rendered = render_stage(day, settings, snapshot=validated["snapshot"])
-    delivered = deliver_stage(day, settings)
-    return summarise(day, validated, detected, decided, rendered, delivered, settings)
+    rendered = render_stage(day, settings, snapshot=validated["snapshot"], now=at)
+    delivered = (deliver_stage(day, settings, at=at) if deliver
+                 else {"transport": "not delivered (--no-deliver)", "rendered": rendered["rendered"]})
+    return summarise(day, validated, detected, decided, rendered, delivered, settings, at=at)
 
 
-def summarise(day, validated, detected, decided, rendered, delivered, settings) -> dict[str, Any]:
+def summarise(day, validated, detected, decided, rendered, delivered, settings, at=None) -> dict[str, Any]:
     skipped = Counter(decided["skipped"])
     if rendered["render_failed"]:
         skipped["render_error"] += len(rendered["render_failed"])
     for held in rendered.get("not_approved", {}).values():
         skipped["template_not_approved"] += held["emails"]
-    for held in ("already_sent", "already_failed", "in_doubt"):  # earlier runs' emails, by what the ledger holds
+    for held in ("already_sent", "already_failed", "in_doubt", "already_cancelled", "already_expired"):  # earlier runs' emails, by what the ledger holds
         if delivered.get(held):
             skipped[held] += delivered[held]
     summary = {
@@ -466,6 +481,10 @@ def summarise(day, validated, detected, decided, rendered, delivered, settings) 
         "skipped": dict(sorted(skipped.items())),
         "failed": delivered.get("failed", 0),
         "unknown": delivered.get("unknown", 0),
+        # Stopped at hand-over: choices changed after rendering, or too late (deliver.recheck).
+        "cancelled": delivered.get("cancelled", 0),
+        "expired": delivered.get("expired", 0),
+        **({"at": at.isoformat()} if at else {}),
         "transport": delivered["transport"],
         "dry_run": delivered.get("dry_run", False),
         "data_docs": validated.get("data_docs"),
@@ -515,7 +534,8 @@ def record_delivery(day: dt.date | str, settings: Settings, delivered: dict[str,
                                    .where(emails.c.event_date == str(day)).group_by(emails.c.state)).all())
         record = storage.read_json(path) if path.is_file() else {"as_of": str(day)}
         record.update(emails_sent=states.get("accepted", 0), failed=states.get("failed", 0),
-                      unknown=states.get("unknown", 0),
+                      unknown=states.get("unknown", 0), cancelled=states.get("cancelled", 0),
+                      expired=states.get("expired", 0),
                       transport=delivered.get("transport", record.get("transport")))
         storage.write_json(record, path)
     return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -18,7 +19,8 @@ def test_breaker_holds_then_approval_releases(tmp_path, sample_current, sample_p
     for day in ("2026-11-19", "2026-11-20", "2026-11-21"):  # a usual day: 4 birthdays
         (runs / f"{day}.json").write_text(json.dumps({"sends_by_type": {"birthday": 4}}))
 
-    held = pipeline.run(sample_current, "2026-11-22", settings, previous=sample_previous)
+    held = pipeline.run(sample_current, "2026-11-22", settings, previous=sample_previous,
+                          at=dt.datetime(2026, 11, 22, 6, tzinfo=dt.UTC))
     assert "birthday" in held["circuit_breaker"] and "approve-run 2026-11-22" in held["circuit_breaker"]
     assert held["skipped"]["circuit_breaker"] > 0
     outbox = list((tmp_path / "outbox").glob("*.eml"))
@@ -29,5 +31,6 @@ def test_breaker_holds_then_approval_releases(tmp_path, sample_current, sample_p
     ok = subprocess.run([milestones, "approve-run", "2026-11-22", "--by", "Maria (marketing)",
                          "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
-    released = pipeline.run(sample_current, "2026-11-22", settings, previous=sample_previous)
+    released = pipeline.run(sample_current, "2026-11-22", settings, previous=sample_previous,
+                          at=dt.datetime(2026, 11, 22, 6, tzinfo=dt.UTC))
     assert "circuit_breaker" not in released and released["emails_sent"] == held["skipped"]["circuit_breaker"]

@@ -21,11 +21,11 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def test_run_twice_sends_once(tmp_path, sample_current, sample_previous):
     args = ("run", "--extract", str(sample_current), "--previous", str(sample_previous),
-            "--as-of", "2026-11-22", "--data-dir", str(tmp_path))
+            "--as-of", "2026-11-22", "--at", "2026-11-22T06:00:00Z", "--data-dir", str(tmp_path))
     first = _run(*args)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout.strip().splitlines()[-1])
-    assert summary["rows"] == 305 and summary["quarantined"] == 7
+    assert summary["rows"] == 322 and summary["quarantined"] == 12  # 7 bad rows, one person under 5 ids
     assert summary["transport"] == "outbox"
     assert set(summary["events"]) == {"birthday", "retirement", "marriage", "wedding_anniversary",
                                       "graduation", "new_child", "customer_anniversary"}

@@ -37,7 +37,7 @@ def test_stage_files_live_in_the_bucket(s3, tmp_path):  # noqa: F811 (fixture)
     env = {**os.environ, "MILESTONES_DATA_URL": f"s3://{prefix}/", "MILESTONES_DATA_DIR": str(data_dir)}
     summary = milestones("run", "--extract", str(SAMPLES / "customers_2026-11-22.csv"),
                          "--previous", str(SAMPLES / "customers_2026-11-21.csv"), "--as-of", "2026-11-22",
-                         env=env)
+                         "--at", "2026-11-22T06:00:00Z", env=env)
     assert summary["emails_sent"] > 0 and summary["data_docs"].startswith("s3://")
 
     s3.invalidate_cache()
@@ -62,7 +62,7 @@ def test_stage_files_live_in_the_bucket(s3, tmp_path):  # noqa: F811 (fixture)
     why = milestones("why", customer, "--as-of", "2026-11-22", env=env)
     assert why["customer_id"] == customer and why["decisions"]
     again = milestones("run", "--extract", str(SAMPLES / "customers_2026-11-22.csv"), "--as-of", "2026-11-22",
-                       env=env)
+                       "--at", "2026-11-22T06:00:00Z", env=env)
     assert again["emails_sent"] == 0 and again["skipped"]["already_sent"] == summary["emails_sent"]
     _results_read_the_bucket_as_they_read_data_dir(s3, prefix, data_dir, env, tmp_path)
 

@@ -173,7 +173,7 @@ def test_cli_validates_an_s3_url(s3, prefix, tmp_path, sample_current):
     done = _cli("validate", f"s3://{prefix}/{NAME}", "--data-dir", str(tmp_path / "data"))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["rows"] == 305 and summary["quarantined"] == 7 and summary["snapshot_date"] == "2026-11-22"
+    assert summary["rows"] == 322 and summary["quarantined"] == 12 and summary["snapshot_date"] == "2026-11-22"
     local = Path(summary["extract"])
     assert local.name == NAME and local.is_relative_to(tmp_path / "data" / "received")
     assert local.read_bytes() == sample_current.read_bytes()
@@ -185,10 +185,10 @@ def test_cli_runs_an_s3_extract(s3, prefix, tmp_path, sample_current, sample_pre
     s3.put(str(sample_current), f"{prefix}/{NAME}")
     s3.put(str(sample_previous), f"{prefix}/{sample_previous.name}")
     done = _cli("run", "--extract", f"s3://{prefix}/{NAME}", "--previous", f"s3://{prefix}/{sample_previous.name}",
-                "--as-of", "2026-11-22", "--data-dir", str(tmp_path / "data"))
+                "--as-of", "2026-11-22", "--at", "2026-11-22T06:00:00Z", "--data-dir", str(tmp_path / "data"))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["rows"] == 305 and summary["emails_sent"] > 0 and "marriage" in summary["events"]
+    assert summary["rows"] == 322 and summary["emails_sent"] > 0 and "marriage" in summary["events"]
 
 
 def test_the_extract_param_may_be_an_s3_url(s3, prefix, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import email
 import email.policy
 import http.client
@@ -91,7 +92,8 @@ def test_one_click_from_a_real_email_then_the_next_run_sends_that_customer_nothi
     from milestones import pipeline
 
     settings, base = world
-    first = pipeline.run(write_extract(tmp_path / "in", "2026-11-22"), "2026-11-22", settings)
+    first = pipeline.run(write_extract(tmp_path / "in", "2026-11-22"), "2026-11-22", settings,
+                         at=dt.datetime(2026, 11, 22, 6, tzinfo=dt.UTC))
     assert first["emails_sent"] == 2, first
     mails = {m["X-Milestones-Customer-Id"]: m for m in outbox(settings).values()}
     aino = mails["C1"]
@@ -119,7 +121,8 @@ def test_one_click_from_a_real_email_then_the_next_run_sends_that_customer_nothi
         ("unsubscribed", "true", "one_click")]
 
     # A week later both have their customer anniversary: only Mari hears from us.
-    second = pipeline.run(write_extract(tmp_path / "in", "2026-12-01"), "2026-12-01", settings)
+    second = pipeline.run(write_extract(tmp_path / "in", "2026-12-01"), "2026-12-01", settings,
+                          at=dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC))
     assert second["emails_sent"] == 1 and second["skipped"].get("unsubscribed") == 1, second
     after = [m["X-Milestones-Customer-Id"] for m in outbox(settings).values()
              if m["X-Milestones-Event"] == "customer_anniversary"]

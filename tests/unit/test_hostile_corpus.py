@@ -10,6 +10,7 @@ where the exit code path itself matters.
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
@@ -78,7 +79,7 @@ def hostile_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile-rows")
     extract = write_rows(root / NAME)
     settings = load_settings(data_dir=root / "data").replace(holdout_share=0.0, max_invalid_share=1.0)
-    summary = pipeline.run(extract, AS_OF, settings)
+    summary = pipeline.run(extract, AS_OF, settings, at=dt.datetime.fromisoformat(f"{AS_OF}T06:00:00+00:00"))
     snapshot = root / "data" / "snapshots" / AS_OF
     quarantine = {r["customer_id"]: r for r in pq.read_table(snapshot / "quarantine.parquet").to_pylist()}
     kept = set(pq.read_table(snapshot / "snapshot.parquet", columns=["customer_id"]).column(0).to_pylist())

@@ -155,7 +155,7 @@ def test_a_declared_latin1_file_is_decoded_and_an_undeclared_one_still_fails(tmp
 
 @pytest.fixture(scope="module")
 def contract_rows():
-    return {row["email"]: row for row in generate(300, AS_OF, 42)[1]}
+    return {row["email"]: row for row in generate(300, AS_OF, 42, lives=False)[1]}
 
 
 @pytest.mark.parametrize("name", ["salesforce", "hubspot"])

@@ -192,7 +192,7 @@ def test_cli_validate_gate_and_summary(tmp_path, sample_current, capsys):
     assert main(["validate", str(sample_current), "--data-dir", str(tmp_path)]) == 0
     ok = capsys.readouterr()
     summary = json.loads(ok.out.strip().splitlines()[-1])
-    assert summary["gate_passed"] and summary["rows"] == 305 and summary["valid"] == 298
+    assert summary["gate_passed"] and summary["rows"] == 322 and summary["valid"] == 310
     assert summary["reasons"]["email:invalid"] == 2
     assert Path(summary["data_docs"]).is_file() and "crm_extract" in Path(summary["data_docs"]).read_text()
     bad = tmp_path / "customers_2026-11-23.csv"

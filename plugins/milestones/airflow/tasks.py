@@ -221,7 +221,8 @@ def deliver(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     param = (context.get("params") or {}).get("due_before")
     due = dt.datetime.fromisoformat(param) if param else dt.datetime.now(dt.UTC)
     settings = load_settings()
-    delivered = pipeline.deliver_stage(shard["date"], settings, due_before=due,
+    # A given due_before is "now" for the whole hand-over (a replay): expiry is measured there too.
+    delivered = pipeline.deliver_stage(shard["date"], settings, due_before=due, at=due if param else None,
                                        start=shard["start"], stop=shard["stop"])
     pipeline.record_delivery(shard["date"], settings, delivered)
     return {**shard, **delivered}

@@ -18,13 +18,13 @@ import logging
 import sys
 from collections.abc import Callable
 
-from milestones.cli import customers, ledger, privacy, results, stages, templates
+from milestones.cli import customers, delivery, ledger, privacy, results, stages, templates
 from milestones.cli.common import EXIT_FAULT, EXIT_GATE, EXIT_OK, EXIT_USAGE, UserError, emit
 
 __all__ = ["EXIT_FAULT", "EXIT_GATE", "EXIT_OK", "EXIT_USAGE", "UserError", "build_parser", "main"]
 
 #: The modules whose ``register`` adds commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (stages, ledger, customers, results, templates, privacy)
+COMMAND_MODULES = (stages, delivery, ledger, customers, results, templates, privacy)
 
 
 class _Parser(argparse.ArgumentParser):

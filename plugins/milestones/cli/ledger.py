@@ -17,6 +17,8 @@ from milestones.cli.common import (
 REASONS = {
     "": "sent (or due to be sent)",
     "deceased": "the CRM marks the customer deceased: never contacted",
+    "sensitive": "the customer's current record makes this greeting hurtful: never sent",
+    "implausible_age": "the customer's age on that day makes the event implausible (a wrong inference or data)",
     "unsubscribed": "the customer unsubscribed from all milestone emails",
     "opted_out_of_type": "the customer does not want this kind of email",
     "paused": "the customer paused milestone emails",
@@ -29,9 +31,22 @@ REASONS = {
     "holdout": "in the holdout group, which receives nothing so that uplift can be measured",
     "frequency_cap": "already had a milestone email within the frequency cap",
     "lower_priority_same_day": "another event of the same day had priority: one email per customer",
+    "unsubscribed_address": "another record with this address unsubscribed: the inbox's owner asked to stop",
+    "same_inbox_same_day": "another email went to this address that day: one milestone email per inbox and day",
+    "couple_shared_email": "greeted together with the partner in one email to their shared address",
+    "cancelled": "not sent: the customer's choices changed between rendering and sending",
+    "expired": "not sent: too late to hand over (more than the event's max_age_days after its day)",
     "template_not_approved": "the template's current content is not approved",
 }
 
+
+def explain(reason: str | None) -> str:
+    """The sentence for a reason; a specific one (``sensitive: marital_status widowed``) keeps its detail."""
+    reason = reason or ""
+    if reason in REASONS:
+        return REASONS[reason]
+    head, _, detail = reason.partition(":")
+    return f"{REASONS[head]} ({detail.strip()})" if head in REASONS and detail else reason
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
@@ -74,7 +89,9 @@ def cmd_why(args: argparse.Namespace) -> int:
     approved_as = history.by_ledger_version(settings.templates_dir)
     out = []
     for row in mine:
-        email = feedback.ledger.get(row["key"])
+        # A couple's (or a shared inbox's) row points at the one email that went to the address.
+        shared = row.get("shared_key") or None
+        email = feedback.ledger.get(shared or row["key"])
         entry = {"date": str(row["event_date"])[:10], "event": row["event_type"], "decision": row["decision"],
                  "reason": row["reason"] or None, "key": row["key"],
                  "email_state": email["state"] if email else None}
@@ -83,14 +100,27 @@ def cmd_why(args: argparse.Namespace) -> int:
             known = approved_as.get(email["template_version"])
             entry["template_version"] = email["template_version"]
             entry["template_approved"] = {"by": known.by, "at": known.at, "note": known.note} if known else None
+        if shared:
+            entry["shared_email"] = shared
+        if row.get("partner_id"):
+            entry["together_with"] = row["partner_id"]
+        if email and email["state"] in ("cancelled", "expired"):
+            entry["email_reason"] = email["last_error"]
         out.append(entry)
         fate = f", email {entry['email_state']}" if entry["email_state"] else ""
+        if shared:
+            fate = f"; the email {shared}" + (f" ({email['customer_id']}'s, {email['state']})" if email else "")
+        if row.get("partner_id"):
+            fate += f" (one email greeting this customer and {row['partner_id']})"
+        if entry.get("email_reason"):
+            fate += f" ({explain(entry['email_reason'])})"
         if entry.get("template_version"):
             known = entry["template_approved"]
             fate += f", template version {entry['template_version']}" + (
                 f" (approved by {known['by']} at {known['at']})" if known else "")
-        print(f"{entry['date']} {entry['event']}: {row['decision']}: "
-              f"{REASONS.get(row['reason'], row['reason'])}{fate}")
+        said = ("decided to send, stopped at hand-over" if entry.get("email_reason") and not row["reason"]
+                else explain(row["reason"]))
+        print(f"{entry['date']} {entry['event']}: {row['decision']}: {said}{fate}")
     webhook = [e["event"] for e in feedback.events_for(customer_id=args.customer_id)]
     if not out:
         print(f"no events detected for {args.customer_id}")

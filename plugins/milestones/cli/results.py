@@ -28,6 +28,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         storage.replace_from_temp(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8", newline=""))
     totals = {c: sum(r[c] for r in result["rows"]) for c in report.COUNTS}
     emit({"out": str(args.out), "html": str(args.out.with_suffix(".html")), "rows": len(result["rows"]), **totals,
+          "skipped": result["skipped"],
            "uplift": {k: result["uplift"]["event_type"][-1][k] for k in ("lift", "lift_ci_low", "lift_ci_high",
                                                                           "p_value", "verdict")}})
     return EXIT_OK

@@ -21,6 +21,7 @@ from milestones.cli.common import (
     settings_of,
     source_arg,
 )
+from milestones.cli.delivery import AT_HELP, at_arg
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -28,7 +29,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     summary = pipeline.run(local_file(args.extract, settings), args.as_of, settings,
-                           previous=local_file(args.previous, settings), days=args.days)
+                           previous=local_file(args.previous, settings), days=args.days, at=args.at,
+                           deliver=not args.no_deliver)
     emit(summary)
     return EXIT_OK
 
@@ -112,6 +114,9 @@ def register(add) -> None:
     p.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     p.add_argument("--profile", help=PROFILE_HELP)
     p.add_argument("--follow-symlinks", action="store_true", help=FOLLOW_HELP)
+    p.add_argument("--no-deliver", action="store_true",
+                   help="stop after rendering; `milestones deliver --as-of D` hands the emails over when due")
+    p.add_argument("--at", type=at_arg, help=AT_HELP)
 
     p = add("validate", cmd_validate, "validate an extract; exit 3 when the file gate fails")
     p.add_argument("extract", type=source_arg, help="a path or a URL (s3://bucket/customers_D.csv, file:///...)")

@@ -2,10 +2,14 @@
 
 Rules run in this order, and the first that matches decides: erased (a customer whose
 personal data was erased on request, recognised by keyed hashes of the id and address), deceased,
-the customer's own choices from the preference center (unsubscribed,
+the customer's current state (``sensitive: marital_status widowed``, ``implausible_age``:
+:mod:`milestones.decide.sensitive`, from the rules' data), the customer's own choices from the
+preference center (unsubscribed, unsubscribed_address,
 opted_out_of_type, paused: they win over ``marketing_opt_in = true`` in a
 later extract, since the CRM lags behind the customer), no_opt_in, suppressed, sunset (optional, off by default), stale, quiet_day, holdout, frequency_cap,
-lower_priority_same_day (one email per customer and day, by priority);
+lower_priority_same_day (one email per customer and day, by priority), then one per inbox
+(same_inbox_same_day; a couple's shared anniversary is one email: couple_shared_email,
+:mod:`milestones.decide.inbox`);
 and every event gets a row in the decisions file, sent or not, so
 ``milestones why`` can always explain it.
 """
@@ -40,6 +44,9 @@ class PolicyView:
     unsubscribed: frozenset[str] = frozenset()
     opted_out: dict[str, frozenset[str]] = field(default_factory=dict)
     paused: frozenset[str] = frozenset()
+    #: Addresses (inbox form: :func:`milestones.ingest.identity.inbox`) whose owner unsubscribed:
+    #: every record carrying one is stopped (RFC 8058: the inbox owner asked to stop).
+    unsubscribed_inboxes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -71,13 +78,21 @@ def in_holdout(customer_id: str, share: float, salt: str) -> bool:
 
 
 def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None = None,
-           *, as_of: dt.date | None = None) -> pd.DataFrame:
+           *, as_of: dt.date | None = None, rules=None) -> pd.DataFrame:
     """Return ``events`` with ``decision`` (send/skip) and ``reason`` columns."""
     import numpy as np
+    import pandas as pd
+
+    from milestones.decide.inbox import one_per_inbox
+    from milestones.decide.sensitive import life_reasons
+    from milestones.detect.events import load_rules
+    from milestones.ingest.identity import inbox, inboxes
 
     policy = policy or Policy()
-    people = snapshot.set_index("customer_id")[["marketing_opt_in", "deceased", "email"]]
+    wedding = ["wedding_date"] if "wedding_date" in snapshot.columns else []
+    people = snapshot.set_index("customer_id")[["marketing_opt_in", "deceased", "email", *wedding]]
     out = events.join(people, on="customer_id")
+    boxes = inboxes(out["email"])
     reason = np.full(len(out), "", dtype=object)
 
     def apply(mask, why):
@@ -91,15 +106,20 @@ def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None =
                or (isinstance(e, str) and keyed_hash(policy.erased_key, "email", e) in policy.erased)
                for c, e in zip(out["customer_id"], out["email"], strict=True)], "erased")
     apply(out["deceased"].fillna(False), "deceased")
+    life = life_reasons(out, snapshot, rules if rules is not None else load_rules())
+    reason[reason == ""] = life[reason == ""]
     chosen = policy.preferences
     apply(out["customer_id"].isin(chosen.unsubscribed), "unsubscribed")
+    if chosen.unsubscribed_inboxes:
+        apply(np.isin(np.array(boxes, dtype=object), list(chosen.unsubscribed_inboxes)), "unsubscribed_address")
     if chosen.opted_out:
         pairs = {f"{cid}\x1f{t}" for cid, types in chosen.opted_out.items() for t in types}
         apply((out["customer_id"].astype(str) + "\x1f" + out["event_type"].astype(str)).isin(pairs),
               "opted_out_of_type")
     apply(out["customer_id"].isin(chosen.paused), "paused")
     apply(~out["marketing_opt_in"].fillna(False).astype(bool), "no_opt_in")
-    apply(out["email"].str.lower().isin(policy.suppressed).fillna(False), "suppressed")
+    suppressed = {inbox(a) for a in policy.suppressed}
+    apply([b in suppressed for b in boxes], "suppressed")
     apply(out["customer_id"].isin(policy.sunset), "sunset")
     if "stale" in out.columns:  # found by a catch-up run, too late to be welcome
         apply(out["stale"].fillna(False), "stale")
@@ -113,6 +133,9 @@ def decide(events: pd.DataFrame, snapshot: pd.DataFrame, policy: Policy | None =
     best = (candidates[candidates["_ok"]].sort_values(["customer_id", "_rank", "event_date"])
             .drop_duplicates("customer_id")["key"])
     apply((reason == "") & ~out["key"].isin(best).to_numpy(), "lower_priority_same_day")
+    partner, shared = one_per_inbox(out, reason, rank.to_numpy(), boxes, out[wedding[0]] if wedding else None)
     out["decision"] = np.where(reason == "", SEND, SKIP)
     out["reason"] = reason
-    return out.drop(columns=["marketing_opt_in", "deceased", "email"])
+    out["partner_id"] = pd.array(partner, dtype="string")
+    out["shared_key"] = pd.array(shared, dtype="string")
+    return out.drop(columns=["marketing_opt_in", "deceased", "email", *wedding])

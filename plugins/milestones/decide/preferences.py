@@ -330,20 +330,24 @@ class Preferences:
 
     def policy_view(self, day: dt.date) -> PolicyView:
         """Who is unsubscribed, opted out of which types, or paused on ``day``."""
+        from milestones.ingest.identity import inbox
+
         query = sa.select(preferences.c.customer_id, preferences.c.unsubscribed, preferences.c.opted_out,
-                          preferences.c.paused_until).where(sa.or_(
+                          preferences.c.paused_until, preferences.c.email).where(sa.or_(
                               preferences.c.unsubscribed.is_(True), preferences.c.opted_out != "",
                               preferences.c.paused_until > day))
-        unsubscribed, opted_out, paused = set(), {}, set()
+        unsubscribed, opted_out, paused, boxes = set(), {}, set(), set()
         with self.engine.connect() as conn:
-            for cid, unsub, types, until in conn.execute(query):
+            for cid, unsub, types, until, email in conn.execute(query):
                 if unsub:
                     unsubscribed.add(cid)
+                    if email:
+                        boxes.add(inbox(email))
                 if types:
                     opted_out[cid] = _split(types)
                 if until is not None and day < until:
                     paused.add(cid)
-        return PolicyView(frozenset(unsubscribed), opted_out, frozenset(paused))
+        return PolicyView(frozenset(unsubscribed), opted_out, frozenset(paused), frozenset(boxes))
 
     def languages(self) -> dict[str, str]:
         """Customers who chose the language of their emails."""

@@ -261,11 +261,12 @@ MAX_THREADS = 8
 GATHER_SECONDS = 0.002
 OUTCOME_NAMES = {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}
 #: What a key the ledger already held is counted as when this run does not send it.
-HELD_NAMES = {ACCEPTED: "already_sent", FAILED: "already_failed", SENDING: "in_doubt", UNKNOWN: "in_doubt"}
+HELD_NAMES = {ACCEPTED: "already_sent", FAILED: "already_failed", SENDING: "in_doubt", UNKNOWN: "in_doubt",
+              "cancelled": "already_cancelled", "expired": "already_expired"}
 
 
 def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger,
-            concurrency: int = 1, batch_size: int = 500) -> Counter:
+            concurrency: int = 1, batch_size: int = 500, check=None) -> Counter:
     """Send each message at most once, ``concurrency`` at a time. Returns counts by outcome.
 
     A send is claimed in the ledger (``pending -> sending``, one winner per key)
@@ -288,6 +289,10 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     own thread with the sends that ended in one turn of its loop (one wake-up of this
     thread per turn); any other is called from ``min(concurrency, MAX_THREADS)``
     threads (at most ``concurrency`` of its sends claimed and unanswered all the same).
+
+    ``check(messages)`` (:class:`milestones.deliver.recheck.SendCheck`), called just before each
+    claim, returns ``{key: (cancelled|expired, reason)}`` for emails that may no longer go:
+    those still pending are closed in the ledger with that state and never handed over.
     """
     counts: Counter = Counter()
     window = max(1, batch_size if getattr(transport, "recoverable", False) else concurrency)
@@ -326,7 +331,9 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
                 ledger.register(_ledger_row(m, transport.name) for m in messages[registered:registered + batch_size])
                 registered = min(len(messages), registered + batch_size)
             wanted = messages[position:min(position + window - inflight, registered)]
-            won, held = ledger.advance(finished, [m["key"] for m in wanted])
+            closed = ledger.close(check(wanted)) if check is not None and wanted else {}
+            counts.update(closed.values())
+            won, held = ledger.advance(finished, [m["key"] for m in wanted if m["key"] not in closed])
             counts.update(OUTCOME_NAMES[r["state"]] for r in finished)
             counts.update(HELD_NAMES.get(state, "in_doubt") for state in held.values())
             finished = []
@@ -352,7 +359,7 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
 def _ledger_row(m: dict[str, Any], transport: str) -> dict[str, Any]:
     return {"key": m["key"], "customer_id": m["customer_id"], "event_type": m["event_type"],
             "event_date": str(m["event_date"])[:10], "template_version": m.get("template_version", ""),
-            "transport": transport}
+            "transport": transport, "partner_id": m.get("partner_id") or ""}
 
 
 def _result(m: dict[str, Any], outcome: Outcome, transport: str) -> dict[str, Any]:

@@ -22,7 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 
 PENDING, SENDING, ACCEPTED, FAILED, UNKNOWN = "pending", "sending", "accepted", "failed", "unknown"
-STATES = (PENDING, SENDING, ACCEPTED, FAILED, UNKNOWN)
+#: Never handed over: the customer's choices changed after rendering (cancelled), or it was
+#: too late (expired: more than the event's max_age_days after its day). Final, with the reason.
+CANCELLED, EXPIRED = "cancelled", "expired"
+STATES = (PENDING, SENDING, ACCEPTED, FAILED, UNKNOWN, CANCELLED, EXPIRED)
 
 metadata = sa.MetaData()
 emails = sa.Table(
@@ -46,6 +49,15 @@ emails = sa.Table(
     sa.Column("opened_at", sa.DateTime(timezone=True)),
     sa.Column("clicked_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint(f"state IN {STATES!r}".replace(",)", ")"), name="emails_state_valid"),
+)
+
+#: The customers one email was for beyond its own (a couple greeted in one email: both are
+#: linked to it and count as contacted).
+recipients = sa.Table(
+    "email_recipients",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64), primary_key=True, index=True),
 )
 
 
@@ -113,13 +125,21 @@ class Ledger:
 
         ``INSERT ... ON CONFLICT (key) DO NOTHING``: a key registered meanwhile by a racing
         worker (or twice in ``rows``) is left as it is, the rest of the batch goes in."""
+        rows = list(rows)
         now = self._stamp(_now())
         params = sorted((r["key"], r["customer_id"], r["event_type"], r["event_date"], r.get("template_version", ""),
                          r.get("transport", ""), now, now) for r in rows)
         if not params:
             return 0
         new = 0
+        links = [{"key": r["key"], "customer_id": r["partner_id"]} for r in rows if r.get("partner_id")]
         with self.engine.begin() as conn, contextlib.closing(conn.connection.cursor()) as cursor:
+            if links:
+                known = set(conn.execute(sa.select(recipients.c.key, recipients.c.customer_id)
+                                         .where(recipients.c.key.in_([r["key"] for r in links]))).all())
+                fresh = [r for r in links if (r["key"], r["customer_id"]) not in known]
+                if fresh:
+                    conn.execute(recipients.insert(), fresh)
             for i in range(0, len(params), CHUNK):
                 chunk = params[i:i + CHUNK]
                 cursor.execute(self._sql(_REGISTER.format(rows=_rows(_REGISTER_ROW, len(chunk)))),
@@ -171,6 +191,24 @@ class Ledger:
                     held.update(cursor.fetchall())
                     held.update((k, PENDING) for k in lost if k not in held)
         return won, held
+
+    def close(self, verdicts: dict[str, tuple[str, str]]) -> dict[str, str]:
+        """``{key: (cancelled|expired, reason)}``: close those keys that are still ``pending`` (never
+        claimed, never handed over); returns {key: state} of those closed. A key sent, failed or in doubt
+        meanwhile keeps its state: only an email nobody took can be stopped."""
+        if any(state not in (CANCELLED, EXPIRED) for state, _ in verdicts.values()):
+            raise ValueError("close to cancelled or expired")
+        if not verdicts:
+            return {}
+        now = _now()
+        closed: dict[str, str] = {}
+        with self.engine.begin() as conn:
+            for key, (state, reason) in sorted(verdicts.items()):
+                res = conn.execute(emails.update().where(emails.c.key == key, emails.c.state == PENDING)
+                                   .values(state=state, last_error=reason[:2000], updated_at=now))
+                if res.rowcount:
+                    closed[key] = state
+        return closed
 
     def settle(self, states: dict[str, str], *, transport: str) -> int:
         """Settle rows left ``sending`` from what the transport knows it did (``accepted`` or ``pending``)."""
@@ -231,11 +269,22 @@ class Ledger:
             return out
 
     def contacted_since(self, day: str) -> list[tuple[str, str]]:
-        """(customer_id, key) of emails sent, or possibly sent, for events on or after ``day``."""
+        """(customer_id, key) of emails sent, or possibly sent, for events on or after ``day``
+        (a couple's partner, linked in ``email_recipients``, too)."""
+        where = (emails.c.event_date >= day, emails.c.state.in_((ACCEPTED, SENDING, UNKNOWN)))
         with self.engine.connect() as conn:
-            return list(conn.execute(
-                sa.select(emails.c.customer_id, emails.c.key)
-                .where(emails.c.event_date >= day, emails.c.state.in_((ACCEPTED, SENDING, UNKNOWN)))).all())
+            own = conn.execute(sa.select(emails.c.customer_id, emails.c.key).where(*where)).all()
+            linked = conn.execute(sa.select(recipients.c.customer_id, recipients.c.key)
+                                  .join(emails, emails.c.key == recipients.c.key).where(*where)).all()
+            return [*own, *linked]
+
+    def recipients_of(self, key: str) -> list[str]:
+        """Every customer one email was for: its own, then any linked (a couple's partner)."""
+        with self.engine.connect() as conn:
+            own = conn.execute(sa.select(emails.c.customer_id).where(emails.c.key == key)).scalars().all()
+            linked = conn.execute(sa.select(recipients.c.customer_id).where(recipients.c.key == key)
+                                  .order_by(recipients.c.customer_id)).scalars().all()
+        return [*own, *linked]
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -52,6 +52,11 @@ class EventRule:
     event_type: str
     max_age_days: int
     triggers: tuple[Trigger, ...] = field(default_factory=tuple)
+    #: (column, values) of the current record that make this greeting hurtful (``never_when``).
+    never_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Plausible age in whole years on the event's day (``age_at_event``), None = unbounded.
+    age_min: int | None = None
+    age_max: int | None = None
 
     @property
     def annual(self) -> bool:
@@ -84,7 +89,18 @@ def parse_rules(data: dict[str, Any], source: str = "rules") -> tuple[EventRule,
         kinds = {t.kind for t in triggers}
         if "annual" in kinds and kinds != {"annual"}:
             raise ValueError(f"{where}: annual triggers cannot be mixed with one-off ones")
-        rules.append(EventRule(str(name), int(spec.get("max_age_days", 3)), tuple(triggers)))
+        never = spec.get("never_when") or {}
+        if not isinstance(never, dict) or not all(isinstance(v, list) and v for v in never.values()):
+            raise ValueError(f"{where}: never_when maps a column to a non-empty list of values")
+        ages = spec.get("age_at_event") or {}
+        if not isinstance(ages, dict) or set(ages) - {"min", "max"}:
+            raise ValueError(f"{where}: age_at_event takes min and max (whole years)")
+        low, high = ages.get("min"), ages.get("max")
+        if low is not None and high is not None and int(low) > int(high):
+            raise ValueError(f"{where}: age_at_event min {low} is above max {high}")
+        rules.append(EventRule(str(name), int(spec.get("max_age_days", 3)), tuple(triggers),
+                               never_when=tuple((str(c), tuple(str(v) for v in vals)) for c, vals in never.items()),
+                               age_min=None if low is None else int(low), age_max=None if high is None else int(high)))
     return tuple(rules)
 
 
@@ -243,7 +259,9 @@ def _change(rule: EventRule, trig: Trigger, cur: pd.DataFrame, prev: pd.DataFram
     import pandas as pd
 
     now, before = cur[trig.column], prev[trig.column]
-    if trig.to:
+    if trig.to and trig.from_:  # exactly these changes (student -> employed), nothing else
+        hit = before.isin(trig.from_) & now.isin(trig.to) & ~before.isin(trig.to)
+    elif trig.to:
         hit = now.isin(trig.to) & ~before.isin(trig.to)
     elif trig.from_:
         hit = before.isin(trig.from_) & ~now.isin(trig.from_) & now.notna()

@@ -25,6 +25,7 @@ from milestones.ingest.checks import (
 )
 from milestones.ingest.dates import ns_range, parse_dates, years_from
 from milestones.ingest.extract import to_pandas
+from milestones.ingest.identity import ambiguous_ids
 from milestones.ingest.rules import CATEGORY_COLUMNS, DATE_BOUNDS, PLACEHOLDER_DATES, TEXT_LIMITS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,7 +134,8 @@ def _boolean_helpers(name: str, raw: pa.ChunkedArray) -> dict[str, pa.ChunkedArr
 
 
 def prepare(table: pa.Table, repeated: Callable[[], pa.Array], pool: Executor,
-            first_row: int = 0, *, as_of: dt.date) -> Prepared:
+            first_row: int = 0, *, as_of: dt.date,
+            ambiguous: Callable[[], pa.Array] | None = None) -> Prepared:
     """GX's view of a chunk: the raw columns the rules read plus parsed helper columns.
 
     Helper columns hold the offending raw value where a row fails and are null
@@ -159,6 +161,9 @@ def prepare(table: pa.Table, repeated: Callable[[], pa.Array], pool: Executor,
         lambda: {"_timezone_unknown": unknown_timezones(raw["timezone"])},
         # Last: it waits for the whole-file repeated ids.
         lambda: {"_customer_id_repeated": keep_where(pc.is_in(ids, value_set=repeated()), ids)},
+        # Ids one key typed differently (identity.py); over the whole file when given.
+        lambda: {"_customer_id_ambiguous": keep_where(pc.is_in(ids, value_set=(
+            ambiguous() if ambiguous else ambiguous_ids(ids))), ids)},
     ]
     # Category columns reach GX encoded (the first job), never as raw strings.
     ready = {name: column for name, column in raw.items() if name not in CATEGORY_COLUMNS}

@@ -63,6 +63,8 @@ def build_rules(as_of: dt.date) -> list[Rule]:
     rules += [
         # Over the whole file, not one chunk: the helper holds every id that occurs twice.
         Rule("customer_id:duplicate", "ExpectColumnValuesToBeNull", {"column": "_customer_id_repeated"}),
+        # Ids differing only by case, whitespace or Unicode form: one key typed twice (identity.py).
+        Rule("customer_id:ambiguous", "ExpectColumnValuesToBeNull", {"column": "_customer_id_ambiguous"}),
         # Names and ids reach subjects, headers and file names: control characters, bidi
         # overrides, zero-width characters, blank values and over-long ones are refused.
         # The helper holds the kind of problem, so the reason is `column:kind`

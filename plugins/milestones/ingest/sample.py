@@ -78,8 +78,11 @@ def _base_row(rng: random.Random, i: int, as_of: dt.date) -> dict[str, str]:
     }
 
 
-def generate(n: int = 300, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 42):
-    """Return ``(previous_rows, current_rows)``, deterministic for the same arguments."""
+def generate(n: int = 300, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 42, *, lives: bool = True):
+    """Return ``(previous_rows, current_rows)``, deterministic for the same arguments.
+
+    ``lives``: add the real lives of :mod:`milestones.ingest.sample_lives` (a widow, a couple,
+    one person under five ids...); a CRM export profile's sample leaves them out."""
     rng = random.Random(seed)
     current = [_base_row(rng, i, as_of) for i in range(n)]
     for i, row in enumerate(current):
@@ -111,15 +114,18 @@ def generate(n: int = 300, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 4
         if kind == 6:  # got married since the previous snapshot
             prev["marital_status"] = "single"
             current[i]["marital_status"] = "married"
-        elif kind == 7:  # retired since the previous snapshot
+        elif kind == 7:  # retired since the previous snapshot, at an age people retire
             prev["employment_status"] = "employed"
             current[i]["employment_status"] = "retired"
-        elif kind == 8:  # a new child
+            prev["date_of_birth"] = current[i]["date_of_birth"] = _same_day(as_of - dt.timedelta(days=90), 64).isoformat()
+        elif kind == 8:  # a new child, at an age people have one
             prev["children_count"] = "0"
             current[i]["children_count"] = "1"
-        elif kind == 9:  # no longer a student
+            prev["date_of_birth"] = current[i]["date_of_birth"] = _same_day(as_of - dt.timedelta(days=200), 33).isoformat()
+        elif kind == 9:  # no longer a student: now working
             prev["employment_status"] = "student"
             current[i]["employment_status"] = "employed"
+            prev["date_of_birth"] = current[i]["date_of_birth"] = _same_day(as_of - dt.timedelta(days=30), 24).isoformat()
         elif kind == 10:  # opted out
             current[i]["marketing_opt_in"] = "false"
             current[i]["date_of_birth"] = _same_day(as_of, 44).isoformat()
@@ -148,6 +154,13 @@ def generate(n: int = 300, as_of: dt.date = dt.date(2026, 11, 22), seed: int = 4
         current.append(row)
     # A customer who left between the snapshots.
     previous.append(_base_row(rng, n + 100, as_of))
+    # Real lives whose right email is another one, or none (sample_lives).
+    from milestones.ingest.sample_lives import lives as real_lives
+
+    for before, now in (real_lives(as_of) if lives else ()):
+        if before is not None:
+            previous.append(before)
+        current.append(now)
     return previous, current
 
 

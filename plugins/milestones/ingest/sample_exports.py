@@ -131,6 +131,6 @@ def write_profile_samples(out_dir: Path, profile: str, n: int = 300, as_of: dt.d
                           seed: int = 42, profiles_dir: Path | None = None) -> tuple[Path, Path]:
     """``customers_<as_of-1>.csv`` and ``customers_<as_of>.csv`` as exports of ``profile``'s CRM."""
     chosen = load(profile, profiles_dir)
-    previous, current = generate(n, as_of, seed)
+    previous, current = generate(n, as_of, seed, lives=False)
     prev = write_export(chosen, previous, Path(out_dir) / f"customers_{as_of - dt.timedelta(days=1)}.csv", seed)
     return prev, write_export(chosen, current, Path(out_dir) / f"customers_{as_of}.csv", seed)

@@ -35,6 +35,7 @@ from milestones.ingest.dates import years_from as _years_from
 from milestones.ingest.errors import ExtractError
 from milestones.ingest.extract import to_pandas
 from milestones.ingest.gx_suite import RESULT_FORMAT, Suite, batch_of, merge_results, suite_for
+from milestones.ingest.identity import ambiguous_ids
 from milestones.ingest.prepare import Prepared, normalise, prepare, repeated_ids
 from milestones.ingest.rules import (
     CATEGORY_COLUMNS,
@@ -107,9 +108,10 @@ def validate_table(
         # Hashing every id takes a while: it runs beside building the suite and
         # the first chunk's other helper columns.
         repeated = pool.submit(repeated_ids, table.column("customer_id"))
+        ambiguous = pool.submit(ambiguous_ids, table.column("customer_id"))
         suite = suite_for(as_of)
         for first_row, chunk in _chunks(table, chunk_rows):
-            prepared = prepare(chunk, repeated.result, pool, first_row, as_of=as_of)
+            prepared = prepare(chunk, repeated.result, pool, first_row, as_of=as_of, ambiguous=ambiguous.result)
             failures, results = suite.run(prepared)
             if errors is not None:
                 failures = with_profile_errors(failures, errors.slice(first_row, chunk.num_rows), first_row)

@@ -106,14 +106,20 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
     data_dir = storage.locate(data_dir)
     decisions = _read(storage.day_files(data_dir, "decisions", "decisions.parquet", since, until),
                       {"key": pa.string(), "customer_id": pa.string(), "event_type": pa.string(),
-                       "event_date": pa.timestamp("ns"), "decision": pa.string(), "reason": pa.string()})
+                       "event_date": pa.timestamp("ns"), "decision": pa.string(), "reason": pa.string(),
+                       "shared_key": pa.string()})
+    # A couple's partner was contacted by the one email greeting both (decide.inbox): their fate is its.
+    couple = pc.fill_null(pc.equal(decisions.column("reason"), "couple_shared_email"), False)
+    decisions = decisions.append_column("email_key", pc.if_else(couple, decisions.column("shared_key"),
+                                                                decisions.column("key")))
     messages = _read(storage.day_files(data_dir, "messages", "messages.parquet", since, None),
                      {"key": pa.string(), "locale": pa.string(), "variant": pa.string()})
     # One row per key (a key rendered twice keeps one locale and variant), then Arrow's hash joins.
     messages = messages.group_by("key").aggregate([("locale", "min"), ("variant", "min")]).rename_columns(
-        ["key", "locale", "variant"])
-    table = (decisions.join(messages, "key", join_type="left outer")
-             .join(ledger_facts(ledger_url, since, until), "key", join_type="left outer")
+        ["email_key", "locale", "variant"])
+    facts_of = ledger_facts(ledger_url, since, until)
+    table = (decisions.join(messages, "email_key", join_type="left outer")
+             .join(facts_of.rename_columns({"key": "email_key"}), "email_key", join_type="left outer")
              .join(latest_locales(data_dir, until), "customer_id", join_type="left outer"))
     contacted = pc.is_valid(table.column("delivered"))
     holdout = pc.fill_null(pc.equal(table.column("reason"), "holdout"), False)

@@ -60,7 +60,10 @@ def results(settings, *, since: dt.date | None = None, until: dt.date | None = N
     conversions = outcomes.read_all(storage.root(settings), settings.conversion_outcome,
                                     columns=["customer_id", "occurred_at", "value"])
     attributed = attribution.attribute(facts, conversions, settings.conversion_window_days)
+    skipped = facts.loc[facts["decision"] == "skip", "reason"].value_counts()
     return {"rows": rows_from(facts),
+            # Why events were not sent, by their specific reason ("sensitive: marital_status widowed").
+            "skipped": {str(k): int(v) for k, v in sorted(skipped.items())},
             "uplift": {by: uplift.table(attributed, by) for by in ("event_type", "variant")},
             "conversion": {"outcome": settings.conversion_outcome, "window_days": settings.conversion_window_days}}
 

@@ -37,3 +37,15 @@ def _display_name(first: str, last: str, language: str) -> str:
 def display_name(first_name: object, last_name: object, language: str) -> str:
     """The name a greeting uses in ``language`` (``""`` when there is none)."""
     return _display_name(_clean(first_name), _clean(last_name), language.split("-")[0].lower())
+
+
+#: How two names are joined in a greeting, per language (a couple greeted in one email).
+JOINS = {"en": " and ", "fi": " ja ", "et": " ja ", "zh": "和", "ja": "と", "ko": " 그리고 "}
+
+
+def couple_name(one: dict, other: dict, language: str) -> str:
+    """Both names of a couple, each as :func:`display_name` writes it, joined the language's way:
+    "Anna and Mikko", "Anna ja Mikko", "王芳和李明". One name missing: the other alone."""
+    lang = language.split("-")[0].lower()
+    names = [n for n in (display_name(p.get("first_name"), p.get("last_name"), lang) for p in (one, other)) if n]
+    return JOINS.get(lang, " & ").join(names)

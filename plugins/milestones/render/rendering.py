@@ -28,7 +28,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from milestones.render.names import display_name
+from milestones.render.names import couple_name, display_name
 
 PARTS = ("subject", "html", "text")
 SUFFIX = {"subject": "subject.txt", "html": "html", "text": "txt"}
@@ -359,7 +359,8 @@ class Renderer:
         subject_t, html_t, text_t = self.templates(event_type, chosen, "" if variant == "base" else variant)
         person = context.get("customer") or {}
         ctx = {**context, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen,
-               "display_name": display_name(person.get("first_name"), person.get("last_name"), chosen)}
+               "display_name": couple_name(person, person["partner"], chosen) if person.get("partner")
+               else display_name(person.get("first_name"), person.get("last_name"), chosen)}
         try:
             subject, html, text = subject_t.render(ctx), html_t.render(ctx), text_t.render(ctx)
         except jinja2.UndefinedError as exc:
@@ -432,12 +433,16 @@ def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscrib
     """
     first = str(customer.get("first_name") or "").strip()
     milestone = int(event.get("milestone") or 0)
+    partner = customer.get("partner")
     return {
         "name": first,
         "customer": {
             "first_name": first,
             "last_name": str(customer.get("last_name") or "").strip(),
             "since": _as_date(customer.get("customer_since")),
+            # A couple on one address (decide.inbox): the greeting names both.
+            **({"partner": {"first_name": str(partner.get("first_name") or "").strip(),
+                            "last_name": str(partner.get("last_name") or "").strip()}} if partner else {}),
         },
         "event": {
             "type": event["event_type"],
@@ -445,6 +450,9 @@ def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscrib
             "years": int(event.get("years") or 0),
             "milestone": milestone,
             "is_milestone": milestone > 0,
+            # Inferred from a change between two snapshots (student -> employed), not a recorded
+            # date: the wording must not claim "our records show ... today".
+            "inferred": event.get("source") == "change",
         },
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url or unsubscribe_url,
