@@ -59,8 +59,9 @@ class Settings:
     catch_up_days: int = 1
     #: Ledger database URL (SQLAlchemy); default is SQLite under data_dir.
     ledger_url: str | None = None
-    #: Sender shown to customers.
+    #: Sender address of every email (its domain should be the brand's sending domain).
     from_email: str = "hello@milestones.example"
+    #: Sender name shown to customers (the brand file's name, when a brand is set, is the usual choice).
     from_name: str = "Milestones"
     #: Base URL of the public app (``milestones serve``) that emails link to; unsubscribe and
     #: preference links and image URLs derive from it unless set on their own.
