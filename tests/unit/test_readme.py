@@ -28,6 +28,7 @@ def test_the_command_table_names_every_command():
     table = {m.group(1) for m in re.finditer(r"^\| `milestones ([a-z-]+)", README, re.M)}
     aliases = re.findall(r"\(alias `([a-z-]+)`\)", README)
     assert set(_commands()) - table - set(aliases) == set()
+    assert table - set(_commands()) == set()  # no row for a command that does not exist
 
 
 def test_the_first_screen_shows_the_way_to_the_ui_why_and_serve():
