@@ -68,6 +68,8 @@ MODULES = [*WHOLE, *CHOSEN]
 #: Mutants no test can kill: they behave as the original on every input the code can get
 #: (docs/design/testing.md says why, one by one). Shown, and left out of the score.
 EQUIVALENT: dict[str, str] = {
+    "milestones.decide.policy.x_decide__mutmut_31": "apply's mask without dtype=bool: every mask is boolean already",
+    "milestones.decide.policy.x_decide__mutmut_33": "as above",
     "milestones.public.csrf.x_valid__mutmut_3": "rpartition: a tag has no '.', so a value with two is refused either way",
     "milestones.public.csrf.x_valid__mutmut_5": "'XXXX' for a missing value: not digits, refused either way",
     "milestones.public.csrf.x__mac__mutmut_12": "rstrip('XX=XX'): differs only for a tag ending in X, and issue/valid agree",
@@ -194,13 +196,20 @@ def report(only: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def run(module: str, jobs: int) -> int:
-    """One module's mutants, in this process (mutmut keeps global state: one module a process)."""
+def run(module: str, jobs: int, survivors: bool = False) -> int:
+    """One module's mutants (or only those that survived its last run), in this process
+    (mutmut keeps global state: one module a process)."""
+    names = patterns(module)
+    if survivors:
+        names = [n for n, status in results()[module].items() if status in ("survived", "no tests")
+                 and n not in EQUIVALENT]
+        if not names:
+            return 0
     _patch_mutmut()
     import mutmut.__main__ as cli
 
     try:
-        cli.cli(["run", "--max-children", str(jobs), *patterns(module)], standalone_mode=False)
+        cli.cli(["run", "--max-children", str(jobs), *names], standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
@@ -213,6 +222,8 @@ def main() -> int:
     parser.add_argument("--only", help="these modules, comma separated, e.g. milestones.decide.policy")
     parser.add_argument("--list", action="store_true", help="the modules and how each is mutated")
     parser.add_argument("--show", nargs="+", metavar="MUTANT", help="print what these mutants change")
+    parser.add_argument("--survivors", action="store_true",
+                        help="run again only the mutants that survived (after adding tests)")
     args = parser.parse_args()
     if args.show:
         print("\n\n".join(show(name) for name in args.show))
@@ -229,10 +240,10 @@ def main() -> int:
         for module in only:
             print(f"== {module}", flush=True)
             if len(only) == 1:
-                code = run(module, args.jobs)
+                code = run(module, args.jobs, args.survivors)
             else:  # a fresh process per module
                 code = subprocess.call([sys.executable, __file__, "--only", module, "--jobs", str(args.jobs),
-                                        "--run-only"])
+                                        "--run-only", *(["--survivors"] if args.survivors else [])])
             if code:
                 print(f"mutmut stopped on {module} (exit {code})", file=sys.stderr)
                 return code
@@ -240,8 +251,8 @@ def main() -> int:
 
 
 if __name__ == "__main__" and "--run-only" in sys.argv:  # one module, no report (make mutation's children)
-    sys.argv.remove("--run-only")
-    sys.exit(run(sys.argv[sys.argv.index("--only") + 1], int(sys.argv[sys.argv.index("--jobs") + 1])))
+    sys.exit(run(sys.argv[sys.argv.index("--only") + 1], int(sys.argv[sys.argv.index("--jobs") + 1]),
+                 "--survivors" in sys.argv))
 
 
 if __name__ == "__main__":
