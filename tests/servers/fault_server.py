@@ -11,6 +11,8 @@ the next action from ``plan[key]`` (default: accept):
   "chunked"  accept, the answer's body sent with Transfer-Encoding: chunked
   "400-chunked"  refuse with 400, the error body in two chunks
   "close"  accept, with ``Connection: close`` (the client must open a new connection)
+  "401-echo" / "502-echo"  refuse, echoing the request's Authorization header in the body
+           (as a careless server or proxy does)
 
 It counts what it received per key and what it accepted per key, so a test can
 prove "no duplicate, no loss" from the server's side, and the client connections it
@@ -90,6 +92,10 @@ class FaultServer:
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
                     self.wfile.write(b'b\r\n{"errors":[\r\n1a\r\n{"message":"two chunks"}]}\r\n0\r\n\r\n')
+                elif action.endswith("-echo"):
+                    echoed = json.dumps({"errors": [{"message": "denied", "request_headers": {
+                        "Authorization": self.headers.get("Authorization", "")}}]}).encode()
+                    self._answer(int(action[:3]), echoed, {})
                 elif action == "429":
                     self._answer(429, b'{"errors":[{"message":"too many requests"}]}',
                                  {"X-RateLimit-Reset": f"{time.time() + 0.2:.3f}"})

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from milestones.core import logsafe
     from milestones.ingest.errors import ExtractError
     from milestones.pipeline import GateFailed
 
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         # (about 0.6 s of CPU).
         atexit.register(lambda: (gc.collect(), gc.freeze()))
     args = build_parser().parse_args(argv)
+    logsafe.install()  # no credential in any log line, message or traceback
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -73,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         emit(exc.summary)
         return EXIT_GATE
     except ExtractError as exc:
-        print(f"milestones: error: {exc}", file=sys.stderr)
+        print(f"milestones: error: {logsafe.mask_secrets(str(exc))}", file=sys.stderr)
         return EXIT_GATE
     except (UserError, FileNotFoundError, ValueError) as exc:
-        print(f"milestones: error: {exc}", file=sys.stderr)
+        print(f"milestones: error: {logsafe.mask_secrets(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - an operator fault is one line, not a traceback
         from milestones.core.faults import describe
@@ -84,5 +86,5 @@ def main(argv: list[str] | None = None) -> int:
         line = describe(exc)
         if line is None:
             raise
-        print(f"milestones: error: {line}", file=sys.stderr)
+        print(f"milestones: error: {logsafe.mask_secrets(line)}", file=sys.stderr)
         return EXIT_FAULT

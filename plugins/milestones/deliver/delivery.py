@@ -22,11 +22,11 @@ import re
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from milestones.core.logsafe import mask_email
+from milestones.core.logsafe import mask_email, mask_secrets
 from milestones.deliver.ledger import ACCEPTED, FAILED, PENDING, SENDING, UNKNOWN, Ledger
 
 log = logging.getLogger(__name__)
@@ -363,6 +363,8 @@ def _ledger_row(m: dict[str, Any], transport: str) -> dict[str, Any]:
 
 
 def _result(m: dict[str, Any], outcome: Outcome, transport: str) -> dict[str, Any]:
+    if outcome.error:
+        outcome = replace(outcome, error=mask_secrets(outcome.error))  # stored and logged: no key
     if outcome.state != ACCEPTED:
         log.warning("email %s to %s: %s (%s)", m["key"], mask_email(m["email"]), outcome.state, outcome.error)
     return {"key": m["key"], "state": outcome.state, "message_id": outcome.message_id,

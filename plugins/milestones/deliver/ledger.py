@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from milestones.core.logsafe import mask_secrets
+
 PENDING, SENDING, ACCEPTED, FAILED, UNKNOWN = "pending", "sending", "accepted", "failed", "unknown"
 #: Never handed over: the customer's choices changed after rendering (cancelled), or it was
 #: too late (expired: more than the event's max_age_days after its day). Final, with the reason.
@@ -103,7 +105,8 @@ class Ledger:
     def __init__(self, url: str):
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {"future": True}
+        # hide_parameters: a failing statement's error text never lists its rows (addresses, ids).
+        kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
         if url.startswith("sqlite"):
             # Several processes may share the file: wait for the lock instead of failing.
             kwargs["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
@@ -173,7 +176,7 @@ class Ledger:
         now = self._stamp(_now())
         held: dict[str, str] = {}
         with self.engine.begin() as conn, contextlib.closing(conn.connection.cursor()) as cursor:
-            rows = sorted(((o["state"], o.get("message_id"), o.get("error"), o.get("transport"), o["key"])
+            rows = sorted(((o["state"], o.get("message_id"), mask_secrets(o.get("error")), o.get("transport"), o["key"])
                            for o in outcomes), key=lambda row: row[-1])  # by key, as the claims below
             for i in range(0, len(rows), CHUNK):
                 chunk = rows[i:i + CHUNK]
@@ -244,7 +247,7 @@ class Ledger:
         """Record the outcome of a claimed send. ``pending`` puts it back for a retry."""
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}")
-        values: dict[str, Any] = {"state": state, "updated_at": _now(), "last_error": error}
+        values: dict[str, Any] = {"state": state, "updated_at": _now(), "last_error": mask_secrets(error)}
         if message_id is not None:
             values["message_id"] = message_id
         if transport is not None:

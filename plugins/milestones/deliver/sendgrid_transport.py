@@ -50,7 +50,8 @@ from typing import Any, NamedTuple
 import msgspec
 import pycurl
 
-from milestones.core.logsafe import silence_http_client_debug
+from milestones.core.logsafe import install as mask_logs
+from milestones.core.logsafe import mask_secrets, register_secret, silence_http_client_debug
 from milestones.deliver.delivery import Outcome, sendgrid_payload
 from milestones.deliver.ledger import ACCEPTED, FAILED, PENDING, UNKNOWN
 
@@ -131,6 +132,8 @@ class SendGridTransport:
         if any(c in api_key for c in "\r\n\0"):
             raise ValueError("the SendGrid API key must not contain line breaks")
         silence_http_client_debug()
+        register_secret(api_key)  # masked in every error text stored or logged from now on
+        mask_logs()
         from sendgrid import SendGridAPIClient
 
         client = SendGridAPIClient(api_key=api_key, host=host).client
@@ -233,7 +236,8 @@ class SendGridTransport:
             status = curl.getinfo(pycurl.RESPONSE_CODE)
             if status < 400:
                 return Outcome(ACCEPTED, message_id=_header(slot.headers, b"x-message-id"))
-            job.last = f"HTTP {status}: {_short(b''.join(slot.body))}"
+            # Masked before it is cut: a server echoing the Authorization header never stores the key.
+            job.last = f"HTTP {status}: {_short(mask_secrets(_text(b''.join(slot.body))))}"
             if status == 429:
                 return _Again(_header(slot.headers, b"x-ratelimit-reset"))
             if status >= 500:
@@ -419,7 +423,9 @@ def _header(lines: list[bytes], name: bytes) -> str | None:
     return value
 
 
+def _text(body: Any) -> str:
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+
+
 def _short(body: Any, limit: int = 300) -> str:
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    return str(body)[:limit]
+    return _text(body)[:limit]

@@ -87,6 +87,9 @@ async def _form(request: Request) -> dict[str, list[str]]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    from milestones.core import logsafe
+
+    logsafe.install()  # no credential in any log line or traceback of the server
     settings = settings or load_settings()
     public = PublicApp(settings)
     privacy_key = pseudonym.load_key(settings.data_dir)  # consent proof: the client address, hashed

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from milestones.core.logsafe import safe_error
+
 log = logging.getLogger(__name__)
 
 #: Most customer changes applied in one transaction.
@@ -219,6 +221,7 @@ class Writer:
                         i += size
                     self._answer(hook, +counts)
                 except Exception as exc:  # noqa: BLE001 - the request answers 500; SendGrid retries
-                    log.exception("storing a webhook delivery failed")
+                    # Never the traceback: a driver's error text can hold the chunk's rows.
+                    log.error("storing a webhook delivery failed: %s", safe_error(exc))
                     self._answer(hook, error=exc)
                 self._flush()
