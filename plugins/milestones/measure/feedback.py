@@ -82,6 +82,8 @@ def verify_signature(public_key_b64: str, signature_b64: str, timestamp: str, bo
         sent = float(timestamp)
     except ValueError:
         raise BadSignature("timestamp is not a number") from None
+    if not math.isfinite(sent):  # NaN and inf compare false with everything: no replay window
+        raise BadSignature("timestamp is not a number")
     now = dt.datetime.now(dt.UTC).timestamp() if now is None else now
     if abs(now - sent) > replay_window:
         raise BadSignature(f"timestamp outside the {replay_window:.0f} s replay window")
@@ -100,7 +102,7 @@ def parse_delivery(public_key_b64: str, signature_b64: str, timestamp: str, body
     except BadSignature as exc:
         return 403, {"error": str(exc)}
     try:
-        events = json.loads(body)
+        events = json.loads(body, parse_int=_parse_int)
     except (ValueError, RecursionError):
         return 400, {"error": "malformed JSON"}
     if not isinstance(events, list):
@@ -108,9 +110,30 @@ def parse_delivery(public_key_b64: str, signature_b64: str, timestamp: str, body
     return 200, events
 
 
+#: Longest integer (digits) an event may carry; longer ones reject that event alone.
+MAX_DIGITS = 40
+
+
+class HugeNumber:
+    """An integer of more than :data:`MAX_DIGITS` digits in a delivery: its event is rejected,
+    not the batch (Python refuses to parse 4,300 digits and more, which failed the whole body)."""
+
+    def __init__(self, digits: str):
+        self.size = len(digits)
+
+    def __str__(self) -> str:
+        return f"<an integer of {self.size} digits>"
+
+
+def _parse_int(text: str) -> int | HugeNumber:
+    return int(text) if len(text) <= MAX_DIGITS else HugeNumber(text)
+
+
 def _dedupe_key(event: dict[str, Any]) -> str:
     if event.get("sg_event_id") is not None:
-        return "sg:" + str(event["sg_event_id"])[:60]
+        # Compared whole: ids up to 60 characters as they are, longer ones by their hash.
+        given = str(event["sg_event_id"])
+        return "sg:" + given if len(given) <= 60 else "sg#" + hashlib.sha256(given.encode()).hexdigest()[:60]
     # Events without an id: the same event, email, time and key is the same report.
     raw = json.dumps([event.get("event"), event.get("email"), event.get("timestamp"), event.get("key"),
                       event.get("sg_message_id")], sort_keys=True)
@@ -132,6 +155,10 @@ def event_row(event: Any, now: dt.datetime) -> dict[str, Any]:
     """The ``webhook_events`` row of one event, or :class:`Rejected` naming the field (never its value)."""
     if not isinstance(event, dict):
         raise Rejected("not a JSON object")
+    try:
+        payload = json.dumps(event, sort_keys=True)  # ASCII: surrogates and NUL stored as escapes
+    except (TypeError, ValueError):
+        raise Rejected(f"an integer of more than {MAX_DIGITS} digits") from None
     for name, longest in TEXT_FIELDS.items():
         value = event.get(name)
         if value is None and name != "event":
@@ -140,6 +167,13 @@ def event_row(event: Any, now: dt.datetime) -> dict[str, Any]:
             value = str(value)
         if not isinstance(value, str) or not value or len(value) > longest:
             raise Rejected(f"{name}: not a string of 1-{longest} characters")
+        if "\x00" in value:  # PostgreSQL refuses NUL in text
+            raise Rejected(f"{name}: contains a NUL character")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (valid JSON, not text any database stores)
+                raise Rejected(f"{name}: not valid Unicode (a lone surrogate)") from None
     stamp = event.get("timestamp")
     occurred = None
     if stamp is not None:
@@ -153,7 +187,7 @@ def event_row(event: Any, now: dt.datetime) -> dict[str, Any]:
         "dedupe_key": _dedupe_key(event), "event": event["event"],
         "email": (event.get("email") or "").lower() or None,
         "key": event.get("key"), "customer_id": event.get("customer_id"), "event_type": event.get("event_type"),
-        "occurred_at": occurred, "received_at": now, "payload": json.dumps(event, sort_keys=True),
+        "occurred_at": occurred, "received_at": now, "payload": payload,
     }
 
 
@@ -163,6 +197,29 @@ def _insert(conn: sa.Connection, table: sa.Table):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
+
+
+#: What a database raises when it refuses a value (not a lock or a lost connection: those fail the
+#: request, and SendGrid's retry brings the batch again).
+_REFUSED = (sa.exc.StatementError, ValueError)
+
+
+def _busy(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.InternalError)
+
+
+def _reject(event: Any, n: int, reason: str, now: dt.datetime | None = None, *, erased=None) -> dict[str, Any]:
+    """The ``webhook_rejected_events`` row of the ``n``-th event of a chunk (0-based); without its
+    payload when it is about a customer erased since (``erased``: :func:`decide.erased.guard`'s check)."""
+    from milestones.decide.erased import stripped_payload
+
+    try:
+        late = erased and isinstance(event, dict) and erased(
+            *(v if isinstance(v, str) else None for v in (event.get("customer_id"), event.get("email"))))
+    except ValueError:  # a lone surrogate cannot be hashed: whether erased is unknown, keep nothing of it
+        late = True
+    return {"received_at": now or dt.datetime.now(dt.UTC), "reason": f"event {n + 1} of its chunk: {reason}"[:200],
+            "payload": stripped_payload(None) if late else json.dumps(event, sort_keys=True, default=str)[:4000]}
 
 
 class Feedback:
@@ -215,7 +272,34 @@ class Feedback:
             return self.ingest_in(conn, events)
 
     def ingest_in(self, conn: sa.Connection, events: list[Any]) -> Counter:
-        """:meth:`ingest_chunk` inside the caller's transaction (e.g. with customers' changes)."""
+        """:meth:`ingest_chunk` inside the caller's transaction (e.g. with customers' changes).
+
+        Should the database refuse the chunk for one event's sake (a value no check here
+        foresaw), each event is stored in a savepoint of its own and the refused ones are
+        recorded as rejected: one poison event never fails its batch."""
+        from milestones.decide.erased import guard
+
+        try:
+            with conn.begin_nested():
+                return self._ingest(conn, events, 0)
+        except _REFUSED as exc:
+            if _busy(exc):
+                raise
+        counts: Counter = Counter()
+        is_erased = guard(conn)
+        for n, event in enumerate(events):
+            try:
+                with conn.begin_nested():
+                    counts.update(self._ingest(conn, [event], n))
+            except _REFUSED as exc:
+                if _busy(exc):
+                    raise
+                reason = f"the database refused it ({type(getattr(exc, 'orig', exc)).__name__})"
+                conn.execute(rejected_events.insert(), [_reject(event, n, reason, erased=is_erased)])
+                counts["rejected"] += 1
+        return counts
+
+    def _ingest(self, conn: sa.Connection, events: list[Any], first: int) -> Counter:
         from milestones.decide.erased import guard, stripped_payload
         from milestones.decide.preferences import Change
 
@@ -224,15 +308,11 @@ class Feedback:
         rows, rejects, by_key = [], [], {}
         # Events about a customer erased since (a late open, a bounce): stored without personal data.
         is_erased, gone = guard(conn), set()
-        for n, event in enumerate(events):
+        for n, event in enumerate(events, start=first):
             try:
                 row = event_row(event, now)
             except Rejected as exc:
-                late = is_erased and isinstance(event, dict) and is_erased(
-                    *(v if isinstance(v, str) else None for v in (event.get("customer_id"), event.get("email"))))
-                rejects.append({"received_at": now, "reason": f"event {n + 1} of its chunk: {exc}"[:200],
-                                "payload": stripped_payload(None) if late else
-                                json.dumps(event, sort_keys=True, default=str)[:4000]})
+                rejects.append(_reject(event, n, str(exc), now, erased=is_erased))
                 continue
             if is_erased and is_erased(row["customer_id"], row["email"]):
                 row.update(email=None, customer_id=is_erased.pseudonym(row["customer_id"]),
