@@ -43,6 +43,8 @@ VERSION = 2
 MAC_BYTES = 16
 #: How long a link keeps working after the email was rendered.
 LIFETIME = dt.timedelta(days=400)
+#: How far ahead of this server's clock a link may say it was issued (another host's clock).
+CLOCK_SKEW = dt.timedelta(minutes=10)
 #: Shortest secret accepted (characters).
 MIN_SECRET_CHARS = 32
 _DOMAIN = b"milestones-link"
@@ -84,9 +86,12 @@ def _unb64(text: str) -> bytes:
     if not text or len(text) > 1024 or not _TOKEN_CHARS.fullmatch(text):
         raise LinkError("not a link token")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError:
         raise LinkError("not a link token") from None
+    if _b64(raw) != text:  # one spelling per token: the last character's unused bits are zero
+        raise LinkError("not a link token")
+    return raw
 
 
 def _mac(secret: bytes, head: bytes, fields: bytes) -> bytes:
@@ -136,7 +141,10 @@ def verify(keys: LinkKeys, token: str, *, now: dt.datetime | None = None) -> Lin
     except ValueError:
         raise LinkError("not a link token") from None
     issued = dt.datetime.fromtimestamp(when, dt.UTC)
-    if (now or dt.datetime.now(dt.UTC)) - issued > LIFETIME:
+    age = (now or dt.datetime.now(dt.UTC)) - issued
+    if age < -CLOCK_SKEW:  # signed "in 2100" would never expire
+        raise LinkError("the link's issue time is in the future")
+    if age > LIFETIME:
         raise LinkError("the link has expired")
     return Link(customer_id, email, language, issued)
 

@@ -19,7 +19,7 @@ import dataclasses
 import datetime as dt
 from functools import partial
 from pathlib import Path
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 import anyio
 from fastapi import FastAPI, Request
@@ -30,7 +30,7 @@ from milestones.core import links, pseudonym
 from milestones.core.config import Settings, load_settings
 from milestones.decide.preferences import LANGUAGES, Change, Preferences, State, pause_until
 from milestones.public import csrf, pages
-from milestones.public.bodies import read_capped
+from milestones.public.bodies import BadForm, read_form
 from milestones.public.writer import Writer
 from milestones.public.writer_process import WriterProcess
 
@@ -74,16 +74,8 @@ def _bad_link(request: Request, exc: links.LinkError) -> Response:
                          status=410 if expired else 400)
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
-    """The posted form: urlencoded (read directly) or multipart (python-multipart)."""
-    kind = request.headers.get("content-type", "")
-    if kind.startswith("multipart/form-data"):
-        form = await request.form()
-        return {k: [str(v) for v in form.getlist(k)] for k in form.keys()}
-    body = await read_capped(request, 16_384)  # a form of a few fields; never read a flood
-    if body is None:
-        return {}
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+def _refused_form(exc: BadForm) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -123,11 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             done=done if done in ("saved", "unsubscribed_done", "resubscribed_done") else "",
             focus_unsubscribe=focus_unsubscribe)
 
-    @app.get("/u/{token}")
+    @app.api_route("/u/{token}", methods=["GET", "HEAD"])  # HEAD: the same answer, no body
     async def unsubscribe_page(request: Request, token: str) -> Response:
         return await page(request, token, focus_unsubscribe=True)
 
-    @app.get("/preferences/{token}")
+    @app.api_route("/preferences/{token}", methods=["GET", "HEAD"])  # HEAD: the same answer, no body
     async def preferences_page(request: Request, token: str) -> Response:
         return await page(request, token, focus_unsubscribe=False)
 
@@ -137,7 +129,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             link = public.link(token)
         except links.LinkError as exc:
             return _bad_link(request, exc)
-        form = await _form(request)
+        try:
+            form = await read_form(request)
+        except BadForm as exc:
+            return _refused_form(exc)
         if form.get("List-Unsubscribe") != ["One-Click"]:
             return pages.message(pages.pick_language(link.language), "bad_link_title", "bad_link_text", status=400)
         await public.writer.choice(link.customer_id, Change(unsubscribed=True), "one_click", link.email)
@@ -152,7 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             link = public.link(token)
         except links.LinkError as exc:
             return _bad_link(request, exc)
-        form = await _form(request)
+        try:
+            form = await read_form(request)
+        except BadForm as exc:
+            return _refused_form(exc)
         first = {k: v[0] for k, v in form.items() if v}
         lang = pages.pick_language(first.get("lang"), link.language)
         if not csrf.same_site(request.headers, settings.public_url) or \
@@ -183,7 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     add_webhook(app, public)
 
-    @app.get("/healthz")
+    @app.api_route("/healthz", methods=["GET", "HEAD"])  # HEAD: the same answer, no body
     async def healthz() -> Response:
         await in_thread(public.store.get, "healthz")
         return JSONResponse({"ok": True})

@@ -41,14 +41,30 @@ def valid(keys: LinkKeys, token: str, value: str, now: float | None = None) -> b
     return any(hmac.compare_digest(_mac(secret, token, issued), mac) for secret in keys.all)
 
 
+def _origin(url: str) -> tuple[str, str]:
+    """``(scheme, host[:port])`` of a URL, lower case, the scheme's default port dropped."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return scheme, "\x00"  # a port that is not a number matches nothing
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return scheme, host if port in (None, default) else f"{host}:{port}"
+
+
 def same_site(headers, public_url: str = "") -> bool:
-    """False when the browser says the request came from another site."""
+    """False when the browser says the request came from another site.
+
+    With ``public_url`` set, the ``Origin`` must be its scheme and host (``http://`` for an
+    ``https://`` site is another origin); without it, the request's own ``Host``."""
     if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = headers.get("origin")
     if not origin or origin == "null":
         return origin != "null"
-    allowed = {headers.get("host", "")}
     if public_url:
-        allowed.add(urlsplit(public_url).netloc)
-    return urlsplit(origin).netloc in allowed
+        return _origin(origin) == _origin(public_url)
+    return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
