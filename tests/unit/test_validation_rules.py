@@ -38,7 +38,8 @@ from tests.unit.test_validation_bounds import EDGES
 # The reasons the README's validation table documents, and nothing else.
 DOCUMENTED = {
     *(f"{c}:missing" for c in ("customer_id", "first_name", "email", "customer_since", "marketing_opt_in")),
-    "customer_id:duplicate", "customer_id:ambiguous", "email:invalid", "locale:unknown", "timezone:unknown",
+    "customer_id:duplicate", "customer_id:ambiguous", "email:invalid", "email:non_ascii", "locale:unknown",
+    "timezone:unknown",
     *(f"{c}:{kind}" for c in ("date_of_birth", "customer_since", "wedding_date", "retirement_date",
                               "graduation_date") for kind in ("unparseable", "placeholder")),
     "date_of_birth:in_future", "date_of_birth:too_old", "customer_since:in_future", "customer_since:too_old",

@@ -66,6 +66,17 @@ def invalid_emails(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     return keep_where(bad, arr)
 
 
+def non_ascii_emails(arr: pa.ChunkedArray, invalid: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Valid addresses with a non-ASCII character (an internationalised domain or mailbox),
+    others null. They are quarantined (``email:non_ascii``), not sent IDNA-encoded: SendGrid
+    refuses them as given, and an address rewritten by us is not the one the CRM holds.
+    ``invalid``: :func:`invalid_emails` of ``arr`` (an invalid address is only ``email:invalid``)."""
+    import pyarrow.compute as pc
+
+    wide = pc.invert(pc.fill_null(pc.string_is_ascii(arr), True))
+    return keep_where(pc.and_(wide, pc.is_null(invalid)), arr)
+
+
 @lru_cache(maxsize=4096)
 def locale_known(tag: str) -> bool:
     """A BCP 47 tag Babel knows (``en``, ``fi-FI``, ``zh-CN``; ``_`` accepted too)."""

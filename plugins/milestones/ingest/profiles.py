@@ -280,8 +280,10 @@ def load(name: str | Profile | None = None, profiles_dir: Path | str | None = No
     if path is None or not path.is_file():
         known = ", ".join(sorted(available(profiles_dir)))
         raise ProfileError(f"no profile {name!r} (available: {known})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    from milestones.ingest.gate import load_yaml
+
+    try:  # through the file gate: a regular UTF-8 file of sane size, few aliases
+        data = load_yaml(path)
     except yaml.YAMLError as exc:
         raise ProfileError(f"profile {path}: not valid YAML ({exc})") from None
     return parse_profile(data, path.stem, path)

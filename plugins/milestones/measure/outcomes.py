@@ -57,8 +57,8 @@ def build_rules(day: dt.date) -> list:
     latest = pd.Timestamp(day) + pd.Timedelta(hours=36)  # the end of day D in every zone (UTC-12)
     return [
         *(Rule(f"{c}:missing", "ExpectColumnValuesToNotBeNull", {"column": c}) for c in REQUIRED_COLUMNS),
-        Rule("customer_id:too_long", "ExpectColumnValueLengthsToBeBetween",
-             {"column": "customer_id", "min_value": 1, "max_value": 64}),
+        # As in a customer extract: control characters (CR, LF, NUL, bidi), blank, over 64 characters.
+        Rule("customer_id:*", "ExpectColumnValuesToBeNull", {"column": "_customer_id_problem"}),
         Rule("outcome:invalid_name", "ExpectColumnValuesToMatchRegex", {"column": "outcome", "regex": OUTCOME_NAME}),
         Rule("occurred_at:unparseable", "ExpectColumnValuesToBeNull", {"column": "_occurred_at_bad"}),
         Rule("occurred_at:in_future", "ExpectColumnValuesToBeBetween", {"column": "_occurred_at", "max_value": latest}),
@@ -84,7 +84,7 @@ def parse(table: pa.Table) -> dict[str, pa.ChunkedArray]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from milestones.ingest.checks import keep_where
+    from milestones.ingest.checks import keep_where, text_problems
 
     raw_time, raw_value = _column(table, "occurred_at"), _column(table, "value")
     shaped = pc.fill_null(pc.match_substring_regex(raw_time, TIMESTAMP), False)
@@ -104,6 +104,7 @@ def parse(table: pa.Table) -> dict[str, pa.ChunkedArray]:
         "_occurred_at_bad": keep_where(bad_time, raw_time),
         "_occurred_at": pc.cast(ts, pa.timestamp("ns")),
         "_value_bad": keep_where(bad_value, raw_value),
+        "_customer_id_problem": text_problems(_column(table, "customer_id"), 64),
     }
 
 
