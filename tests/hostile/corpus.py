@@ -257,6 +257,9 @@ ROWS: list[RowCase] = [
     _bad("email_crlf_bcc", {"email": "a@example.com\r\nBcc: attacker@evil.example"}, "email:invalid"),
     _bad("email_display_name", {"email": "Ann <a@example.com>"}, "email:invalid"),
     _bad("opt_in_padded", {"marketing_opt_in": "true "}, "marketing_opt_in:not_boolean"),
+    # Valid addresses SendGrid cannot take as given: quarantined, never rewritten (issue 26, item 6).
+    _bad("email_idn_domain", {"email": "z@ex\u00e4mple.com"}, "email:non_ascii"),
+    _bad("email_unicode_mailbox", {"email": "zo\u00eb@example.com"}, "email:non_ascii"),
     # Kept: hostile-looking names are data, and arrive as text.
     RowCase("name_script", {"first_name": "<script>alert(1)</script>"}),
     RowCase("name_jinja", {"first_name": "{{ 7*7 }}"}),
@@ -282,6 +285,8 @@ def write_rows(path: Path, cases: list[RowCase] = ROWS) -> Path:
     return path
 
 
+from tests.hostile.instructions import OUTCOME_FILES, PREFERENCE_FILES, PROFILE_FILES  # noqa: E402
+
 if __name__ == "__main__":  # pragma: no cover - for trying the corpus by hand
     import sys
 
@@ -291,4 +296,9 @@ if __name__ == "__main__":  # pragma: no cover - for trying the corpus by hand
         case.build(out / case.name)
     (out / "rows").mkdir(parents=True, exist_ok=True)
     write_rows(out / "rows" / NAME)
-    print(f"{len(FILES)} file cases and {len(ROWS)} row cases under {out}")
+    for group, cases in (("preferences", PREFERENCE_FILES), ("outcomes", OUTCOME_FILES), ("profiles", PROFILE_FILES)):
+        for case in cases:
+            (out / group / case.name).mkdir(parents=True, exist_ok=True)
+            case.build(out / group / case.name)
+    print(f"{len(FILES)} file cases and {len(ROWS)} row cases under {out}, and {len(PREFERENCE_FILES)} preference, "
+          f"{len(OUTCOME_FILES)} outcomes and {len(PROFILE_FILES)} profile files")

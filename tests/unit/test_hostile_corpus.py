@@ -26,6 +26,7 @@ import pytest
 
 from milestones.cli import main
 from tests.hostile.corpus import AS_OF, FILES, NAME, ROWS, SECRET, row_values, write_rows
+from tests.hostile.instructions import OUTCOME_FILES, PREFERENCE_FILES, PROFILE_FILES
 
 #: Every header the outbox writes (delivery.build_mime); anything else was injected.
 OWN_HEADERS = {"from", "to", "subject", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
@@ -244,3 +245,63 @@ def test_object_storage_inbox_never_lists_a_link(tmp_path):
     (tmp_path / NAME).symlink_to("/etc/passwd")
     (tmp_path / "customers_2026-11-23.csv").write_text("customer_id\nC1\n", encoding="utf-8")
     assert [e.name for e in list_extracts(f"file://{tmp_path}/")] == ["customers_2026-11-23.csv"]
+
+
+# --- round two (issue 26): preferences, outcomes, profiles ------------------------------------------
+
+def _run_case(case, argv, capsys):
+    started = time.perf_counter()
+    code = main(argv)
+    elapsed = time.perf_counter() - started
+    out, err = capsys.readouterr()
+    assert code == case.exit, err
+    for text in case.never:
+        assert text not in out + err
+    if case.max_seconds is not None:
+        assert elapsed < case.max_seconds
+    if case.exit:
+        assert err.count("\n") == 1 and err.startswith("milestones: error: ") and out == "", err
+        assert re.search(case.message, err), err
+        assert "Traceback" not in err
+    return out
+
+
+@pytest.mark.parametrize("case", PREFERENCE_FILES, ids=[c.name for c in PREFERENCE_FILES])
+def test_preferences_import_case(case, tmp_path, capsys):
+    """All or nothing: exit 3 with one line and no row applied, or exit 0 with every row applied."""
+    import sqlalchemy as sa
+
+    from milestones.core.config import load_settings
+    from milestones.decide.preferences import Preferences, preferences
+
+    root = tmp_path / "in"
+    root.mkdir()
+    path = case.build(root)
+    out = _run_case(case, ["preferences", "import", str(path), "--data-dir", str(tmp_path / "data")], capsys)
+    store = Preferences(load_settings(data_dir=tmp_path / "data").ledger_database_url)
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(preferences)).scalar_one()
+    assert stored == (case.valid if case.exit == 0 else 0)
+    if case.exit == 0:
+        assert json.loads(out.strip().splitlines()[-1])["applied"] == case.valid
+
+
+@pytest.mark.parametrize("case", OUTCOME_FILES, ids=[c.name for c in OUTCOME_FILES])
+def test_outcomes_case(case, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MILESTONES_MAX_INVALID_SHARE", "1")
+    root = tmp_path / "in"
+    root.mkdir()
+    out = _run_case(case, ["outcomes", "load", str(case.build(root)), "--data-dir", str(tmp_path / "data")], capsys)
+    if case.exit == 0:
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert (summary["quarantined"], summary["valid"]) == (case.quarantined, case.valid)
+        quarantine = pq.read_table(tmp_path / "data" / summary["quarantine"]).to_pylist()
+        assert {r["reasons"] for r in quarantine} == {"customer_id:control_characters"}
+
+
+@pytest.mark.parametrize("case", PROFILE_FILES, ids=[c.name for c in PROFILE_FILES])
+def test_profile_case(case, tmp_path, capsys, sample_current):
+    root = tmp_path / "in"
+    root.mkdir()
+    _run_case(case, ["validate", str(sample_current), "--profile", str(case.build(root)),
+                     "--data-dir", str(tmp_path / "data")], capsys)
