@@ -161,3 +161,13 @@ def test_origin_is_compared_with_public_urls_scheme_and_host(app, origin, status
     assert response.status_code == status
     assert store.get("C1").unsubscribed == (status == 303)
     assert_clean(response)
+
+
+def test_one_spelling_per_csrf_token(app):
+    _client, keys, token, _store = app
+    value = csrf.issue(keys, token)
+    issued, mac = value.split(".")
+    assert csrf.valid(keys, token, value)
+    arabic = "".join(chr(0x660 + int(d)) for d in issued)  # int() reads Arabic-Indic digits too
+    for spelling in (f"0{issued}.{mac}", f"{arabic}.{mac}", f"+{issued}.{mac}", f"{issued}.{mac}="):
+        assert not csrf.valid(keys, token, spelling), spelling

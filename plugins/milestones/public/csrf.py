@@ -32,9 +32,11 @@ def issue(keys: LinkKeys, token: str, now: float | None = None) -> str:
 
 def valid(keys: LinkKeys, token: str, value: str, now: float | None = None) -> bool:
     issued_text, _, mac = (value or "").partition(".")
-    if not issued_text.isdigit() or len(issued_text) > 12:
+    if not issued_text.isascii() or not issued_text.isdigit() or len(issued_text) > 12:
         return False
     issued = int(issued_text)
+    if issued_text != str(issued):  # one spelling: no leading zeros (nor other digits than ASCII)
+        return False
     age = (now if now is not None else time.time()) - issued
     if not 0 <= age <= LIFETIME:
         return False
