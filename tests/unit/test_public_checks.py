@@ -104,7 +104,9 @@ HOST = {"host": "prefs.bank.example"}
     ({"host": "127.0.0.1:8000", "origin": "https://prefs.bank.example"}, "https://prefs.bank.example/x", True),
     ({"host": "127.0.0.1:8000", "origin": "https://prefs.bank.example"}, "", False),
     ({"host": "127.0.0.1:8000", "origin": "https://evil.example"}, "https://prefs.bank.example", False),
-    ({"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000"}, "https://prefs.bank.example", True),
+    # With public_url set, only its scheme and host (issue 26): not the request's own Host.
+    ({"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000"}, "https://prefs.bank.example", False),
+    ({"host": "prefs.bank.example", "origin": "http://prefs.bank.example"}, "https://prefs.bank.example", False),
     # Each rule alone: a good Origin does not save a cross-site fetch, nor a good fetch a foreign Origin.
     ({**HOST, "origin": "https://prefs.bank.example", "sec-fetch-site": "cross-site"}, "", False),
     ({**HOST, "origin": "https://evil.example", "sec-fetch-site": "same-origin"}, "", False),
