@@ -285,10 +285,10 @@ def write_rows(path: Path, cases: list[RowCase] = ROWS) -> Path:
     return path
 
 
-from tests.hostile.instructions import OUTCOME_FILES, PREFERENCE_FILES, PROFILE_FILES  # noqa: E402
-
 if __name__ == "__main__":  # pragma: no cover - for trying the corpus by hand
     import sys
+
+    from tests.hostile.instructions import OUTCOME_FILES, PREFERENCE_FILES, PROFILE_FILES
 
     out = Path(sys.argv[1])
     for case in FILES:
