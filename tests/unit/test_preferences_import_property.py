@@ -84,7 +84,9 @@ def test_property_preferences_import_is_all_or_nothing(case, data_dir, capsys):
     assert not any(m in out + err for m in markers_used)
     store = Preferences(load_settings(data_dir=data_dir).ledger_database_url)
     applied = [store.get(f"{prefix}{i}").exists for i in range(len(goods))]
-    expected_lines = [f"line {n}: {problem}" for n, (_, problem) in enumerate(rows, start=2) if problem]
+    # A row is named by the line it starts on (a quoted line break makes a row two lines long).
+    starts = [2 + sum(text.count("\n") + 1 for text, _ in rows[:i]) for i in range(len(rows))]
+    expected_lines = [f"line {n}: {problem}" for n, (_, problem) in zip(starts, rows, strict=True) if problem]
     if not rows and not tail:  # a header alone
         assert code == 3 and err == f"milestones: error: {path.name}: no data rows\n"
     elif tail or expected_lines:
