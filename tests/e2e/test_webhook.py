@@ -129,12 +129,13 @@ def test_suppression_reaches_the_next_decision(signer):
     assert client.post("/webhook/sendgrid", content=body, headers=sign(body)).status_code == 200
     policy = policy_for(dt.date(2026, 11, 22), load_settings(), [])
     # The customer who unsubscribed (custom arg customer_id) is unsubscribed; anyone else on that
-    # address is suppressed.
+    # address is stopped too, by the inbox owner's own choice (RFC 8058: the owner asked to stop),
+    # which comes before the address's suppression in the policy's order.
     people = pd.DataFrame([{"customer_id": c, "email": "quit@example.com", "marketing_opt_in": True,
                             "deceased": False} for c in ("C1", "C9")])
     events = pd.DataFrame([{"customer_id": c, "event_type": "birthday",
                             "event_date": pd.Timestamp("2026-11-22"), "key": f"x{c}"} for c in ("C1", "C9")])
-    assert list(decide(events, people, policy)["reason"]) == ["unsubscribed", "suppressed"]
+    assert list(decide(events, people, policy)["reason"]) == ["unsubscribed", "unsubscribed_address"]
 
 
 def test_malformed_events_are_rejected_one_by_one_and_the_batch_is_kept(signer):

@@ -133,17 +133,23 @@ def test_a_crash_half_way_is_completed_by_the_next_run(settings, monkeypatch):
 
 
 def test_request_files_name_the_line_of_a_problem(tmp_path):
+    from milestones.ingest.errors import ExtractError
+
     good = tmp_path / "erasure_requests_2026-11-22.csv"
-    good.write_text("\ufeffcustomer_id,received\nC1,2026-11-20\n C2 ,2026-11-21\n")
+    good.write_text("\ufeffcustomer_id,received\nC1,2026-11-20\nC2,2026-11-21\n")
     assert erase.read_requests(good) == ["C1", "C2"]
     bad = tmp_path / "bad.csv"
-    bad.write_text("customer_id\nC1\n\n,\n")
-    with pytest.raises(ValueError, match="line 3: customer_id is empty") as info:
+    bad.write_text("customer_id\nC1\n\n\"\"\n")
+    with pytest.raises(ExtractError, match="line 4: customer_id: missing") as info:
         erase.read_requests(bad)
     assert "C1" not in str(info.value)
     (tmp_path / "none.csv").write_text("id\nC1\n")
-    with pytest.raises(ValueError, match="line 1 needs a customer_id column"):
+    with pytest.raises(ExtractError, match="missing required column.*customer_id"):
         erase.read_requests(tmp_path / "none.csv")
+    # the gate's own rules: a formula or a line break in an id refuses the whole file
+    (tmp_path / "hostile.csv").write_text('customer_id\nC1\n=HYPERLINK("x")\n"C2\r\nC3"\n')
+    with pytest.raises(ExtractError, match=r"2 bad row\(s\), nothing applied: line 3: customer_id: starts like"):
+        erase.read_requests(tmp_path / "hostile.csv")
 
 
 def test_later_decisions_skip_erased_ids_and_addresses(settings):

@@ -21,7 +21,6 @@ Killed half-way, the journal row is still there: the next ``milestones erase`` (
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -43,18 +42,27 @@ REQUEST_PATTERN = "erasure_requests_*.csv"
 
 
 def read_requests(path: Path | str) -> list[str]:
-    """Customer ids of a request file: a CSV with a ``customer_id`` column (other columns ignored)."""
-    text = storage.locate(path).read_bytes().decode("utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "customer_id" not in [f.strip() for f in reader.fieldnames]:
-        raise ValueError(f"{Path(str(path)).name}: line 1 needs a customer_id column")
-    ids = []
-    for line, row in enumerate(reader, start=2):
-        value = {k.strip(): v for k, v in row.items() if k}.get("customer_id")
-        if value is None or not value.strip():
-            raise ValueError(f"{Path(str(path)).name}: line {line}: customer_id is empty")
-        ids.append(value.strip())
-    return ids
+    """Customer ids of a request file: a CSV with a ``customer_id`` column (other columns ignored).
+
+    The file goes through the project's one file gate (:func:`milestones.ingest.gate.read_rows`):
+    a regular UTF-8 file, well-formed CSV, every id free of control characters, formulas and
+    blanks. A breach raises :class:`~milestones.ingest.errors.ExtractError` naming lines and
+    columns (exit 3), and no customer of the file is erased. A URL (an object-storage inbox) is
+    copied into a private temporary directory first, under its own name.
+    """
+    import tempfile
+
+    from milestones.ingest import gate
+
+    name = Path(str(path)).name
+    if isinstance(path, Path) or "://" not in str(path):
+        rows = gate.read_rows(Path(path))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / name
+            local.write_bytes(storage.locate(path).read_bytes())
+            rows = gate.read_rows(local)
+    return [values["customer_id"].strip() for _, values in rows.rows]
 
 
 def places(settings: Settings) -> list[Any]:
