@@ -18,7 +18,8 @@ Sends the rendered emails that are due, exactly once.
   the CSV downloads) when the ledger, decisions or outcomes changed; it runs whatever became of
   the shards, so a failed shard does not leave the page behind.
 * **Params**: `date` to deliver one date only; `due_before` (ISO timestamp) to
-  override "now" when catching up.
+  override "now" when catching up; `at` (ISO timestamp) the moment of hand-over for the
+  re-check of choices and expiry (a replay of a past day; default: now).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ DEFAULT_ARGS = {"owner": "data-engineering", "retries": 3, "retry_delay": timede
     params={
         "date": Param(None, type=["null", "string"], format="date", description="deliver one date only"),
         "due_before": Param(None, type=["null", "string"], description="ISO timestamp used as 'now'"),
+        "at": Param(None, type=["null", "string"],
+                    description="ISO timestamp of the hand-over for the re-check and expiry (replays; default: now)"),
     },
 )
 def outreach_delivery():

@@ -128,7 +128,8 @@ def test_extract_landing_in_inbox_runs_the_chain(standalone):
         "customers_2026-11-21.csv", "customers_2026-11-22.csv"]
     assert not list((data / "inbox").iterdir())
 
-    conf = json.dumps({"date": "2026-11-22", "due_before": "2026-11-22T23:00:00+00:00"})  # the day, replayed
+    conf = json.dumps({"date": "2026-11-22", "due_before": "2100-01-01T00:00:00+00:00",
+                       "at": "2026-11-22T23:00:00+00:00"})  # the day replayed: handed over that evening
     subprocess.run(["airflow", "dags", "trigger", "outreach_delivery", "--conf", conf],
                    env=standalone["env"], check=True, capture_output=True, timeout=120)
     _wait(lambda: json.loads((data / "runs" / "2026-11-22.json").read_text()).get("emails_sent", 0) > 0,

@@ -218,11 +218,12 @@ def plan_shards(context: dict[str, Any]) -> list[dict[str, Any]]:
 
 def deliver(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """Send what is due in one shard; the ledger makes a retry or re-run send nothing twice."""
-    param = (context.get("params") or {}).get("due_before")
-    due = dt.datetime.fromisoformat(param) if param else dt.datetime.now(dt.UTC)
+    params = context.get("params") or {}
+    at = dt.datetime.fromisoformat(params["at"]) if params.get("at") else None  # a replay's hand-over
+    param = params.get("due_before")
+    due = dt.datetime.fromisoformat(param) if param else (at or dt.datetime.now(dt.UTC))
     settings = load_settings()
-    # A given due_before is "now" for the whole hand-over (a replay): expiry is measured there too.
-    delivered = pipeline.deliver_stage(shard["date"], settings, due_before=due, at=due if param else None,
+    delivered = pipeline.deliver_stage(shard["date"], settings, due_before=due, at=at,
                                        start=shard["start"], stop=shard["stop"])
     pipeline.record_delivery(shard["date"], settings, delivered)
     return {**shard, **delivered}
