@@ -102,8 +102,8 @@ def _pipeline(tmp_path, capsys, settings):
 
     first = _extract(tmp_path, "2026-11-21", "customers_2026-11-21.csv", "1990-02-30")  # quarantined
     second = _extract(tmp_path, "2026-11-22", "customers_2026-11-22.csv", "1990-11-22")  # birthday
-    _cli(capsys, "run", "--extract", str(first), "--as-of", "2026-11-21")
-    summary = _cli(capsys, "run", "--extract", str(second), "--as-of", "2026-11-22")
+    _cli(capsys, "run", "--extract", str(first), "--as-of", "2026-11-21", "--at", "2026-11-21T06:00:00Z")
+    summary = _cli(capsys, "run", "--extract", str(second), "--as-of", "2026-11-22", "--at", "2026-11-22T06:00:00Z")
     assert summary["emails_sent"] > 0
     received = settings.data_dir / "received"
     received.mkdir(parents=True, exist_ok=True)
@@ -178,7 +178,7 @@ def _erase_and_check(tmp_path, capsys, settings, items, tables):
 
     # The CRM still sends them: detected, decided "erased", nothing sent, nothing in the ledger.
     later = _extract(tmp_path, "2026-11-23", "customers_2026-11-22.csv", "1990-11-22")
-    summary = _cli(capsys, "run", "--extract", str(later), "--as-of", "2026-11-23")
+    summary = _cli(capsys, "run", "--extract", str(later), "--as-of", "2026-11-23", "--at", "2026-11-23T06:00:00Z")
     assert summary["skipped"].get("erased") == 1, summary
     why = _cli(capsys, "why", TARGET)
     assert [(d["date"], d["reason"], d["email_state"]) for d in why["decisions"]] == [

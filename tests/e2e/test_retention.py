@@ -28,9 +28,9 @@ def test_retention_keeps_reruns_and_why_working_and_never_sends_twice(tmp_path, 
         monkeypatch.setenv(f"MILESTONES_{name}", "0" if name == "HOLDOUT_SHARE" else "1")
     oldest = tmp_path / "customers_2026-11-20.csv"
     oldest.write_bytes((SAMPLES / "customers_2026-11-21.csv").read_bytes())
-    first = _cli(capsys, "run", "--extract", str(oldest), "--as-of", "2026-11-20")
-    _cli(capsys, "run", "--extract", str(SAMPLES / "customers_2026-11-21.csv"), "--as-of", "2026-11-21")
-    second = _cli(capsys, "run", "--extract", str(SAMPLES / "customers_2026-11-22.csv"), "--as-of", "2026-11-22")
+    first = _cli(capsys, "run", "--extract", str(oldest), "--as-of", "2026-11-20", "--at", "2026-11-20T06:00:00Z")
+    _cli(capsys, "run", "--extract", str(SAMPLES / "customers_2026-11-21.csv"), "--as-of", "2026-11-21", "--at", "2026-11-21T06:00:00Z")
+    second = _cli(capsys, "run", "--extract", str(SAMPLES / "customers_2026-11-22.csv"), "--as-of", "2026-11-22", "--at", "2026-11-22T06:00:00Z")
     assert second["emails_sent"] > 0
     feedback = Feedback(load_settings().ledger_database_url)
     feedback.ingest([{"event": "delivered", "email": "customer1@example.com", "sg_event_id": "d1"}])
@@ -59,8 +59,8 @@ def test_retention_keeps_reruns_and_why_working_and_never_sends_twice(tmp_path, 
     decided = _cli(capsys, "why", "C000000")
     assert [(d["date"], d["email_state"]) for d in decided["decisions"]] == [("2026-11-22", "accepted")]
 
-    again = _cli(capsys, "run", "--extract", str(SAMPLES / "customers_2026-11-22.csv"), "--as-of", "2026-11-22")
+    again = _cli(capsys, "run", "--extract", str(SAMPLES / "customers_2026-11-22.csv"), "--as-of", "2026-11-22", "--at", "2026-11-22T06:00:00Z")
     assert again["emails_sent"] == 0 and again["skipped"]["already_sent"] == second["emails_sent"]
-    older = _cli(capsys, "run", "--extract", str(oldest), "--as-of", "2026-11-20")
+    older = _cli(capsys, "run", "--extract", str(oldest), "--as-of", "2026-11-20", "--at", "2026-11-20T06:00:00Z")
     assert older["emails_sent"] == 0 and older["skipped"].get("already_sent", 0) == first["emails_sent"]
     assert list((data / "outbox").glob("*.eml")) == []
