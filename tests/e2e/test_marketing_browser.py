@@ -49,7 +49,8 @@ def _bench():
 def airflow(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("marketing")
     _bench().generate(tmp, 3000, days=40)  # tmp/data: decisions, messages, ledger, outcomes
-    shutil.copytree(ROOT / "templates", tmp / "own-templates")
+    # The shipped templates, without a checkout's own history (gitignored runtime state).
+    shutil.copytree(ROOT / "templates", tmp / "own-templates", ignore=shutil.ignore_patterns("history"))
     port = _free_port()
     bin_dir = Path(sys.executable).parent
     env = {

@@ -17,6 +17,10 @@ ORIGIN = {"Origin": "http://testserver"}
 
 @pytest.fixture
 def templates(own_templates, monkeypatch, tmp_path):
+    import shutil
+
+    # A checkout's own history (gitignored runtime state) is not part of the shipped templates.
+    shutil.rmtree(own_templates / "history", ignore_errors=True)
     monkeypatch.setenv("MILESTONES_TEMPLATES_DIR", str(own_templates))
     monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path / "data"))
     return own_templates
