@@ -34,8 +34,12 @@ $(EXTRAS_FILE): ; @echo "$(strip $(EXTRAS))" > $@
 # 2 cores); `make unit UNIT_WORKERS=` runs it in one process.
 UNIT_WORKERS ?= -n auto --maxprocesses 2 --dist worksteal
 
+# The bundled run carries the fictional example bank (templates/brands/example-bank.yaml) and
+# its made-up public address, unless MILESTONES_BRAND_FILE names another brand.
+EXAMPLE_BRAND := MILESTONES_BRAND_FILE=templates/brands/example-bank.yaml \
+    MILESTONES_PUBLIC_URL=$${MILESTONES_PUBLIC_URL:-https://email.northstar-bank.example}
 run: setup
-	$(BIN)/milestones run --extract $(SAMPLES)/customers_$(AS_OF).csv \
+	$(if $(MILESTONES_BRAND_FILE),,$(EXAMPLE_BRAND)) $(BIN)/milestones run --extract $(SAMPLES)/customers_$(AS_OF).csv \
 	    --previous $(SAMPLES)/customers_2026-11-21.csv --as-of $(AS_OF) --at $(AT) --data-dir $(DATA_DIR)
 	@echo ""
 	@echo "Done: the emails are in $(DATA_DIR)/outbox/ (one .eml each), the run summary in $(DATA_DIR)/runs/$(AS_OF).json."

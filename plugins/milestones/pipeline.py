@@ -260,6 +260,7 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     """
 
     from milestones.core import links
+    from milestones.core.brand import brand_of
     from milestones.decide.preferences import Preferences
     from milestones.render import variants
     from milestones.render.catalog import approval_gate
@@ -268,7 +269,8 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     day = _day(as_of)
     now = now or dt.datetime.now(dt.UTC)
     decisions = storage.read_parquet(storage.stage_dir(storage.root(settings), "decisions", day) / "decisions.parquet")
-    renderer = Renderer(settings.templates_dir, settings.default_locale, assets_url=settings.assets_base)
+    renderer = Renderer(settings.templates_dir, settings.default_locale, assets_url=settings.assets_base,
+                        brand=brand_of(settings))
     gate, keys = approval_gate(settings.templates_dir), links.load_keys(settings.data_dir)
     chosen_language = Preferences(settings.ledger_database_url).languages()  # wins over the extract's locale
     rows, failures, not_approved, missing = [], [], {}, Counter()
@@ -299,7 +301,8 @@ def render_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
         try:
             r = renderer.render(event["event_type"], locale, email_context(
                 customer, event, unsubscribe_url=unsubscribe, locale=locale,
-                preferences_url=f"{settings.preferences_base}/{token}"), variant=arm)
+                preferences_url=f"{settings.preferences_base}/{token}",
+                view_url=f"{settings.view_base}/{links.sign_view(keys, event['key'], day, issued=now)}"), variant=arm)
         except RenderError as exc:
             failures.append({"key": event["key"], "customer_id": event["customer_id"], "reason": str(exc)})
             continue
@@ -360,9 +363,11 @@ def large_strings(values) -> Any:
 
 def make_transport(settings: Settings):
     """SendGrid when the ``sendgrid_default`` connection exists, else the file outbox."""
+    from milestones.core.brand import brand_of
     from milestones.deliver.delivery import OutboxTransport, sendgrid_connection
 
     conn = sendgrid_connection()
+    sender = {"message_domain": brand_of(settings).sending_domain, "unsubscribe_mailto": settings.unsubscribe_mailto}
     if conn:
         from milestones.deliver.sendgrid_transport import SendGridTransport
 
@@ -370,9 +375,10 @@ def make_transport(settings: Settings):
                                  from_name=settings.from_name, sandbox=settings.sandbox_mode,
                                  timeout=settings.send_timeout, asm_group_id=settings.asm_group_id or None,
                                  categories=tuple(c.strip() for c in settings.categories.split(",") if c.strip()),
-                                 max_attempts=settings.send_max_attempts, ca_bundle=settings.send_ca_bundle or None)
+                                 max_attempts=settings.send_max_attempts, ca_bundle=settings.send_ca_bundle or None,
+                                 **sender)
     return OutboxTransport(Path(settings.data_dir) / "outbox", from_email=settings.from_email,
-                           from_name=settings.from_name)
+                           from_name=settings.from_name, **sender)
 
 
 def shards_for(as_of: dt.date | str, settings: Settings) -> list[dict[str, Any]]:

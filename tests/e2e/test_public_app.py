@@ -24,6 +24,7 @@ import pytest
 from milestones.core import links
 from milestones.core.config import load_settings
 from milestones.decide.preferences import Preferences
+from tests.owners import customer_of
 from tests.servers.public_app import public_server
 
 SECRET = "s" * 40
@@ -95,7 +96,7 @@ def test_one_click_from_a_real_email_then_the_next_run_sends_that_customer_nothi
     first = pipeline.run(write_extract(tmp_path / "in", "2026-11-22"), "2026-11-22", settings,
                          at=dt.datetime(2026, 11, 22, 6, tzinfo=dt.UTC))
     assert first["emails_sent"] == 2, first
-    mails = {m["X-Milestones-Customer-Id"]: m for m in outbox(settings).values()}
+    mails = {customer_of(m, settings.data_dir): m for m in outbox(settings).values()}
     aino = mails["C1"]
     target = aino["List-Unsubscribe"].strip("<>")
     assert aino["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -124,7 +125,7 @@ def test_one_click_from_a_real_email_then_the_next_run_sends_that_customer_nothi
     second = pipeline.run(write_extract(tmp_path / "in", "2026-12-01"), "2026-12-01", settings,
                           at=dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC))
     assert second["emails_sent"] == 1 and second["skipped"].get("unsubscribed") == 1, second
-    after = [m["X-Milestones-Customer-Id"] for m in outbox(settings).values()
+    after = [customer_of(m, settings.data_dir) for m in outbox(settings).values()
              if m["X-Milestones-Event"] == "customer_anniversary"]
     assert after == ["C2"]
 

@@ -27,10 +27,11 @@ import pytest
 from milestones.cli import main
 from tests.hostile.corpus import AS_OF, FILES, NAME, ROWS, SECRET, row_values, write_rows
 from tests.hostile.instructions import OUTCOME_FILES, PREFERENCE_FILES, PROFILE_FILES
+from tests.owners import owners
 
 #: Every header the outbox writes (delivery.build_mime); anything else was injected.
 OWN_HEADERS = {"from", "to", "subject", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
-               "x-milestones-customer-id", "x-milestones-event", "x-milestones-key", "content-type",
+               "x-milestones-event", "x-milestones-key", "content-type",
                "content-transfer-encoding", "mime-version"}
 
 
@@ -84,8 +85,11 @@ def hostile_run(tmp_path_factory):
     snapshot = root / "data" / "snapshots" / AS_OF
     quarantine = {r["customer_id"]: r for r in pq.read_table(snapshot / "quarantine.parquet").to_pylist()}
     kept = set(pq.read_table(snapshot / "snapshot.parquet", columns=["customer_id"]).column(0).to_pylist())
+    owner = owners(root / "data")
     mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
              for p in sorted((root / "data" / "outbox").glob("*.eml"))]
+    mails = [{"customer_id": owner[str(m["X-Milestones-Key"])], **{k: m[k] for k in m.keys()}, "_mail": m}
+             for m in mails]
     return summary, quarantine, kept, mails
 
 
@@ -101,7 +105,7 @@ def test_row_case(hostile_run, index):
         assert row["row_number"] == index + 2
     else:
         assert customer_id in kept and customer_id not in quarantine
-        sent = [m for m in mails if m["X-Milestones-Customer-Id"] == customer_id]
+        sent = [m for m in mails if m["customer_id"] == customer_id]
         assert len(sent) == 1, f"{case.name}: a kept row with today's birthday gets its email"
 
 
@@ -110,7 +114,8 @@ def test_row_corpus_summary_and_emails(hostile_run):
     bad = sum(1 for c in ROWS if c.reasons)
     assert (summary["rows"], summary["quarantined"], summary["valid"]) == (len(ROWS), bad, len(ROWS) - bad)
     assert summary["emails_sent"] == len(mails) == len(ROWS) - bad
-    for mail in mails:
+    for row in mails:
+        mail = row["_mail"]
         assert {k.lower() for k in mail.keys()} <= OWN_HEADERS, mail.keys()
         assert mail["To"].count("@") == 1
         assert not re.search(r"[\x00-\x1f\x7f\u200b\u202a-\u202e\u2066-\u2069]", str(mail["Subject"]))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from milestones.deliver.delivery import OutboxTransport, build_mime
 
 OWN_HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
-               "X-Milestones-Customer-Id", "X-Milestones-Event", "X-Milestones-Key", "MIME-Version",
+               "X-Milestones-Event", "X-Milestones-Key", "MIME-Version",
                "Content-Type"]
 ATTACK = "=?utf-8?q?Ann=0D=0ABcc:_attacker@evil.example=0D=0A?="
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -50,7 +50,8 @@ def test_line_breaks_in_any_field_cannot_start_a_header():
     parsed = parse(raw)
     assert parsed.keys() == OWN_HEADERS
     assert str(parsed["Subject"]) == "Hi  Bcc: a@evil.example"  # the break became spaces, on one line
-    assert parsed["X-Milestones-Customer-Id"] == "C1 Bcc: b@evil.example"
+    assert b"b@evil.example" not in raw.split(b"\r\n\r\n", 1)[0]  # the customer id is in no header (issue 24)
+    assert b"\r\nMessage-ID: <k1 X-Evil: 1@milestones.example>\r\n" in raw  # one line, on the sending domain
 
 
 def test_a_recipient_address_with_a_line_break_is_refused(tmp_path):
@@ -77,7 +78,6 @@ def test_no_value_adds_a_header_and_each_reads_back_as_given(subject, customer_i
     assert parsed.keys() == OWN_HEADERS
     expected = CONTROL.sub(" ", subject)
     assert str(parsed["Subject"]).strip() == expected.strip()
-    assert parsed["X-Milestones-Customer-Id"].strip() == CONTROL.sub(" ", customer_id).strip()
     assert parsed["X-Milestones-Key"] == "k1" and parsed["To"] == "ann@example.com"
 
 

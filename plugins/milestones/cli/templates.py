@@ -15,16 +15,18 @@ from milestones.cli.common import (
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    from milestones.core.brand import brand_of
     from milestones.render.preview import write_gallery
 
     settings = settings_of(args)
-    emit(write_gallery(settings.templates_dir, args.out, settings.default_locale))
+    emit(write_gallery(settings.templates_dir, args.out, settings.default_locale, brand=brand_of(settings)))
     return EXIT_OK
 
 
 def cmd_proof(args: argparse.Namespace) -> int:
     """Send one proof through the configured transport; no ledger entry, no customer send."""
     from milestones import pipeline
+    from milestones.core.brand import brand_of
     from milestones.core.logsafe import mask_email
     from milestones.render.catalog import CatalogError, load_catalog
     from milestones.render.preview import proof_message
@@ -44,7 +46,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
         message = proof_message(settings.templates_dir, args.template, args.locale, args.to,
                                 variant=args.variant, default_locale=settings.default_locale,
                                 assets_url=settings.assets_base if real else None,
-                                link_base=settings.public_base if real else None)
+                                link_base=settings.public_base if real else None, brand=brand_of(settings))
         status = load_catalog(settings.templates_dir).status(args.template)
     except (CatalogError, RenderError) as exc:
         raise UserError(str(exc)) from None

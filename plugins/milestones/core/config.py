@@ -59,10 +59,17 @@ class Settings:
     catch_up_days: int = 1
     #: Ledger database URL (SQLAlchemy); default is SQLite under data_dir.
     ledger_url: str | None = None
-    #: Sender address of every email (its domain should be the brand's sending domain).
+    #: Sender shown to customers (with a brand_file set and no from_email: hello@<its sending_domain>).
     from_email: str = "hello@milestones.example"
-    #: Sender name shown to customers (the brand file's name, when a brand is set, is the usual choice).
+    #: Sender name shown to customers (with a brand_file set and no from_name: the brand's name).
     from_name: str = "Milestones"
+    #: The brand every email, the preference center and the gallery carry (YAML: name, legal_name,
+    #: postal_address, sending_domain, logo, colours, sign-offs, links; docs/guides/brand.md).
+    #: Empty: the project's own neutral brand, not meant for customers.
+    brand_file: str = ""
+    #: An address that takes unsubscribe requests by email: added to List-Unsubscribe as a
+    #: ``mailto:`` fallback after the one-click https link; empty: the https link alone.
+    unsubscribe_mailto: str = ""
     #: Base URL of the public app (``milestones serve``) that emails link to; unsubscribe and
     #: preference links and image URLs derive from it unless set on their own.
     public_url: str = ""
@@ -184,6 +191,11 @@ class Settings:
         return f"{self.public_base}/preferences"
 
     @property
+    def view_base(self) -> str:
+        """Where an email's web version is served (``milestones serve``: ``GET /v/{token}``)."""
+        return f"{self.public_base}/v"
+
+    @property
     def assets_base(self) -> str | None:
         """Where email images are hosted; None: the catalog's ``assets_url``."""
         if self.assets_url:
@@ -268,4 +280,21 @@ def load_settings(**overrides: Any) -> Settings:
     for name in ("data_dir", "templates_dir", "inbox_dir", "profiles_dir"):
         if values.get(name) is not None:
             values[name] = Path(values[name])
+    if values.get("brand_file"):
+        values = _with_brand(values, base)
+    mailto = str(values.get("unsubscribe_mailto") or "")
+    if mailto and (mailto.count("@") != 1 or any(c in mailto for c in " <>,?\r\n") or mailto.startswith("mailto:")):
+        raise ValueError("setting unsubscribe_mailto must be a plain address such as unsubscribe@example.com")
     return dataclasses.replace(base, **values)
+
+
+def _with_brand(values: dict[str, Any], base: Settings) -> dict[str, Any]:
+    """Check the brand file now (a wrong one stops here, with its reason) and take the sender
+    from it where no from_name / from_email is set."""
+    from milestones.core.brand import load_brand
+
+    brand = load_brand(values["brand_file"], templates_dir=values.get("templates_dir") or base.templates_dir)
+    values = {**values, "brand_file": str(values["brand_file"])}
+    values.setdefault("from_name", brand.name)
+    values.setdefault("from_email", f"hello@{brand.sending_domain}")
+    return values

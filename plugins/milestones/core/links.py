@@ -45,6 +45,11 @@ MAC_BYTES = 16
 LIFETIME = dt.timedelta(days=400)
 #: How far ahead of this server's clock a link may say it was issued (another host's clock).
 CLOCK_SKEW = dt.timedelta(minutes=10)
+#: How long an email's "view in your browser" link works.
+VIEW_LIFETIME = dt.timedelta(days=90)
+#: What a token is for: each purpose is signed under its own domain, so a token made for one
+#: never verifies as another (a view link is no unsubscribe link, and the reverse).
+PURPOSES = {"customer": b"milestones-link", "view": b"milestones-view"}
 #: Shortest secret accepted (characters).
 MIN_SECRET_CHARS = 32
 _DOMAIN = b"milestones-link"
@@ -94,8 +99,8 @@ def _unb64(text: str) -> bytes:
     return raw
 
 
-def _mac(secret: bytes, head: bytes, fields: bytes) -> bytes:
-    return hmac.digest(secret, _DOMAIN + head + fields, "sha256")[:MAC_BYTES]
+def _mac(secret: bytes, head: bytes, fields: bytes, domain: bytes = _DOMAIN) -> bytes:
+    return hmac.digest(secret, domain + head + fields, "sha256")[:MAC_BYTES]
 
 
 def _xor_stream(secret: bytes, iv: bytes, data: bytes) -> bytes:
@@ -107,30 +112,33 @@ def _xor_stream(secret: bytes, iv: bytes, data: bytes) -> bytes:
 
 
 def sign(keys: LinkKeys, customer_id: str, email: str, language: str = "",
-         issued: dt.datetime | None = None) -> str:
-    """A token for one customer and address (the address is compared in lower case)."""
+         issued: dt.datetime | None = None, purpose: str = "customer") -> str:
+    """A token for one customer and address (the address is compared in lower case); a
+    ``view`` token holds an email's key and day in the same places (see :func:`sign_view`)."""
     when = int((issued or dt.datetime.now(dt.UTC)).timestamp())
     for value in (customer_id, email, language):
         if "\x1f" in value:
             raise ValueError("link fields cannot contain the unit separator")
     head = struct.pack(">BI", VERSION, when)
     fields = customer_id.encode() + _SEP + email.strip().lower().encode() + _SEP + language.encode()
-    mac = _mac(keys.current, head, fields)
+    mac = _mac(keys.current, head, fields, PURPOSES[purpose])
     return _b64(head + _xor_stream(keys.current, mac, fields) + mac)
 
 
-def _open(secret: bytes, head: bytes, hidden: bytes, mac: bytes) -> bytes | None:
+def _open(secret: bytes, head: bytes, hidden: bytes, mac: bytes, domain: bytes) -> bytes | None:
     fields = _xor_stream(secret, mac, hidden)
-    return fields if hmac.compare_digest(_mac(secret, head, fields), mac) else None
+    return fields if hmac.compare_digest(_mac(secret, head, fields, domain), mac) else None
 
 
-def verify(keys: LinkKeys, token: str, *, now: dt.datetime | None = None) -> Link:
+def verify(keys: LinkKeys, token: str, *, now: dt.datetime | None = None, purpose: str = "customer",
+           lifetime: dt.timedelta = LIFETIME) -> Link:
     """The link a token stands for, or :class:`LinkError` (never anything else)."""
     raw = _unb64(token)
     if len(raw) < 5 + 2 + MAC_BYTES:
         raise LinkError("not a link token")
     head, hidden, mac = raw[:5], raw[5:-MAC_BYTES], raw[-MAC_BYTES:]
-    fields = next((f for secret in keys.all if (f := _open(secret, head, hidden, mac)) is not None), None)
+    domain = PURPOSES[purpose]
+    fields = next((f for secret in keys.all if (f := _open(secret, head, hidden, mac, domain)) is not None), None)
     if fields is None:
         raise LinkError("the link's signature does not match")
     version, when = struct.unpack(">BI", head)
@@ -144,9 +152,21 @@ def verify(keys: LinkKeys, token: str, *, now: dt.datetime | None = None) -> Lin
     age = (now or dt.datetime.now(dt.UTC)) - issued
     if age < -CLOCK_SKEW:  # signed "in 2100" would never expire
         raise LinkError("the link's issue time is in the future")
-    if age > LIFETIME:
+    if age > lifetime:
         raise LinkError("the link has expired")
     return Link(customer_id, email, language, issued)
+
+
+def sign_view(keys: LinkKeys, key: str, day: dt.date | str, issued: dt.datetime | None = None) -> str:
+    """The token of an email's web version: its key and the day it was rendered for, hidden and
+    signed like a customer link (nothing readable in it), valid for :data:`VIEW_LIFETIME`."""
+    return sign(keys, str(key), str(day), "", issued=issued, purpose="view")
+
+
+def verify_view(keys: LinkKeys, token: str, *, now: dt.datetime | None = None) -> tuple[str, str]:
+    """``(key, day)`` of a view token, or :class:`LinkError`."""
+    link = verify(keys, token, now=now, purpose="view", lifetime=VIEW_LIFETIME)
+    return link.customer_id, link.email
 
 
 def url(base: str, path: str, token: str) -> str:

@@ -31,11 +31,15 @@ from milestones.deliver.ledger import ACCEPTED, FAILED, PENDING, SENDING, UNKNOW
 
 log = logging.getLogger(__name__)
 
+#: Headers the recipient can see beyond the standard ones: the event type and the email's opaque
+#: key (a hash: it names no customer). The customer id is never in a header (it travels in
+#: SendGrid's custom_args, which recipients do not see).
 CUSTOM_HEADERS = {
-    "customer_id": "X-Milestones-Customer-Id",
     "event_type": "X-Milestones-Event",
     "key": "X-Milestones-Key",
 }
+#: What SendGrid carries back in its webhook events (custom_args: not shown to recipients).
+CUSTOM_ARGS = ("customer_id", "event_type", "key")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,21 @@ def _from_header(from_name: str, from_email: str) -> str:
     return email.utils.formataddr((header_text(from_name), from_email))
 
 
+def message_id(key: str, domain: str) -> str:
+    """``<key@domain>``: on the sending domain (a bare or internal right-hand side is a spam sign)."""
+    return f"<{header_text(key)}@{domain}>"
+
+
+def list_unsubscribe(url: str, mailto: str = "") -> str:
+    """The List-Unsubscribe value: the one-click https link, then ``mailto:`` when an address is set."""
+    value = f"<{header_text(url)}>"
+    return f"{value}, <mailto:{header_text(mailto)}?subject=unsubscribe>" if mailto else value
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip().lower() or "localhost"
+
+
 _date_cache: tuple[int, str] = (0, "")
 
 
@@ -111,13 +130,16 @@ def _date_header() -> str:
     return _date_cache[1]
 
 
-def build_mime(message: dict[str, Any], *, from_email: str, from_name: str) -> bytes:
+def build_mime(message: dict[str, Any], *, from_email: str, from_name: str, message_domain: str = "",
+               unsubscribe_mailto: str = "") -> bytes:
     """An RFC 5322 multipart/alternative email (text + HTML, UTF-8, base64) for one message row.
 
     Built from its parts, not through ``email.message``: every header value made from
     data goes through :func:`header_text`, which encodes and never decodes, so no name,
     subject or id can add a header line (an email package round trip decodes encoded
     words, which is how a ``Bcc:`` got in). The headers are exactly these, in this order.
+    ``Message-ID`` is on ``message_domain`` (the brand's sending domain; default: the From
+    address's domain); no header names the customer.
     """
     address = str(message["email"])
     if _CONTROL.search(address) or not address.isascii():
@@ -129,8 +151,8 @@ def build_mime(message: dict[str, Any], *, from_email: str, from_name: str) -> b
         ("To", address),
         ("Subject", header_text(message["subject"])),
         ("Date", _date_header()),
-        ("Message-ID", f"<{header_text(key)}@milestones>"),
-        ("List-Unsubscribe", f"<{header_text(message['unsubscribe_url'])}>"),
+        ("Message-ID", message_id(key, message_domain or domain_of(from_email))),
+        ("List-Unsubscribe", list_unsubscribe(message["unsubscribe_url"], unsubscribe_mailto)),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         *((name, header_text(message[field])) for field, name in CUSTOM_HEADERS.items()),
         ("MIME-Version", "1.0"),
@@ -164,12 +186,15 @@ class OutboxTransport:
     CHUNK = 25
     THREADS = 4
 
-    def __init__(self, outbox_dir: Path, *, from_email: str, from_name: str):
+    def __init__(self, outbox_dir: Path, *, from_email: str, from_name: str, message_domain: str = "",
+                 unsubscribe_mailto: str = ""):
         self.outbox_dir = Path(outbox_dir)
         self.outbox_dir.mkdir(parents=True, exist_ok=True)
         self._dir = str(self.outbox_dir)
         self.from_email = from_email
         self.from_name = from_name
+        self.message_domain = message_domain
+        self.unsubscribe_mailto = unsubscribe_mailto
         self._pool = None
         self._pool_lock = threading.Lock()
 
@@ -178,7 +203,8 @@ class OutboxTransport:
 
     def send(self, message: dict[str, Any]) -> Outcome:
         try:
-            data = build_mime(message, from_email=self.from_email, from_name=self.from_name)
+            data = build_mime(message, from_email=self.from_email, from_name=self.from_name,
+                              message_domain=self.message_domain, unsubscribe_mailto=self.unsubscribe_mailto)
         except (ValueError, KeyError) as exc:  # this email cannot be written as it is
             return Outcome(FAILED, error=f"message: {type(exc).__name__}: {exc}")
         key = message["key"]
@@ -226,12 +252,14 @@ class OutboxTransport:
 
 def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str,
                      sandbox: bool = False, asm_group_id: int | None = None,
-                     categories: tuple[str, ...] = ("milestones",)) -> dict[str, Any]:
-    """The Mail Send v3 JSON body for one email (custom_args per personalization)."""
+                     categories: tuple[str, ...] = ("milestones",), message_domain: str = "",
+                     unsubscribe_mailto: str = "") -> dict[str, Any]:
+    """The Mail Send v3 JSON body for one email (custom_args per personalization: SendGrid
+    returns them in webhook events and never shows them to the recipient)."""
     payload: dict[str, Any] = {
         "personalizations": [{
             "to": [{"email": message["email"]}],
-            "custom_args": {k: str(message[k]) for k in CUSTOM_HEADERS},
+            "custom_args": {k: str(message[k]) for k in CUSTOM_ARGS},
         }],
         "from": {"email": from_email, "name": from_name},
         "subject": message["subject"],
@@ -241,7 +269,8 @@ def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str
         ],
         "categories": list(dict.fromkeys([*categories, str(message["event_type"])]))[:10],
         "headers": {
-            "List-Unsubscribe": f"<{message['unsubscribe_url']}>",
+            "Message-ID": message_id(str(message["key"]), message_domain or domain_of(from_email)),
+            "List-Unsubscribe": list_unsubscribe(message["unsubscribe_url"], unsubscribe_mailto),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     }

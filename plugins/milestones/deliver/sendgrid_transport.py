@@ -128,7 +128,8 @@ class SendGridTransport:
                  from_email: str, from_name: str, timeout: float = 10.0,
                  sandbox: bool = False, asm_group_id: int | None = None,
                  categories: tuple[str, ...] = ("milestones",), max_attempts: int = 5,
-                 backoff: float = 0.5, max_wait: float = 60.0, ca_bundle: str | None = None):
+                 backoff: float = 0.5, max_wait: float = 60.0, ca_bundle: str | None = None,
+                 message_domain: str = "", unsubscribe_mailto: str = ""):
         if any(c in api_key for c in "\r\n\0"):
             raise ValueError("the SendGrid API key must not contain line breaks")
         silence_http_client_debug()
@@ -144,6 +145,7 @@ class SendGridTransport:
         self._encode = msgspec.json.Encoder().encode
         self.host, self.timeout, self.ca_bundle = host, timeout, ca_bundle
         self.from_email, self.from_name = from_email, from_name
+        self.message_domain, self.unsubscribe_mailto = message_domain, unsubscribe_mailto
         self.sandbox, self.asm_group_id, self.categories = sandbox, asm_group_id, categories
         self.max_attempts, self.backoff, self.max_wait = max_attempts, backoff, max_wait
         self._lock = threading.Lock()
@@ -156,7 +158,8 @@ class SendGridTransport:
     def payload(self, message: dict[str, Any]) -> dict[str, Any]:
         return sendgrid_payload(message, from_email=self.from_email, from_name=self.from_name,
                                 sandbox=self.sandbox, asm_group_id=self.asm_group_id,
-                                categories=self.categories)
+                                categories=self.categories, message_domain=self.message_domain,
+                                unsubscribe_mailto=self.unsubscribe_mailto)
 
     # --- the synchronous face: what deliver() and the tests call ---------------------------
 

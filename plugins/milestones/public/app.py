@@ -6,6 +6,7 @@
   milestone emails, 200, no redirect, cookie or login;
 * ``POST /preferences/{token}``: the page's forms (CSRF-protected), then a redirect to the page;
 * ``POST /webhook/sendgrid``: the SendGrid event webhook;
+* ``GET /v/{token}``: an email's web version ("view in your browser", :mod:`milestones.public.webview`);
 * ``GET /assets/...``: the email images from ``templates/assets``; ``GET /healthz``.
 
 Database work runs on worker threads, never on the event loop.  A bad, tampered or
@@ -85,6 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     public = PublicApp(settings)
     privacy_key = pseudonym.load_key(settings.data_dir)  # consent proof: the client address, hashed
+    from milestones.core.brand import brand_of
+
+    brand = brand_of(settings)
+    pages.use_brand(brand, settings.templates_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -181,6 +186,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     add_webhook(app, public)
 
+    from milestones.public.webview import add_webview
+
+    add_webview(app, public, _bad_link)
+
     @app.api_route("/healthz", methods=["GET", "HEAD"])  # HEAD: the same answer, no body
     async def healthz() -> Response:
         await in_thread(public.store.get, "healthz")
@@ -190,6 +199,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if assets.is_dir():
         app.mount("/assets", StaticFiles(directory=str(assets)), name="assets")
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
+
+    brand_css = pages.brand_css(brand)
+
+    @app.get("/brand.css")
+    async def brand_stylesheet() -> Response:
+        return Response(brand_css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
     return app
 
 

@@ -20,6 +20,9 @@ from milestones.decide.preferences import LANGUAGES, PAUSE_MONTHS, State
 from milestones.render.rendering import language_chain
 
 HERE = Path(__file__).parent
+#: The brand the pages carry and the templates directory its words and logo come from (set by
+#: :func:`use_brand` when the app is created; the project's neutral brand until then).
+_BRAND: dict[str, Any] = {"brand": None, "templates_dir": None}
 LANGUAGE_NAMES = {"en": "English", "fi": "suomi", "et": "eesti", "zh": "中文"}
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -74,17 +77,62 @@ def format_day(day: dt.date, lang: str) -> str:
     return format_date(day, "long", locale=lang)
 
 
+def use_brand(brand, templates_dir: Path | str) -> None:
+    """Carry ``brand`` (its name or logo on top, its legal name, address and links below) on every page."""
+    _BRAND.update(brand=brand, templates_dir=Path(templates_dir))
+    _message_body.cache_clear()
+
+
+def brand_context(lang: str) -> dict[str, Any]:
+    """The brand's part of a page: header, footer and its words in ``lang``."""
+    from milestones.core.brand import default_brand
+    from milestones.render import branding
+
+    brand = _BRAND["brand"] or default_brand()
+    words = branding.words(_BRAND["templates_dir"] or HERE, lang)
+    links = [(getattr(brand, attr), words.get(word, word)) for attr, word in branding.FOOTER_LINKS
+             if getattr(brand, attr)]
+    logo = None
+    if brand.logo:
+        src = brand.logo.src if brand.logo.src.startswith("https://") else f"../assets/{brand.logo.src}"
+        logo = {"src": src, "width": brand.logo.width, "height": brand.logo.height}
+    return {"brand": brand.view(lang, ""), "brand_logo": logo, "brand_links": links}
+
+
+def brand_css(brand) -> str:
+    """The brand's colours on the pages (a stylesheet: the pages allow no inline styles)."""
+    c = brand.colours
+    return (f"html {{ background: {c['background']}; }}\n"
+            f"h1, h2, .brand-name, .languages a, .sender a {{ color: {c['primary']}; }}\n"
+            f"button {{ background: {c['primary']}; border-color: {c['primary']}; }}\n"
+            "button.secondary { background: #ffffff; color: #8a1c1c; border-color: #8a1c1c; }\n")
+
+
+def headers() -> dict[str, str]:
+    """The security headers, with a hosted logo's origin allowed as an image source."""
+    brand = _BRAND["brand"]
+    if brand is None or brand.logo is None or not brand.logo.src.startswith("https://"):
+        return HEADERS
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(brand.logo.src)
+    csp = HEADERS["Content-Security-Policy"].replace("img-src 'self'", f"img-src 'self' https://{parts.netloc}")
+    return {**HEADERS, "Content-Security-Policy": csp}
+
+
 def html(template: str, lang: str, status: int = 200, **context: Any) -> HTMLResponse:
     t = texts(lang)
+    brand = brand_context(lang)
     body = environment().get_template(template).render(
-        lang=lang, t=t, languages=list(LANGUAGE_NAMES.items()), root="../", title=t["title"], **context)
-    return HTMLResponse(body, status_code=status, headers=HEADERS)
+        lang=lang, t=t, languages=list(LANGUAGE_NAMES.items()), root="../",
+        title=f"{t['title']} · {brand['brand']['name']}", **brand, **context)
+    return HTMLResponse(body, status_code=status, headers=headers())
 
 
 def message(lang: str, heading_key: str, text_key: str, status: int = 200) -> HTMLResponse:
     """A page with one heading and one sentence (the same bytes every time: rendered once)."""
     return HTMLResponse(_message_body(lang, heading_key, text_key, status < 400), status_code=status,
-                        headers=HEADERS)
+                        headers=headers())
 
 
 @lru_cache(maxsize=64)

@@ -61,6 +61,9 @@ class TemplateEntry:
     approved: Approval | None = None
     #: A/B variants (``milestones.render.variants``); customers outside them get the base template.
     variants: dict[str, Variant] = field(default_factory=dict)
+    #: The email's main action (its button): an https URL, or a path on the brand's website
+    #: (``/offers/birthday``); empty: no button.
+    action: str = ""
 
     def approval_of(self, variant: str | None) -> Approval | None:
         return self.variant(variant).approved if variant and variant != BASE else self.approved
@@ -135,6 +138,7 @@ class Catalog:
                     "description": e.description,
                     "owner": e.owner,
                     "locales": list(e.locales),
+                    **({"action": e.action} if e.action else {}),
                     "approved": _approval_data(e.approved),
                     **({"variants": {v.name: {"share": v.share, "description": v.description,
                                               "approved": _approval_data(v.approved)}
@@ -236,9 +240,13 @@ def _entry(path: Path, name: str, item: Any) -> TemplateEntry:
     if missing:
         raise CatalogError(f"{path}: template {name!r} lacks {', '.join(missing)}")
     approved = _approval(path, name, item.get("approved"))
+    action = str(item.get("action") or "").strip()
+    if action and not (action.startswith("https://") or (action.startswith("/") and not action.startswith("//"))):
+        raise CatalogError(f"{path}: template {name!r}: 'action' is an https:// URL or a path on the brand's "
+                           "website starting with /")
     return TemplateEntry(name=name, event_type=str(item["event_type"]), locales=[str(x) for x in item["locales"]],
                          owner=str(item["owner"]), description=str(item.get("description") or ""),
-                         approved=approved, variants=_variants(path, name, item.get("variants")))
+                         approved=approved, variants=_variants(path, name, item.get("variants")), action=action)
 
 
 def _approval(path: Path, label: str, approved: Any) -> Approval | None:

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from milestones.core.brand import Brand
 from milestones.render.catalog import Catalog, CatalogError, load_catalog
 from milestones.render.rendering import SUFFIX, Rendered, Renderer, RenderError, email_context
 
 PREVIEW_DATE = dt.date(2026, 11, 22)
 UNSUBSCRIBE_PREVIEW = "https://milestones.example/u/preview"
 PREFERENCES_PREVIEW = "https://milestones.example/preferences/preview"
+VIEW_PREVIEW = "https://milestones.example/v/preview"
 
 #: A typical customer per language (names need no inflection in the templates).
 PERSONAS: dict[str, dict[str, str]] = {
@@ -60,7 +62,7 @@ class Case:
 def sample_context(event_type: str, locale: str, years: int, milestone: int,
                    customer: dict[str, Any] | None = None, *,
                    unsubscribe_url: str = UNSUBSCRIBE_PREVIEW,
-                   preferences_url: str = PREFERENCES_PREVIEW) -> dict[str, Any]:
+                   preferences_url: str = PREFERENCES_PREVIEW, view_url: str = VIEW_PREVIEW) -> dict[str, Any]:
     """The context a real send would build, for a sample customer."""
     person = customer or PERSONAS.get(locale.split("-")[0], PERSONAS["en"])
     if customer is None and event_type == "customer_anniversary" and years:
@@ -68,7 +70,7 @@ def sample_context(event_type: str, locale: str, years: int, milestone: int,
         person = {**person, "customer_since": PREVIEW_DATE.replace(year=PREVIEW_DATE.year - years).isoformat()}
     event = {"event_type": event_type, "event_date": PREVIEW_DATE, "years": years, "milestone": milestone}
     return email_context(person, event, unsubscribe_url=unsubscribe_url, locale=locale,
-                         preferences_url=preferences_url)
+                         preferences_url=preferences_url, view_url=view_url)
 
 
 def variants_for(event_type: str) -> list[tuple[str, int, int]]:
@@ -210,13 +212,14 @@ def dark_mode(email_html: str) -> str:
 
 
 def gallery_pages(templates_dir: Path | str, default_locale: str = "en", approve: bool = False,
-                  history: bool = False) -> dict[str, bytes]:
+                  history: bool = False, brand: Brand | None = None) -> dict[str, bytes]:
     """Every page of the gallery, keyed by relative path (``index.html`` first); with ``approve``
     (an approver in the Airflow UI) the index has an Approve button per template and A/B variant not
-    approved; with ``history`` (the Airflow UI) a link to each one's changes and history."""
+    approved; with ``history`` (the Airflow UI) a link to each one's changes and history. The emails
+    carry ``brand`` (the settings' brand file; the neutral one when None)."""
     templates_dir = Path(templates_dir)
     catalog = load_catalog(templates_dir)
-    renderer = Renderer(templates_dir, default_locale or catalog.default_locale, assets_url="../assets")
+    renderer = Renderer(templates_dir, default_locale or catalog.default_locale, assets_url="../assets", brand=brand)
     rows: list[tuple[Case, Rendered | str]] = []
     pages: dict[str, bytes] = {}
     for case in cases(catalog):
@@ -234,10 +237,11 @@ def gallery_pages(templates_dir: Path | str, default_locale: str = "en", approve
     return {"index.html": _index(catalog, rows, missing_translations(catalog), approve, history), **pages}
 
 
-def write_gallery(templates_dir: Path | str, out_dir: Path | str, default_locale: str = "en") -> dict[str, Any]:
+def write_gallery(templates_dir: Path | str, out_dir: Path | str, default_locale: str = "en",
+                  brand: Brand | None = None) -> dict[str, Any]:
     """Write the gallery under ``out_dir``; returns a summary for the CLI."""
     out_dir = Path(out_dir)
-    pages = gallery_pages(templates_dir, default_locale)
+    pages = gallery_pages(templates_dir, default_locale, brand=brand)
     for rel, data in pages.items():
         target = out_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +265,7 @@ PROOF_PREFIX = "[Proof] "
 def proof_message(templates_dir: Path | str, template: str, locale: str, to: str, *,
                   variant: str | None = None, default_locale: str = "en",
                   now: dt.datetime | None = None, assets_url: str | None = None,
-                  link_base: str | None = None) -> dict[str, Any]:
+                  link_base: str | None = None, brand: Brand | None = None) -> dict[str, Any]:
     """A message row (as render_stage writes them) for a proof of ``template`` in ``locale``.
 
     Marked as a proof: the subject starts with ``[Proof]``, the key and the
@@ -283,9 +287,10 @@ def proof_message(templates_dir: Path | str, template: str, locale: str, to: str
     if chosen is None:
         raise ValueError(f"--variant: {variant!r} is not one of {', '.join(v[0] for v in choices)}")
     label, years, milestone = chosen
-    renderer = Renderer(templates_dir, default_locale, assets_url=assets_url)
+    renderer = Renderer(templates_dir, default_locale, assets_url=assets_url, brand=brand)
     links = ({"unsubscribe_url": f"{link_base.rstrip('/')}/u/proof",
-              "preferences_url": f"{link_base.rstrip('/')}/preferences/proof"} if link_base else {})
+              "preferences_url": f"{link_base.rstrip('/')}/preferences/proof",
+              "view_url": f"{link_base.rstrip('/')}/v/proof"} if link_base else {})
     r = renderer.render(entry.event_type, locale,
                         sample_context(entry.event_type, locale, years, milestone, **links))
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S")

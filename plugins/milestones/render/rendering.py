@@ -28,6 +28,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from milestones.core.brand import Brand, default_brand
+from milestones.render import branding
 from milestones.render.names import couple_name, display_name
 
 PARTS = ("subject", "html", "text")
@@ -216,6 +218,21 @@ def _check_tag_positions(protected: str, saved: dict[str, str], name: str) -> No
     Walker().feed(protected)
 
 
+#: Put first in the kept <style>: no client's default 8 px margin around the email (there is
+#: no <body> tag to put it on; see the layout).
+RESET_CSS = "body { margin: 0 !important; padding: 0 !important; width: 100% !important; } "
+_CHARSET = re.compile(r"\s*<meta charset=\"utf-8\">", re.IGNORECASE)
+
+
+def _charset_first(html: str) -> str:
+    """``<meta charset>`` as the head's first element (the inliner puts the kept <style>
+    before it): the HTML spec wants it within the first 1,024 bytes."""
+    if not _CHARSET.search(html):
+        return html
+    html = _CHARSET.sub("", html, count=1)
+    return re.sub(r"<head>", '<head><meta charset="utf-8">', html, count=1, flags=re.IGNORECASE)
+
+
 def inline_source(source: str, name: str, layout_css: str) -> str:
     """Inline CSS into a template's source: a whole document (the layout) or a fragment (a child)."""
     import css_inline
@@ -228,6 +245,7 @@ def inline_source(source: str, name: str, layout_css: str) -> str:
         if "<body" not in protected.lower():
             # A layout without <body> (HTML implies it; Outlook for Mac drops it) stays without one.
             out = re.sub(r"</?body>", "", out)
+        out = _charset_first(out.replace("<style>", "<style>" + RESET_CSS, 1))
     else:
         out = css_inline.inline_fragment(protected, layout_css)
     return _restore(out, saved, name)
@@ -236,9 +254,10 @@ def inline_source(source: str, name: str, layout_css: str) -> str:
 class InliningLoader(jinja2.FileSystemLoader):
     """A file loader that returns ``.html`` sources with the layout's CSS already inlined."""
 
-    def __init__(self, searchpath: str | Path):
+    def __init__(self, searchpath: str | Path, brand: Brand | None = None):
         super().__init__(str(searchpath))
         self.inlined: list[str] = []  # names inlined, for tests and the benchmark
+        self.brand = brand
 
     def layout_css(self, environment: jinja2.Environment) -> str:
         source, _, _ = super().get_source(environment, LAYOUT)
@@ -248,7 +267,7 @@ class InliningLoader(jinja2.FileSystemLoader):
     def get_source(self, environment, template):
         source, filename, uptodate = super().get_source(environment, template)
         if template.endswith(".html"):
-            source = inline_source(source, template, self.layout_css(environment))
+            source = branding.recolour(inline_source(source, template, self.layout_css(environment)), self.brand)
             self.inlined.append(template)
         return source, filename, uptodate
 
@@ -276,9 +295,11 @@ def _bytecode_cache(inline_css: bool) -> jinja2.BytecodeCache | None:
         return None
 
 
-def make_environment(templates_dir: Path | str, *, inline_css: bool = True) -> jinja2.Environment:
-    """The sandboxed, autoescaping, strict environment every email is rendered in."""
-    loader = InliningLoader(templates_dir) if inline_css else jinja2.FileSystemLoader(str(templates_dir))
+def make_environment(templates_dir: Path | str, *, inline_css: bool = True,
+                     brand: Brand | None = None) -> jinja2.Environment:
+    """The sandboxed, autoescaping, strict environment every email is rendered in (HTML in ``brand``'s colours)."""
+    loader = (InliningLoader(templates_dir, brand) if inline_css
+              else jinja2.FileSystemLoader(str(templates_dir)))
     env = ImmutableSandboxedEnvironment(
         loader=loader,
         bytecode_cache=_bytecode_cache(inline_css),
@@ -300,21 +321,41 @@ class Renderer:
     """
 
     def __init__(self, templates_dir: Path | str, default_locale: str = "en", *,
-                 assets_url: str | None = None):
+                 assets_url: str | None = None, brand: Brand | None = None):
         self.templates_dir = Path(templates_dir)
         self.default_locale = default_locale
-        self.env = make_environment(self.templates_dir)
-        self.env.globals["assets_url"] = (assets_url or self._catalog_assets_url()).rstrip("/")
+        self.brand = brand or default_brand()
+        self.env = make_environment(self.templates_dir, brand=self.brand)
+        catalog = self._catalog()
+        self.assets_url = (assets_url or (catalog.assets_url if catalog else "") or DEFAULT_ASSETS_URL).rstrip("/")
+        self.env.globals["assets_url"] = self.assets_url
+        #: The main action of each event type (catalog ``action``): an https URL or a path on the website.
+        self.actions = {e.event_type: e.action for e in catalog.templates.values()} if catalog else {}
         self._resolved: dict[tuple[str, str | None], tuple[str, bool]] = {}
         self._templates: dict[str, tuple[jinja2.Template, ...]] = {}
+        self._branded: dict[tuple[str, str, str], dict[str, Any]] = {}
 
-    def _catalog_assets_url(self) -> str:
+    def _catalog(self):
         from milestones.render.catalog import CatalogError, load_catalog
 
         try:
-            return load_catalog(self.templates_dir).assets_url or DEFAULT_ASSETS_URL
+            return load_catalog(self.templates_dir)
         except CatalogError:
-            return DEFAULT_ASSETS_URL
+            return None
+
+    def branded(self, event_type: str, chosen: str, variant: str, view_url: str) -> dict[str, Any]:
+        """The brand's part of the context: cached per event, language and variant; the email's own
+        view link (tagged) is added to the footer's links."""
+        key = (event_type, chosen, variant)
+        found = self._branded.get(key)
+        if found is None:
+            found = self._branded[key] = branding.context(
+                self.brand, self.templates_dir, chosen, self.assets_url, event_type=event_type, variant=variant,
+                action=self.actions.get(event_type, ""))
+        if not view_url:
+            return found
+        view = branding.tag(view_url, source=self.brand.utm_source, campaign=event_type, content=variant)
+        return {**found, "footer_links": [*found["footer_links"], (view, found["words"]["view_online"])]}
 
     def resolve(self, event_type: str, locale: str | None) -> tuple[str, bool]:
         """``(chosen locale, missing translation?)`` following ``fi-FI -> fi -> default``."""
@@ -358,7 +399,8 @@ class Renderer:
         chosen, missing = self.resolve(event_type, locale)
         subject_t, html_t, text_t = self.templates(event_type, chosen, "" if variant == "base" else variant)
         person = context.get("customer") or {}
-        ctx = {**context, "babel_locale": babel_locale(locale, chosen), "template_locale": chosen,
+        ctx = {**context, **self.branded(event_type, chosen, variant or "base", context.get("view_url") or ""),
+               "babel_locale": babel_locale(locale, chosen), "template_locale": chosen,
                "display_name": couple_name(person, person["partner"], chosen) if person.get("partner")
                else display_name(person.get("first_name"), person.get("last_name"), chosen)}
         try:
@@ -422,18 +464,21 @@ def _as_date(value: Any) -> dt.date | None:
 
 
 def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscribe_url: str,
-                  locale: str, preferences_url: str | None = None) -> dict[str, Any]:
+                  locale: str, preferences_url: str | None = None, view_url: str = "") -> dict[str, Any]:
     """The variables a template sees. Only these: nothing else of the customer's record.
 
     ``name`` is the first name as given (templates put it where no case ending
     is needed); ``event.milestone`` is the milestone year count (0 when this
     year is not a milestone), so templates can say "50th" only when it is one.
     ``preferences_url`` is the customer's preference center (default: the
-    unsubscribe URL, whose GET shows the same page).
+    unsubscribe URL, whose GET shows the same page); ``view_url`` the email's web version.
+    ``event.inferred`` is true when the event was inferred from a change in the customer's
+    data (``source`` ``change``), not read from a recorded date: its words never say "today".
     """
     first = str(customer.get("first_name") or "").strip()
     milestone = int(event.get("milestone") or 0)
     partner = customer.get("partner")
+    source = str(event.get("source") or "")
     return {
         "name": first,
         "customer": {
@@ -452,9 +497,11 @@ def email_context(customer: dict[str, Any], event: dict[str, Any], *, unsubscrib
             "is_milestone": milestone > 0,
             # Inferred from a change between two snapshots (student -> employed), not a recorded
             # date: the wording must not claim "our records show ... today".
-            "inferred": event.get("source") == "change",
+            "source": source,
+            "inferred": source == "change",
         },
         "unsubscribe_url": unsubscribe_url,
+        "view_url": view_url,
         "preferences_url": preferences_url or unsubscribe_url,
         "locale": locale,
     }

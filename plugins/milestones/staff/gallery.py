@@ -38,7 +38,10 @@ def pages(approver: bool = False) -> dict[str, bytes]:
     cache = _cache[approver]
     with _lock:
         if cache["stamp"] != stamp:
-            cache["pages"] = gallery_pages(templates_dir, settings.default_locale, approve=approver, history=True)
+            from milestones.core.brand import brand_of
+
+            cache["pages"] = gallery_pages(templates_dir, settings.default_locale, approve=approver, history=True,
+                                           brand=brand_of(settings))
             cache["stamp"] = stamp
         return cache["pages"]  # type: ignore[return-value]
 
