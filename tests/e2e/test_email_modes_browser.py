@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from milestones.core.brand import load_brand
 from milestones.render.catalog import load_catalog
 from milestones.render.preview import cases, write_gallery
 from tests.e2e.email_modes import MODES, WIDTHS, measure, new_page, show
@@ -44,7 +45,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def served(tmp_path_factory):
     """The gallery written by ``milestones preview``, served on a free port of 127.0.0.1."""
     out = tmp_path_factory.mktemp("gallery")
-    write_gallery(ROOT / "templates", out)
+    write_gallery(ROOT / "templates", out, brand=load_brand(ROOT / "templates" / "brands" / "example-bank.yaml",
+                                                            templates_dir=ROOT / "templates"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -78,12 +80,13 @@ def test_every_email_is_readable(browser, served, mode):
         low = [t for t in facts["texts"] if t["ratio"] < MIN_CONTRAST]
         assert facts["texts"] and not low, (where, low)
         if mode == "images-blocked":
-            # The banner's alt text is shown, readable on the banner's own colour.
-            assert facts["loaded"] == 0 and len(facts["alts"]) == facts["images"] == 1, (where, facts)
-            alt = facts["alts"][0]
-            assert alt["text"].strip() and alt["height"] > 20 and alt["ratio"] >= MIN_CONTRAST, (where, alt)
+            # The logo's alt text (the bank's name) is shown, readable; the hero is decorative (alt="").
+            assert facts["loaded"] == 0 and len(facts["alts"]) == facts["images"] == 2, (where, facts)
+            logo, hero = facts["alts"]
+            assert logo["text"] == "Northstar Bank" and logo["ratio"] >= MIN_CONTRAST, (where, logo)
+            assert hero["text"] == "", (where, hero)
         else:
-            assert facts["loaded"] == facts["images"] == 1, (where, facts)
+            assert facts["loaded"] == facts["images"] == 2, (where, facts)
         # The email's own dark styles apply in dark mode (a dark card), and only there.
         if mode == "dark":
             assert facts["cardLuminance"] < 0.05, (where, facts["cardLuminance"])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from milestones.core.brand import load_brand
 from milestones.deliver.delivery import build_mime
 from milestones.render.catalog import load_catalog
 from milestones.render.preview import cases
@@ -25,6 +26,11 @@ from tests.e2e.spam import SPAM_LIMIT, TRICKS, spam_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
+#: What customers see: the emails with a brand (the fictional example bank), and its sender.
+BRAND = load_brand(TEMPLATES / "brands" / "example-bank.yaml", templates_dir=TEMPLATES)
+SENDER = {"from_email": "hello@northstar-bank.example", "from_name": BRAND.name,
+          "message_domain": BRAND.sending_domain, "unsubscribe_mailto": "unsubscribe@northstar-bank.example"}
+VIEW = "https://email.northstar-bank.example/v/check-token"
 PREFS = "https://milestones.example/preferences?t=check-token"
 
 #: Clients that must show no unsupported feature at all (caniemail's names).
@@ -35,20 +41,21 @@ FALLBACKS = {
     # Media queries are ignored: the 600 px ghost table (<!--[if mso]>) keeps the desktop layout,
     # light colours only. Rounded corners are square.
     "outlook.windows": {"@media", "border-radius"},
-    # Gmail's basic mobile webmail ignores media queries: the fluid tables still fit, light colours only.
-    "gmail.mobile-webmail": {"@media"},
+    # Gmail's basic mobile webmail ignores media queries: the fluid tables still fit, light colours only;
+    # and type selectors: the body margin reset (rendering.RESET_CSS) does not apply, Gmail's frame stays.
+    "gmail.mobile-webmail": {"@media", "Type selector"},
 }
 
 
 def _emails() -> dict[str, dict]:
     """Every gallery case, and each template x locale once more for a customer with no name."""
-    renderer = Renderer(TEMPLATES)
+    renderer = Renderer(TEMPLATES, brand=BRAND, assets_url="https://email.northstar-bank.example/assets")
     out: dict[str, dict] = {}
     for case in cases(load_catalog(TEMPLATES)):
         for label, first in (("", None), ("/no-name", "")):
             if label and not case.variant.startswith(("regular", "first-year")):
                 continue
-            context = {**case.context, "preferences_url": PREFS}
+            context = {**case.context, "preferences_url": PREFS, "view_url": VIEW}
             if first is not None:
                 context["customer"] = {**context["customer"], "first_name": first, "last_name": ""}
             r = renderer.render(case.event_type, case.locale, context)
@@ -68,8 +75,7 @@ def emails():
 @pytest.mark.needs("spamassassin")
 def test_spamassassin_scores_every_email_at_most_one(emails):
     names = list(emails)
-    raws = [build_mime(emails[name], from_email="hello@milestones.example", from_name="Milestones")
-            for name in names]
+    raws = [build_mime(emails[name], **SENDER) for name in names]
     results = dict(zip(names, spam_scores(raws), strict=True))
     scores = [score for score, _ in results.values()]
     print(f"spamassassin: {len(scores)} emails, max {max(scores):.1f}, mean {statistics.mean(scores):.2f}")

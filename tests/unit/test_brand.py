@@ -223,7 +223,7 @@ def test_charset_first_margins_reset_and_images(renderer, brand):
     for case, r in every_email(renderer):
         data = r.html.encode()
         assert 0 <= data.find(b'<meta charset="utf-8">') < 1024 - 22, case.slug
-        assert re.search(r"<style>body \{ margin: 0 !important; padding: 0 !important;", r.html), case.slug
+        assert re.search(r"<style>body \{ margin: 0 !important; padding: 0 !important; \}", r.html), case.slug
         images = Page(r.html).images
         hero = [i for i in images if "hero" in (i.get("class") or "")]
         logo = [i for i in images if "logo" in (i.get("class") or "")]

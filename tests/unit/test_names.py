@@ -48,7 +48,7 @@ def test_blank_name_gives_a_warm_greeting_without_a_dangling_comma():
             for part in (r.subject, body):
                 assert not _DANGLING.search(part), (case.slug, part)
             greeting = body.split("\n\n")[1]
-            assert greeting in {"Hello,", "Hei!", "Tere!", "您好！"}, (case.slug, greeting)
+            assert greeting in {"Hello,", "Hei!", "Tere!", "尊敬的客户："}, (case.slug, greeting)
             seen += 1
     assert seen == 3 * 48
 
@@ -59,4 +59,5 @@ def test_chinese_greeting_uses_the_family_name_first_and_the_polite_form():
     context = {**case.context, "customer": {**case.context["customer"], "first_name": "娜", "last_name": "李"}}
     r = renderer.render("birthday", "zh", context)
     assert r.subject == "李娜，祝您生日快乐！"
-    assert "\n李娜，您好！\n" in r.text and re.search(r"<p[^>]*>李娜，您好！</p>", r.html)
+    # A salutation (亲爱的 + the name, with a full-width colon), then 您好 opens the letter (issue 24).
+    assert "\n亲爱的李娜：\n\n您好！" in r.text and re.search(r"<p[^>]*>亲爱的李娜：</p>", r.html)

@@ -218,9 +218,9 @@ def _check_tag_positions(protected: str, saved: dict[str, str], name: str) -> No
     Walker().feed(protected)
 
 
-#: Put first in the kept <style>: no client's default 8 px margin around the email (there is
-#: no <body> tag to put it on; see the layout).
-RESET_CSS = "body { margin: 0 !important; padding: 0 !important; width: 100% !important; } "
+#: Put first in the kept <style>: no client's default 8 px margin around the email (the layout has
+#: no <body> tag to put it on). Gmail's basic mobile webmail ignores type selectors: its own frame stays.
+RESET_CSS = "body { margin: 0 !important; padding: 0 !important; } "
 _CHARSET = re.compile(r"\s*<meta charset=\"utf-8\">", re.IGNORECASE)
 
 
