@@ -298,3 +298,31 @@ def test_view_links_are_signed_hidden_expiring_and_only_view_links():
     customer = links.sign(keys, "C1", "ann@example.com", "en", issued=issued)
     with pytest.raises(links.LinkError):
         links.verify_view(keys, customer, now=issued)
+
+
+# --- clicks per link -----------------------------------------------------------------------
+
+def test_clicks_are_counted_per_link_without_tokens_or_tags(tmp_path):
+    from milestones.measure.clicks import clicks, link_label
+    from milestones.measure.feedback import Feedback
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    tags = "utm_source=northstar-lifecycle&utm_medium=email&utm_campaign=birthday&utm_content=base"
+    when = int(dt.datetime(2026, 11, 22, 10, tzinfo=dt.UTC).timestamp())
+
+    def click(n, key, link):
+        return {"event": "click", "email": f"c{n}@example.com", "timestamp": when + n, "sg_event_id": f"e{n}",
+                "key": key, "customer_id": f"C{n}", "event_type": "birthday", "url": link}
+
+    offer = f"https://www.northstar-bank.example/offers/birthday?{tags}"
+    view = f"https://email.northstar-bank.example/v/AmsWK0-B96yCPzMmOU6ulqtutG_Ow4XGo31k?{tags}"
+    Feedback(url).ingest([click(1, "k1", offer), click(2, "k1", offer), click(3, "k2", offer),
+                          click(4, "k2", view)])
+    assert clicks(url) == [
+        {"event_type": "birthday", "link": "www.northstar-bank.example/offers/birthday", "utm_content": "base",
+         "clicks": 3, "emails": 2},
+        {"event_type": "birthday", "link": "email.northstar-bank.example/v/…", "utm_content": "base",
+         "clicks": 1, "emails": 1},
+    ]
+    assert clicks(url, since=dt.date(2026, 11, 23)) == []
+    assert link_label("https://bank.example/u/AmsWK0-B96yCPzMmOU6ulqtutG") == "bank.example/u/…"

@@ -52,7 +52,7 @@ def build(data_dir: Path | str, ledger_url: str, *, since: dt.date | None = None
 def results(settings, *, since: dt.date | None = None, until: dt.date | None = None) -> dict[str, Any]:
     """Everything the results page shows, from one pass over the data: report rows and uplift tables."""
     from milestones.core import storage
-    from milestones.measure import attribution, fates, outcomes, uplift
+    from milestones.measure import attribution, clicks, fates, outcomes, uplift
     from milestones.render import variants
 
     facts = fates.build(storage.root(settings), settings.ledger_database_url, since=since, until=until,
@@ -65,6 +65,7 @@ def results(settings, *, since: dt.date | None = None, until: dt.date | None = N
             # Why events were not sent, by their specific reason ("sensitive: marital_status widowed").
             "skipped": {str(k): int(v) for k, v in sorted(skipped.items())},
             "uplift": {by: uplift.table(attributed, by) for by in ("event_type", "variant")},
+            "links": clicks.clicks(settings.ledger_database_url, since=since, until=until),
             "conversion": {"outcome": settings.conversion_outcome, "window_days": settings.conversion_window_days}}
 
 
@@ -127,6 +128,12 @@ def to_html(result: dict[str, Any] | list[dict[str, Any]], csv_name: str = "repo
         labels = [str(v) for v in variants.index]
         rates = {name: list(variants[name] / variants["contacted"]) for name in ("opened", "clicked")}
         parts.append("<h2>A/B variants</h2>" + charts.rate_bars(labels, rates, "Open and click rate per variant"))
+    if result.get("links") is not None:
+        from milestones.measure.clicks import COLUMNS as LINK_COLUMNS
+
+        parts.append("<h2>Clicks per link</h2><p>Each link by host and path (tokens shown as …), per event "
+                     "type and A/B variant: clicks the webhook reported, and emails with a click on it.</p>")
+        parts.append(_table(result["links"], LINK_COLUMNS))
     detail_note = (f"<p>The latest {DETAIL_ROWS} of {len(rows):,} rows; the CSV holds them all.</p>"
                    if len(rows) > DETAIL_ROWS else "")
     downloads = f'<a href="{html.escape(csv_name)}">Download the results CSV</a>'
