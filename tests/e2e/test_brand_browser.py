@@ -14,6 +14,7 @@ shows that email.
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import os
@@ -56,7 +57,8 @@ def bundled(tmp_path_factory):
     with public_server(settings) as base:
         settings = settings.replace(public_url=base)
         pipeline.run(SAMPLES / "customers_2026-11-22.csv", "2026-11-22", settings,
-                     previous=SAMPLES / "customers_2026-11-21.csv")
+                     previous=SAMPLES / "customers_2026-11-21.csv",
+                     at=dt.datetime(2026, 11, 22, 6, tzinfo=dt.UTC))  # as `make run` (AT)
         mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
                  for p in sorted((data / "outbox").glob("*.eml"))]
         yield settings, base, mails

@@ -61,7 +61,7 @@ def test_the_web_version_is_the_email_as_rendered(app):
     client, settings = app
     day = dt.date(2026, 11, 22)
     row = ("k-web-1", "C1", "birthday", "2026-11-22", "ann@example.fi", "en", "UTC", "birthday", "v1",
-           "Happy birthday!", "<!DOCTYPE html><p>the email</p>", "text", "https://x/u/t", 0, "base")
+           "Happy birthday!", "<!DOCTYPE html><p>the email</p>", "text", "https://x/u/t", 0, "base", "")
     storage.write_parquet(message_frame([row]),
                           storage.stage_dir(storage.root(settings), "messages", day) / "messages.parquet")
     keys = links.load_keys(settings.data_dir)

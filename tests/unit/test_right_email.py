@@ -109,8 +109,15 @@ def test_inferred_wording_never_claims_today(tmp_path):
             event = {"event_type": "graduation", "event_date": "2026-11-22", "source": source}
             text = renderer.render("graduation", locale, email_context(
                 customer, event, unsubscribe_url="https://u.example/x", locale=locale)).text
+            # Neither claims "today" (issue 24): a recorded date is named, an inferred event says
+            # what changed in the record (student -> employed) and names no date.
             today = {"en": "graduated today", "fi": "valmistuit tänään", "et": "lõpetasid täna", "zh": "您今天毕业"}
-            assert (today[locale] in text) is claims, (locale, source)
+            date = {"en": "November 22, 2026", "fi": "22. marraskuuta 2026", "et": "22. november 2026",
+                    "zh": "2026年11月22日"}
+            changed = {"en": "from student to employed", "fi": "opiskelijasta työssäkäyväksi",
+                       "et": "õppijast töötajaks", "zh": "由学生变更为在职"}
+            assert today[locale] not in text, (locale, source)
+            assert (date[locale] in text) is claims and (changed[locale] in text) is not claims, (locale, source)
 
 
 # --- plausible ages -------------------------------------------------------------------------
