@@ -79,7 +79,7 @@ EQUIVALENT: dict[str, str] = {
     "milestones.public.bodies.x_read_capped__mutmut_4": "header names are case-insensitive in Starlette",
     f"milestones.measure.uplift.x{SEP}Comparison{SEP}row__mutmut_31": "the extra None for verdict is overwritten",
     "milestones.measure.uplift.x_verdict__mutmut_6": "p < 0.05 never holds with equal rates (z = 0, p = 1)",
-    "milestones.measure.uplift.x_verdict__mutmut_19": "needed == n2 exactly: a float equality no data reaches",
+    "milestones.measure.uplift.x_verdict__mutmut_40": "needed == n2 exactly: a float equality no data reaches",
     "milestones.measure.uplift.x__round_up__mutmut_3": "100 is already two significant figures",
     "milestones.measure.uplift.x__round_up__mutmut_4": "as above",
     "milestones.measure.uplift.x_table__mutmut_42": "NaN instead of 0.0 in a column that is summed: sum skips NaN",
