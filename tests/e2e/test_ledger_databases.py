@@ -87,3 +87,32 @@ def test_webhook_tables(db_url):
                               {"event": "bounce", "email": "B@example.com", "sg_event_id": "1"}])
     assert counts == {"stored": 1, "suppressed": 1, "duplicate": 1}
     assert feedback.suppressed() == {"b@example.com": "bounce"}
+
+
+def test_a_ledger_from_before_cancelled_and_expired_is_widened_on_open(db_url):
+    """An older release's CHECK (five states) is replaced on open: a cancellation no longer fails."""
+    import sqlalchemy as sa
+
+    stamp = "TIMESTAMP WITH TIME ZONE" if db_url.startswith("postgresql") else "DATETIME"
+    old = (f"CREATE TABLE emails (key VARCHAR(64) PRIMARY KEY, customer_id VARCHAR(64) NOT NULL,"
+           f" event_type VARCHAR(64) NOT NULL, event_date VARCHAR(10) NOT NULL,"
+           f" template_version VARCHAR(64) NOT NULL, state VARCHAR(16) NOT NULL, attempts INTEGER NOT NULL,"
+           f" transport VARCHAR(32) NOT NULL, message_id VARCHAR(255), send_at {stamp},"
+           f" created_at {stamp} NOT NULL, updated_at {stamp} NOT NULL, last_error TEXT,"
+           f" delivered_at {stamp}, opened_at {stamp}, clicked_at {stamp},"
+           f" CONSTRAINT emails_state_valid CHECK (state IN ('pending', 'sending', 'accepted', 'failed', 'unknown')))")
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS email_recipients")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS emails")
+        conn.exec_driver_sql(old)
+        conn.execute(sa.text("INSERT INTO emails VALUES ('k1', 'C1', 'birthday', '2026-11-22', 'v', 'pending', 0,"
+                             " 'outbox', NULL, NULL, :t, :t, NULL, NULL, NULL, NULL)"),
+                     {"t": "2026-11-22 06:00:00+00:00"})
+    engine.dispose()
+    ledger = Ledger(db_url)
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE emails SET state = 'expired' WHERE key = 'k1'"))
+        assert conn.execute(sa.text("SELECT customer_id, state FROM emails")).all() == [("C1", "expired")]
+    with pytest.raises(sa.exc.IntegrityError), ledger.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE emails SET state = 'bogus' WHERE key = 'k1'"))

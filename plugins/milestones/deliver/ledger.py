@@ -117,6 +117,9 @@ class Ledger:
                 dbapi_conn.execute("PRAGMA journal_mode=WAL")
                 dbapi_conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
         metadata.create_all(self.engine)
+        from milestones.deliver.ledger_upgrade import widen_state_check
+
+        widen_state_check(self.engine, STATES)  # a ledger from before cancelled/expired
         dialect = self.engine.dialect
         # A timestamp as SQLAlchemy would write it (SQLite: text; PostgreSQL: the datetime itself).
         self._stamp = emails.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
