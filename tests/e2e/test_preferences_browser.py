@@ -78,7 +78,9 @@ def test_walk_without_javascript_and_axe_finds_nothing(served, browser, lang):
 
     page.goto(f"{base}/u/{token}")
     assert page.locator("html").get_attribute("lang") == lang
-    assert page.title() == t["title"]
+    from milestones.core.brand import brand_of
+
+    assert page.title() == f"{t['title']} · {brand_of(settings).name}"  # the page says whose it is
     visited.append(page.url)
 
     # 1. No more birthday emails.
