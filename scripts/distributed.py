@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import re
@@ -377,11 +378,26 @@ def _wait_for(predicate, timeout: float, what: str, log: Path, cluster: Cluster 
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; log tail:\n{tail}")
 
 
-def run_day(cluster: Cluster, server, expected_emails, extract: Path = SAMPLE,
+def recent_sample(directory: Path) -> Path:
+    """The deterministic sample extract dated yesterday (UTC), written into ``directory``.
+
+    The bundled sample is dated 2026-11-22; a real run today would record its emails
+    ``expired`` (handed over later than their events allow). Yesterday's events are due
+    everywhere (the send hour has passed in every zone) and within every event's max_age_days.
+    """
+    from milestones.ingest.sample import write_samples
+
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    return write_samples(Path(directory), as_of=yesterday)[1]
+
+
+def run_day(cluster: Cluster, server, expected_emails, extract: Path | None = None,
             timeout: float = 300, drop=None) -> dict[str, Any]:
-    """Drop ``extract`` (into the triggerer's inbox, or by ``drop(extract)`` returning the time
-    it landed), wait until the stand-in accepted ``expected_emails()`` emails and every DAG run
-    is finished; the figures."""
+    """Drop ``extract`` (default: :func:`recent_sample`; into the triggerer's inbox, or by
+    ``drop(extract)`` returning the time it landed), wait until the stand-in accepted
+    ``expected_emails()`` emails and every DAG run is finished; the figures."""
+    if extract is None:
+        extract = recent_sample(Path(tempfile.mkdtemp(prefix="milestones-sample-")))
     if drop is None:
         dropped = cluster.drop(extract, cluster.data_dir("airflow-triggerer") / "inbox")
     else:

@@ -10,6 +10,7 @@ SendGrid on 127.0.0.1. Slow (Airflow's start-up dominates), so one run checks ev
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib.util
 import os
 import signal
@@ -122,8 +123,9 @@ def test_two_workers_sharing_no_directory(tmp_path, s3):  # noqa: F811 (fixture)
                 for own in cluster.data_dirs.values():
                     assert not [p for p in own.rglob("*.parquet")], own
                 s3.invalidate_cache()
-                assert s3.exists(f"{data}/runs/2026-11-22.json")
-                assert s3.exists(f"{data}/snapshots/2026-11-22/snapshot.parquet")
+                day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)  # distributed.recent_sample
+                assert s3.exists(f"{data}/runs/{day}.json")
+                assert s3.exists(f"{data}/snapshots/{day}/snapshot.parquet")
         finally:
             assert cluster.leftovers() == []
 
