@@ -33,6 +33,10 @@ $(EXTRAS_FILE): ; @echo "$(strip $(EXTRAS))" > $@
 # The unit layer runs on both cores (pytest-xdist), never more than 2 workers (the machines have
 # 2 cores); `make unit UNIT_WORKERS=` runs it in one process.
 UNIT_WORKERS ?= -n auto --maxprocesses 2 --dist worksteal
+# Each layer collects its own folder only (`-m unit` would import every e2e module to deselect it),
+# and pytest may cache its assertion-rewritten test modules even where PYTHONDONTWRITEBYTECODE=1
+# is set: otherwise every worker of every run parses and rewrites all ~120 test modules again.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest
 
 # The bundled run carries the fictional example bank (templates/brands/example-bank.yaml) and
 # its made-up public address, unless MILESTONES_BRAND_FILE names another brand.
@@ -57,9 +61,9 @@ test: setup
 	$(BIN)/lint-imports
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(TOOLS)/site
 	@rc=0; \
-	$(BIN)/pytest -m unit $(UNIT_WORKERS) || rc=1; \
-	$(BIN)/pytest -m dag || rc=1; \
-	$(BIN)/pytest -m e2e || rc=1; \
+	$(PYTEST) tests/unit $(UNIT_WORKERS) || rc=1; \
+	$(PYTEST) tests/dag || rc=1; \
+	$(PYTEST) tests/e2e || rc=1; \
 	exit $$rc
 
 setup: $(BIN)/milestones
@@ -85,9 +89,9 @@ lint: setup
 docs: setup
 	$(BIN)/mkdocs build --strict --site-dir site
 
-unit: setup ; $(BIN)/pytest -m unit $(UNIT_WORKERS)
-dag: setup ; $(BIN)/pytest -m dag
-e2e: setup test-deps ; $(BIN)/pytest -m e2e
+unit: setup ; $(PYTEST) tests/unit $(UNIT_WORKERS)
+dag: setup ; $(PYTEST) tests/dag
+e2e: setup test-deps ; $(PYTEST) tests/e2e
 
 # Mutation testing of the decision modules, whole, one module a run (not part of `make test`):
 # scores per module (scripts/mutation.py; `--only MODULE` for one, `--report` for the scores so far).

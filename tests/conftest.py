@@ -1,7 +1,7 @@
 """Shared test set-up.
 
 Layers are marked by directory: tests/unit -> ``unit``, tests/dag -> ``dag``,
-tests/e2e -> ``e2e`` (``pytest -m unit`` etc.).  Airflow gets a throw-away
+tests/e2e -> ``e2e`` (``pytest tests/unit`` runs a layer).  Airflow gets a throw-away
 AIRFLOW_HOME (SQLite) before anything imports it.
 """
 
