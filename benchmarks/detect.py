@@ -25,6 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
+from _duck_contract import EVENTS_SQL as DUCK_SQL  # noqa: E402
+
 from milestones.detect.events import detect_events, event_keys, load_rules  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 22)
@@ -65,53 +67,6 @@ def snapshots(n: int, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
     return cur, prev
 
 
-DUCK_SQL = """
-WITH days AS (SELECT (DATE '{as_of}' - d::INTEGER) AS t FROM range({days}) r(d)),
-annual AS (
-  SELECT c.customer_id, a.event_type, days.t AS event_date, year(days.t) - year(a.src) AS years,
-         a.source, 0 AS prio
-  FROM cur c,
-       LATERAL (VALUES ('birthday', c.date_of_birth::DATE, 'date_of_birth'),
-                       ('wedding_anniversary', c.wedding_date::DATE, 'wedding_date'),
-                       ('customer_anniversary', c.customer_since::DATE, 'customer_since')) a(event_type, src, source),
-       days
-  WHERE a.src IS NOT NULL AND year(days.t) > year(a.src) AND (
-        (month(a.src) = month(days.t) AND day(a.src) = day(days.t))
-     OR (month(a.src) = 2 AND day(a.src) = 29 AND month(days.t) = 2 AND day(days.t) = 28
-         AND NOT ((year(days.t) % 4 = 0 AND year(days.t) % 100 <> 0) OR year(days.t) % 400 = 0)))
-),
-on_date AS (
-  SELECT customer_id, o.event_type, o.src AS event_date, 0 AS years, o.source, o.prio
-  FROM cur, LATERAL (VALUES ('retirement', retirement_date::DATE, 'retirement_date', 0),
-                            ('graduation', graduation_date::DATE, 'graduation_date', 0),
-                            ('marriage', wedding_date::DATE, 'wedding_date', 2)) o(event_type, src, source, prio)
-  WHERE o.src BETWEEN DATE '{as_of}' - {days_minus_one} AND DATE '{as_of}'
-),
-changes AS (
-  SELECT c.customer_id, x.event_type, DATE '{as_of}' AS event_date, 0 AS years, 'change' AS source, x.prio
-  FROM cur c JOIN prev p USING (customer_id),
-  LATERAL (VALUES
-    ('marriage', c.marital_status IN ('married', 'partnered') AND coalesce(p.marital_status NOT IN ('married', 'partnered'), true), 0),
-    ('marriage', c.wedding_date IS NOT NULL AND p.wedding_date IS NULL, 1),
-    ('retirement', c.employment_status = 'retired' AND coalesce(p.employment_status <> 'retired', true), 1),
-    ('graduation', p.employment_status = 'student' AND c.employment_status <> 'student', 1),
-    ('new_child', coalesce(c.children_count, 0) > coalesce(p.children_count, 0), 0)) x(event_type, hit, prio)
-  WHERE x.hit
-),
-events AS (
-  SELECT e.*, CASE WHEN r.annual THEN strftime(e.event_date, '%Y-%m-%d') ELSE year(e.event_date)::VARCHAR END AS occ,
-         r.max_age
-  FROM (SELECT * FROM annual UNION ALL SELECT * FROM on_date UNION ALL SELECT * FROM changes) e
-  JOIN rule_meta r USING (event_type)
-)
-SELECT DISTINCT ON (customer_id, event_type, occ)
-       customer_id, event_type, event_date, years,
-       CASE WHEN r.annual AND list_contains(r.milestones, years) THEN years ELSE 0 END AS milestone,
-       source, occ, DATE '{as_of}' - event_date AS days_late, DATE '{as_of}' - event_date > e.max_age AS stale,
-       substr(sha256(customer_id || chr(31) || event_type || chr(31) || occ), 1, 32) AS sha_key
-FROM events e JOIN rule_meta r USING (event_type)
-ORDER BY customer_id, event_type, occ, prio
-"""
 
 COLUMNS = ["customer_id", "event_type", "event_date", "years", "milestone", "source", "key", "days_late", "stale"]
 

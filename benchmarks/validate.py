@@ -17,7 +17,11 @@ extra columns), validated through the ``salesforce`` profile, against the contra
 extract validated as it is, each in its own process, taking turns. Goal: the mapping adds
 at most 30% to validation time. Exits non-zero when the two disagree on the rows.
 
-    .venv/bin/python benchmarks/validate.py [--rows N] [--rounds K] [--repeats R] [--only profile]
+Against DuckDB (``--only duckdb``, :mod:`_vs_duckdb`): validate + detect of today's extract in a
+fresh process, as the ``validate`` and ``detect`` tasks run them, against DuckDB doing the same
+contract and event rules in SQL in a fresh process; medians of ROUNDS, outputs cross-checked.
+
+    .venv/bin/python benchmarks/validate.py [--rows N] [--rounds K] [--repeats R] [--only profile|duckdb]
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["profile"], help="run only the extract-profile section")
+    parser.add_argument("--only", choices=["profile", "duckdb"], help="run only one section")
     parser.add_argument("--profile", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile:
@@ -109,6 +113,10 @@ def main() -> None:
         return
     if args.only == "profile":
         sys.exit(profile_section(args.rows, args.rounds, args.repeats))
+    if args.only == "duckdb":
+        import _vs_duckdb
+
+        sys.exit(_vs_duckdb.compare(args.rows, args.rounds))
     import _extracts
 
     workdir = Path(tempfile.gettempdir()) / f"milestones-bench-{args.rows}"

@@ -62,7 +62,7 @@ def dialect(csv_options: dict | None) -> dict:
             "doublequote": options.get("double_quote", True), "escapechar": options.get("escape_char") or None}
 
 
-def _read_csv(path: Path, encoding: str = "utf-8", csv_options: dict | None = None):
+def _read_csv(path: Path, encoding: str = "utf-8", csv_options: dict | None = None, text=None):
     """Every column as a string (empty cell -> missing), RFC 4180 quoting, BOM or not.
 
     Arrow's reader is multithreaded and checks UTF-8 as it converts; on a
@@ -88,7 +88,7 @@ def _read_csv(path: Path, encoding: str = "utf-8", csv_options: dict | None = No
             # Quoted fields may hold newlines (addresses, names pasted from mail).
             parse_options=pcsv.ParseOptions(newlines_in_values=True, **(csv_options or {})),
             convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.large_string() for name in header},
+                column_types={name: text or pa.large_string() for name in header},
                 strings_can_be_null=True,
                 null_values=[""],
             ),
@@ -113,7 +113,8 @@ def _blank_as_missing(table):
 
 
 def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None,
-               required: tuple[str, ...] = REQUIRED_COLUMNS, follow_symlinks: bool = False):
+               required: tuple[str, ...] = REQUIRED_COLUMNS, follow_symlinks: bool = False,
+               compact: bool = False):
     """Read an extract into an Arrow table of strings (empty cell -> null), column names stripped.
 
     Columnar and compact: a 10-million-row extract is held as Arrow buffers,
@@ -125,6 +126,10 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
     missing a required column (``required``: the CRM contract's by default).
     An extract profile passes its declared ``encoding`` and CSV dialect
     (``csv_options``), and checks its own columns (``required=()``). No message quotes a cell.
+
+    ``compact``: strings with 32-bit offsets (``pa.string()``), 4 bytes less per cell than
+    large strings (680 MB less for 10 million rows of 17 columns); validation widens them
+    to large strings one chunk at a time (:func:`widen`).
     """
     import pyarrow as pa
 
@@ -144,13 +149,14 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
         elif suffix in {".csv", ".txt"}:
             if encoding == "utf-8":
                 intake.check_encoding(path)
-            table = _read_csv(path, encoding, csv_options)
+            table = _read_csv(path, encoding, csv_options, pa.string() if compact else None)
         else:
             raise ExtractError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)")
         # One string type throughout (Parquet may carry dates, booleans, ints): large
         # strings, what pandas' Arrow-backed strings hold, so conversion copies nothing.
         # The CSV reader has checked UTF-8 while converting.
-        table = table.cast(pa.schema([(f.name.strip(), pa.large_string()) for f in table.schema]))
+        text = pa.string() if compact else pa.large_string()
+        table = table.cast(pa.schema([(f.name.strip(), text) for f in table.schema]))
         if suffix == ".parquet":
             table = _blank_as_missing(table)
     except ExtractError:
@@ -168,6 +174,19 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
     if missing:
         raise ExtractError(f"{path.name}: missing required column(s): {', '.join(missing)}")
     return table
+
+
+def widen(table):
+    """``table`` with large strings where it holds strings (:func:`read_table`'s ``compact``).
+
+    Only the offsets are rewritten: Arrow keeps the character data as it is.
+    """
+    import pyarrow as pa
+
+    if not any(pa.types.is_string(f.type) for f in table.schema):
+        return table
+    return table.cast(pa.schema([(f.name, pa.large_string() if pa.types.is_string(f.type) else f.type)
+                                 for f in table.schema]))
 
 
 def read_extract(path: Path | str, *, follow_symlinks: bool = False) -> pd.DataFrame:

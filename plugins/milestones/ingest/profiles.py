@@ -338,17 +338,18 @@ class Mapped:
     errors: pa.ChunkedArray | None = None
 
 
-def read_mapped(path: Path | str, profile: Profile | str | None = None) -> Mapped:
+def read_mapped(path: Path | str, profile: Profile | str | None = None, *, compact: bool = False) -> Mapped:
     """Read ``path`` as ``profile`` declares it and map it onto the contract.
 
-    The header is checked against the profile before any row is read.
+    The header is checked against the profile before any row is read. ``compact``: a file
+    that is the contract itself is read with 32-bit string offsets (``read_table``).
     """
     from milestones.ingest.extract import read_header, read_table
 
     profile = load(profile)
     path = Path(path)
     if profile.passthrough:
-        return Mapped(read_table(path), profile)
+        return Mapped(read_table(path, compact=compact), profile)
     header = read_header(path, encoding=profile.encoding, csv_options=profile.csv_options())
     profile.check_header(header, path.name)
     source = read_table(path, encoding=profile.encoding, csv_options=profile.csv_options(), required=())

@@ -33,7 +33,7 @@ from milestones.ingest.data_docs import write_data_docs
 from milestones.ingest.dates import parse_dates, parse_exact
 from milestones.ingest.dates import years_from as _years_from
 from milestones.ingest.errors import ExtractError
-from milestones.ingest.extract import to_pandas
+from milestones.ingest.extract import to_pandas, widen
 from milestones.ingest.gx_suite import RESULT_FORMAT, Suite, batch_of, merge_results, suite_for
 from milestones.ingest.identity import ambiguous_ids
 from milestones.ingest.prepare import Prepared, normalise, prepare, repeated_ids
@@ -100,6 +100,7 @@ def validate_table(
     (:class:`milestones.ingest.profiles.Mapped`).
     """
     import numpy as np
+    import pyarrow as pa
 
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
     result = ValidationResult(valid=None, quarantine=None, rows=table.num_rows)
@@ -107,10 +108,12 @@ def validate_table(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="validate") as pool:
         # Hashing every id takes a while: it runs beside building the suite and
         # the first chunk's other helper columns.
-        repeated = pool.submit(repeated_ids, table.column("customer_id"))
-        ambiguous = pool.submit(ambiguous_ids, table.column("customer_id"))
+        ids = table.column("customer_id")
+        repeated = pool.submit(lambda: repeated_ids(ids).cast(pa.large_string()))
+        ambiguous = pool.submit(lambda: ambiguous_ids(ids).cast(pa.large_string()))
         suite = suite_for(as_of)
         for first_row, chunk in _chunks(table, chunk_rows):
+            chunk = widen(chunk)  # a compact table (read_table) holds 32-bit offsets
             prepared = prepare(chunk, repeated.result, pool, first_row, as_of=as_of, ambiguous=ambiguous.result)
             failures, results = suite.run(prepared)
             if errors is not None:
@@ -255,7 +258,7 @@ def validate_extract(
     from milestones.ingest import intake
 
     intake.check_regular_file(path, follow_symlinks=follow_symlinks)
-    mapped = read_mapped(path.resolve() if follow_symlinks and path.is_symlink() else path, profile)
+    mapped = read_mapped(path.resolve() if follow_symlinks and path.is_symlink() else path, profile, compact=True)
     table = mapped.table
     as_of = as_of or snapshot_date_from_name(path) or dt.date.today()
     options = dict(as_of=as_of, extract_name=path.name, previous_rows=previous_rows,
