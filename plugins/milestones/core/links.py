@@ -33,11 +33,12 @@ import hmac
 import json
 import os
 import re
-import secrets as _secrets
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+from milestones.core import secretfile
 
 VERSION = 2
 MAC_BYTES = 16
@@ -212,20 +213,6 @@ def _from_connection() -> tuple[str, list[str]] | None:
     return conn.password or "", list((conn.extra_dejson or {}).get("previous") or [])
 
 
-def _local_secret(data_dir: Path) -> str:
-    path = Path(data_dir) / "secrets" / "link_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: read theirs
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(_secrets.token_urlsafe(32))
-    return path.read_text().strip()
-
-
 def load_keys(data_dir: Path | str) -> LinkKeys:
     """The link secrets: env vars, else the Airflow connection, else the data directory's own."""
     current = os.environ.get("MILESTONES_LINK_SECRET", "").strip()
@@ -236,6 +223,6 @@ def load_keys(data_dir: Path | str) -> LinkKeys:
         if found and found[0]:
             current, previous, where = found[0], previous + found[1], f"connection {CONN_ID}"
     if not current:
-        current, where = _local_secret(Path(data_dir)), "data_dir/secrets/link_secret"
+        current, where = secretfile.read_or_create(data_dir, "link_secret"), "data_dir/secrets/link_secret"
     return LinkKeys(_check(current, where),
                     tuple(_check(p, "MILESTONES_LINK_SECRETS_OLD") for p in previous))

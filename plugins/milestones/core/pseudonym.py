@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
 from pathlib import Path
+
+from milestones.core import secretfile
 
 ENV = "MILESTONES_PRIVACY_KEY"
 MIN_KEY_CHARS = 32
@@ -31,17 +32,7 @@ def load_key(data_dir: Path | str) -> bytes:
         if len(value) < MIN_KEY_CHARS:
             raise ValueError(f"{ENV}: a privacy key needs at least {MIN_KEY_CHARS} characters")
         return value.encode()
-    path = Path(data_dir) / "secrets" / "privacy_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first: read theirs
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32))
-    return path.read_text().strip().encode()
+    return secretfile.read_or_create(data_dir, "privacy_key").encode()
 
 
 def normalise(kind: str, value: object) -> str:
