@@ -116,6 +116,14 @@ def generated_dotenv(stand_in: str, extra: dict[str, str] | None = None) -> dict
     env["AIRFLOW__API_AUTH__JWT_SECRET"] = os.urandom(24).hex()
     env["MILESTONES_LINK_SECRET"] = os.urandom(24).hex()  # one for every service
     env["MILESTONES_PUBLIC_URL"] = "https://news.acme.fi"  # links are not followed here
+    # The run detects each customer's events on their local date when it is triggered (now),
+    # and recent_sample's events fall on yesterday (UTC): a two-day catch-up window holds
+    # yesterday for every zone whose local date is yesterday or today, whatever the hour
+    # (the Americas at least, always; with one day, a run after ~08:00 UTC found nothing).
+    # A caught-up email goes at the send hour of the customer's today: at midnight, every
+    # email rendered is due at once, whatever the hour of the run.
+    env["MILESTONES_CATCH_UP_DAYS"] = "2"
+    env["MILESTONES_SEND_HOUR"] = "0"
     conn = json.loads(env["AIRFLOW_CONN_SENDGRID_DEFAULT"])
     conn.update(host=stand_in, password="SG.distributed-test-key")
     env["AIRFLOW_CONN_SENDGRID_DEFAULT"] = json.dumps(conn)
@@ -383,7 +391,8 @@ def recent_sample(directory: Path) -> Path:
 
     The bundled sample is dated 2026-11-22; a real run today would record its emails
     ``expired`` (handed over later than their events allow). Yesterday's events are due
-    everywhere (the send hour has passed in every zone) and within every event's max_age_days.
+    everywhere (the send hour has passed in every zone) and within every event's max_age_days;
+    the run finds them with the two-day catch-up window :func:`generated_dotenv` sets.
     """
     from milestones.ingest.sample import write_samples
 

@@ -1,0 +1,284 @@
+"""Fast unit tests that kill the mutants of deliver.delivery: what is sent, retried, held or failed.
+
+Expected values are written by hand from the contract and the docs, never computed by the
+code under test (docs/design/testing.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import json
+
+import pytest
+
+from milestones.deliver import delivery
+from milestones.deliver.delivery import (
+    OutboxTransport,
+    Outcome,
+    _base64_lines,
+    _ledger_row,
+    _parse_connection,
+    _result,
+    attempt,
+    build_mime,
+    domain_of,
+    encoded_words,
+    header_text,
+    list_unsubscribe,
+    message_id,
+    sendgrid_payload,
+)
+from milestones.deliver.ledger import Ledger
+
+MESSAGE = {"key": "k1", "customer_id": "C1", "event_type": "birthday", "event_date": "2026-11-22 00:00:00",
+           "email": "ann@example.com", "subject": "Hyvää syntymäpäivää", "text": "Hei Ann", "html": "<p>Hei Ann</p>",
+           "unsubscribe_url": "https://x.example/u/tok", "template_version": "v3"}
+
+
+@pytest.mark.parametrize("value, header", [
+    ("Happy birthday", "Happy birthday"),
+    ("a\r\nBcc: eve@example.com", "a  Bcc: eve@example.com"),
+    ("tab\there\x00\x7f\x85", "tab here   "),
+    ("line\u2028para\u2029", "line para "),
+    ("", ""),
+    (42, "42"),
+    ("x" * 900, "x" * 900),
+    ("Äiti", "=?utf-8?b?w4RpdGk=?="),
+    ("plain =?utf-8?b?QmNjOg==?=", "=?utf-8?b?" + base64.b64encode(b"plain =?utf-8?b?QmNjOg==?=").decode() + "?="),
+])
+def test_header_values_are_plain_or_encoded_never_decoded(value, header):
+    assert header_text(value) == header
+
+
+def test_a_long_plain_header_is_encoded_in_words_of_45_bytes():
+    text = header_text("x" * 901)
+    words = text.split("\r\n ")
+    assert len(words) == 21 and all(len(w) <= 75 for w in words)
+    assert words[0] == "=?utf-8?b?" + base64.b64encode(b"x" * 45).decode() + "?="
+
+
+def test_encoded_words_never_split_a_character():
+    assert encoded_words("a" * 45) == "=?utf-8?b?" + base64.b64encode(b"a" * 45).decode() + "?="
+    assert encoded_words("a" * 46).split("\r\n ") == [
+        "=?utf-8?b?" + base64.b64encode(b"a" * 45).decode() + "?=", "=?utf-8?b?YQ==?="]
+    # 44 bytes then a two-byte character: 46 > 45, so the character starts the next word.
+    assert encoded_words("a" * 44 + "ä").split("\r\n ") == [
+        "=?utf-8?b?" + base64.b64encode(b"a" * 44).decode() + "?=", "=?utf-8?b?w6Q=?="]
+    assert encoded_words("a" * 43 + "ä") == "=?utf-8?b?" + base64.b64encode(("a" * 43 + "ä").encode()).decode() + "?="
+
+
+def test_base64_body_lines():
+    assert _base64_lines("") == b""
+    assert _base64_lines("a" * 57) == base64.b64encode(b"a" * 57) + b"\r\n"  # 76 characters: one line
+    two = _base64_lines("a" * 58).split(b"\r\n")
+    assert [len(line) for line in two] == [76, 4, 0]
+
+
+def test_message_id_list_unsubscribe_and_domains():
+    assert message_id("k1", "mail.bank.example") == "<k1@mail.bank.example>"
+    assert list_unsubscribe("https://x.example/u/t") == "<https://x.example/u/t>"
+    assert list_unsubscribe("https://x.example/u/t", "stop@bank.example") == (
+        "<https://x.example/u/t>, <mailto:stop@bank.example?subject=unsubscribe>")
+    assert domain_of("News@Mail.Bank.Example ") == "mail.bank.example"
+    assert domain_of("a@b@c.example") == "c.example"
+    assert domain_of("nobody@") == "localhost" and domain_of("") == "localhost"
+
+
+def test_a_mime_email_has_exactly_these_headers_in_this_order():
+    raw = build_mime(MESSAGE, from_email="news@bank.example", from_name="Pankki Ö", unsubscribe_mailto="u@bank.example")
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    names = [line.split(":", 1)[0] for line in head.split("\r\n") if not line.startswith(" ")]
+    assert names == ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
+                     "X-Milestones-Event", "X-Milestones-Key", "MIME-Version", "Content-Type"]
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["To"] == "ann@example.com" and parsed["Subject"] == "Hyvää syntymäpäivää"
+    assert parsed["From"].addresses[0].display_name == "Pankki Ö"
+    assert parsed["From"].addresses[0].addr_spec == "news@bank.example"
+    assert parsed["Message-ID"] == "<k1@bank.example>"
+    assert parsed["List-Unsubscribe"] == "<https://x.example/u/tok>, <mailto:u@bank.example?subject=unsubscribe>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert (parsed["X-Milestones-Event"], parsed["X-Milestones-Key"]) == ("birthday", "k1")
+    assert parsed["MIME-Version"] == "1.0" and parsed.get_content_type() == "multipart/alternative"
+    assert "C1" not in head  # no header names the customer
+    text, html = parsed.iter_parts()
+    assert (text.get_content_type(), text.get_content()) == ("text/plain", "Hei Ann")
+    assert (html.get_content_type(), html.get_content()) == ("text/html", "<p>Hei Ann</p>")
+    assert text["Content-Transfer-Encoding"] == "base64" and text.get_content_charset() == "utf-8"
+    boundary = parsed.get_boundary()
+    assert boundary.startswith("=_milestones_") and len(boundary) == len("=_milestones_") + 24
+    assert raw.endswith(f"--{boundary}--\r\n".encode())
+    other = build_mime({**MESSAGE, "key": "k2"}, from_email="news@bank.example", from_name="Pankki")
+    assert email.message_from_bytes(other).get_boundary() != boundary  # one per email key
+
+
+def test_the_message_id_is_on_the_brands_sending_domain_when_set():
+    raw = build_mime(MESSAGE, from_email="news@bank.example", from_name="P", message_domain="mail.bank.example")
+    assert email.message_from_bytes(raw)["Message-ID"] == "<k1@mail.bank.example>"
+    assert email.message_from_bytes(raw)["List-Unsubscribe"] == "<https://x.example/u/tok>"
+
+
+@pytest.mark.parametrize("address", ["ann@example.com\r\nBcc: eve@example.com", "änn@example.com", "ann@exa\x00mple.com"])
+def test_a_recipient_address_that_could_add_a_header_is_refused(address):
+    with pytest.raises(ValueError) as refused:
+        build_mime({**MESSAGE, "email": address}, from_email="n@b.example", from_name="P")
+    assert str(refused.value) == "the recipient address contains a control or non-ASCII character"
+
+
+def test_the_sendgrid_body_in_full():
+    payload = sendgrid_payload({**MESSAGE, "send_at": "1795338000"}, from_email="news@bank.example",
+                               from_name="Pankki", sandbox=True, asm_group_id="42",
+                               categories=("milestones", "birthday"), unsubscribe_mailto="u@bank.example")
+    assert payload == {
+        "personalizations": [{"to": [{"email": "ann@example.com"}],
+                              "custom_args": {"customer_id": "C1", "event_type": "birthday", "key": "k1"}}],
+        "from": {"email": "news@bank.example", "name": "Pankki"},
+        "subject": "Hyvää syntymäpäivää",
+        "content": [{"type": "text/plain", "value": "Hei Ann"}, {"type": "text/html", "value": "<p>Hei Ann</p>"}],
+        "categories": ["milestones", "birthday"],
+        "headers": {"Message-ID": "<k1@bank.example>",
+                    "List-Unsubscribe": "<https://x.example/u/tok>, <mailto:u@bank.example?subject=unsubscribe>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        "send_at": 1795338000,
+        "asm": {"group_id": 42},
+        "mail_settings": {"sandbox_mode": {"enable": True}},
+    }
+
+
+def test_a_plain_sendgrid_body_has_no_schedule_group_or_sandbox_and_at_most_ten_categories():
+    payload = sendgrid_payload({**MESSAGE, "send_at": None}, from_email="news@bank.example", from_name="P",
+                               categories=tuple(f"c{i}" for i in range(12)), message_domain="mail.bank.example")
+    assert not {"send_at", "asm", "mail_settings"} & set(payload)
+    assert payload["categories"] == [f"c{i}" for i in range(10)]
+    assert payload["headers"]["Message-ID"] == "<k1@mail.bank.example>"
+    assert payload["headers"]["List-Unsubscribe"] == "<https://x.example/u/tok>"
+    assert sendgrid_payload(MESSAGE, from_email="n@b.example", from_name="P")["categories"] == ["milestones", "birthday"]
+
+
+def test_a_ledger_row_of_a_message():
+    assert _ledger_row(MESSAGE, "outbox") == {
+        "key": "k1", "customer_id": "C1", "event_type": "birthday", "event_date": "2026-11-22",
+        "template_version": "v3", "transport": "outbox", "partner_id": ""}
+    bare = {k: v for k, v in MESSAGE.items() if k != "template_version"}
+    assert _ledger_row({**bare, "partner_id": "C2"}, "sendgrid")["template_version"] == ""
+    assert _ledger_row({**bare, "partner_id": "C2"}, "sendgrid")["partner_id"] == "C2"
+    assert _ledger_row({**bare, "partner_id": None}, "sendgrid")["partner_id"] == ""
+
+
+def test_a_result_row_masks_secrets_and_logs_what_was_not_accepted(caplog):
+    secret = "SG.abcdefghijklmnop.qrstuvwxyz0123456789"
+    with caplog.at_level("WARNING", logger="milestones.deliver.delivery"):
+        row = _result(MESSAGE, Outcome("failed", None, f"refused with {secret}"), "sendgrid")
+        ok = _result(MESSAGE, Outcome("accepted", "m-1"), "sendgrid")
+    assert row == {"key": "k1", "state": "failed", "message_id": None, "error": "refused with SG.***",
+                   "transport": "sendgrid"}
+    assert ok == {"key": "k1", "state": "accepted", "message_id": "m-1", "error": None, "transport": "sendgrid"}
+    assert [r.getMessage() for r in caplog.records] == ["email k1 to a***@example.com: failed (refused with SG.***)"]
+
+
+def test_an_unexpected_failure_of_a_transport_is_unknown():
+    class Broken:
+        name = "broken"
+
+        def send(self, message):
+            raise RuntimeError("the wire broke")
+
+    assert attempt(Broken(), MESSAGE) == Outcome("unknown", error="RuntimeError: the wire broke")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("sendgrid://:SG.key@", {"api_key": "SG.key", "host": "https://api.sendgrid.com"}),
+    (" http://user:SG%2Fkey@127.0.0.1:8025 ", {"api_key": "SG/key", "host": "http://127.0.0.1:8025"}),
+    ("generic://:SG.key@mock.example", {"api_key": "SG.key", "host": "https://mock.example"}),
+    ("https://:SG.key@api.example", {"api_key": "SG.key", "host": "https://api.example"}),
+    (json.dumps({"password": "SG.key"}), {"api_key": "SG.key", "host": "https://api.sendgrid.com"}),
+    (json.dumps({"password": "SG.key", "host": "127.0.0.1", "schema": "http", "port": 4010}),
+     {"api_key": "SG.key", "host": "http://127.0.0.1:4010"}),
+    (json.dumps({"password": "SG.key", "host": "mock.example"}), {"api_key": "SG.key", "host": "https://mock.example"}),
+    (json.dumps({"password": "SG.key", "host": "http://mock.example:1", "port": 9}),
+     {"api_key": "SG.key", "host": "http://mock.example:1"}),
+])
+def test_the_sendgrid_connection_in_uri_or_json_form(raw, expected):
+    assert _parse_connection(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["sendgrid://user@host", json.dumps({"host": "h"}), json.dumps({"password": ""})])
+def test_a_sendgrid_connection_without_a_key_is_refused(raw):
+    with pytest.raises(ValueError) as refused:
+        _parse_connection(raw)
+    assert str(refused.value) == "sendgrid_default connection has no password (the API key)"
+
+
+def test_the_sendgrid_connection_from_the_environment_or_none(monkeypatch):
+    monkeypatch.setattr("milestones.core.airflow_conn.reachable", lambda: False)
+    monkeypatch.delenv("AIRFLOW_CONN_SENDGRID_DEFAULT", raising=False)
+    assert delivery.sendgrid_connection() is None
+    monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", "sendgrid://:SG.key@")
+    assert delivery.sendgrid_connection() == {"api_key": "SG.key", "host": "https://api.sendgrid.com"}
+
+
+def test_the_outbox_writes_one_file_per_email_and_refuses_what_it_cannot_write(tmp_path):
+    outbox = OutboxTransport(tmp_path / "out", from_email="news@bank.example", from_name="P")
+    assert outbox.send(MESSAGE) == Outcome("accepted", message_id="outbox:k1")
+    assert (tmp_path / "out" / "k1.eml").read_bytes().startswith(b"From: P <news@bank.example>\r\n")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["k1.eml"]
+    bad = outbox.send({**MESSAGE, "key": "k2", "email": "a\n@example.com"})
+    assert bad == Outcome("failed", error="message: ValueError: the recipient address contains a control or "
+                                          "non-ASCII character")
+    missing = outbox.send({k: v for k, v in MESSAGE.items() if k != "subject"})
+    assert missing == Outcome("failed", error="message: KeyError: 'subject'")
+    assert outbox.path("k9") == tmp_path / "out" / "k9.eml"
+
+
+def test_the_outbox_recovers_written_emails_and_drops_cut_writes(tmp_path):
+    outbox = OutboxTransport(tmp_path, from_email="n@b.example", from_name="P")
+    (tmp_path / "k1.eml").write_text("x")
+    (tmp_path / ".k2.eml.tmp").write_text("half")
+    assert outbox.recover(["k1", "k2"]) == {"k1": "accepted", "k2": "pending"}
+    assert not (tmp_path / ".k2.eml.tmp").exists()
+
+
+class Scripted:
+    """A transport answering each key as told."""
+
+    name = "scripted"
+
+    def __init__(self, answers):
+        self.answers, self.sent = answers, []
+
+    def send(self, message):
+        self.sent.append(message["key"])
+        return self.answers[message["key"]]
+
+
+def _messages(*keys):
+    return [{**MESSAGE, "key": k, "customer_id": f"C{k}"} for k in keys]
+
+
+def test_deliver_counts_each_outcome_and_each_key_held_before(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    before = Scripted({"a": Outcome("accepted", "m"), "f": Outcome("failed", error="no"),
+                       "u": Outcome("unknown", error="?")})
+    delivery.deliver(_messages("a", "f", "u"), before, ledger)
+    now = Scripted({"s": Outcome("accepted", "m"), "x": Outcome("failed", error="bad"),
+                    "p": Outcome("pending", error="later"), "q": Outcome("unknown", error="timeout")})
+    counts = delivery.deliver(_messages("a", "f", "u", "s", "x", "p", "q"), now, ledger, concurrency=2, batch_size=3)
+    assert counts == {"already_sent": 1, "already_failed": 1, "in_doubt": 1, "sent": 1, "failed": 1,
+                      "retry_later": 1, "unknown": 1}
+    assert sorted(now.sent) == ["p", "q", "s", "x"]
+    again = Scripted({"p": Outcome("accepted", "m")})
+    assert delivery.deliver(_messages("p"), again, ledger) == {"sent": 1}
+    assert delivery.deliver([], again, ledger) == {}
+
+
+def test_deliver_closes_what_the_check_stops_and_sends_the_rest(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    transport = Scripted({"a": Outcome("accepted", "m"), "b": Outcome("accepted", "m")})
+
+    def check(messages):
+        return {m["key"]: ("cancelled", "unsubscribed since") for m in messages if m["key"] == "b"}
+
+    assert delivery.deliver(_messages("a", "b"), transport, ledger, check=check) == {"sent": 1, "cancelled": 1}
+    assert transport.sent == ["a"]
+    assert delivery.deliver(_messages("b"), transport, ledger) == {"already_cancelled": 1}

@@ -1,0 +1,232 @@
+"""Fast unit tests that kill the mutants of measure.feedback: SendGrid webhook events to the store and suppressions.
+
+Expected values are written by hand from the contract and the docs, never computed by the
+code under test (docs/design/testing.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from milestones.measure.feedback import (
+    Feedback,
+    HugeNumber,
+    Rejected,
+    _busy,
+    _dedupe_key,
+    _reject,
+    event_row,
+    parse_delivery,
+)
+
+NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+EVENT = {"event": "open", "email": "Ann@Example.COM", "timestamp": 1790000000, "key": "k1",
+         "customer_id": "C1", "event_type": "birthday", "sg_event_id": "id-1", "sg_message_id": "m-1"}
+
+
+def test_an_event_row_in_full():
+    row = event_row(dict(EVENT), NOW)
+    assert row == {"dedupe_key": "sg:id-1", "event": "open", "email": "ann@example.com", "key": "k1",
+                   "customer_id": "C1", "event_type": "birthday",
+                   "occurred_at": dt.datetime(2026, 9, 21, 14, 13, 20, tzinfo=dt.UTC), "received_at": NOW,
+                   "payload": json.dumps(EVENT, sort_keys=True)}
+
+
+def test_an_event_with_only_its_name():
+    row = event_row({"event": "processed"}, NOW)
+    assert {k: row[k] for k in ("event", "email", "key", "customer_id", "event_type", "occurred_at")} == {
+        "event": "processed", "email": None, "key": None, "customer_id": None, "event_type": None,
+        "occurred_at": None}
+    assert row["dedupe_key"].startswith("h:") and len(row["dedupe_key"]) == 62
+
+
+@pytest.mark.parametrize("event, reason", [
+    ([1, 2], "not a JSON object"),
+    ("open", "not a JSON object"),
+    ({"email": "a@example.com"}, "event: not a string of 1-32 characters"),
+    ({"event": ""}, "event: not a string of 1-32 characters"),
+    ({"event": "e" * 33}, "event: not a string of 1-32 characters"),
+    ({"event": 7}, "event: not a string of 1-32 characters"),
+    ({"event": "open", "email": "a" * 321}, "email: not a string of 1-320 characters"),
+    ({"event": "open", "email": ["a@example.com"]}, "email: not a string of 1-320 characters"),
+    ({"event": "open", "key": "k" * 65}, "key: not a string of 1-64 characters"),
+    ({"event": "open", "customer_id": 12}, "customer_id: not a string of 1-64 characters"),
+    ({"event": "open", "event_type": "t" * 65}, "event_type: not a string of 1-64 characters"),
+    ({"event": "open", "sg_event_id": True}, "sg_event_id: not a string of 1-100 characters"),
+    ({"event": "open", "sg_event_id": "i" * 101}, "sg_event_id: not a string of 1-100 characters"),
+    ({"event": "open", "sg_message_id": "m" * 256}, "sg_message_id: not a string of 1-255 characters"),
+    ({"event": "open", "email": "a\x00@example.com"}, "email: contains a NUL character"),
+    ({"event": "op\x00en"}, "event: contains a NUL character"),
+    ({"event": "open", "key": "k\ud800"}, "key: not valid Unicode (a lone surrogate)"),
+    ({"event": "open", "n": HugeNumber("1" * 41)}, "an integer of more than 40 digits"),
+    ({"event": "open", "timestamp": 946_684_799}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+    ({"event": "open", "timestamp": 4_102_444_800}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+    ({"event": "open", "timestamp": True}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+    ({"event": "open", "timestamp": float("nan")}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+    ({"event": "open", "timestamp": float("inf")}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+    ({"event": "open", "timestamp": "1790000000000"}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+    ({"event": "open", "timestamp": "yesterday"}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+    ({"event": "open", "timestamp": [1790000000]}, "timestamp: not seconds since the epoch between 2000 and 2100"),
+])
+def test_each_rejection_names_the_field(event, reason):
+    with pytest.raises(Rejected) as refused:
+        event_row(event, NOW)
+    assert str(refused.value) == reason
+
+
+@pytest.mark.parametrize("event", [
+    {"event": "e" * 32, "email": "a" * 320, "key": "k" * 64, "customer_id": "c" * 64, "event_type": "t" * 64,
+     "sg_event_id": "i" * 100, "sg_message_id": "m" * 255},
+    {"event": "open", "sg_event_id": 123456},        # a numeric id is its text
+    {"event": "open", "email": "äiti@esimerkki.fi"},  # not ASCII, valid Unicode
+    {"event": "open", "timestamp": 946_684_800},
+    {"event": "open", "timestamp": 4_102_444_799},
+    {"event": "open", "timestamp": " 1790000000 "},
+    {"event": "open", "timestamp": 1790000000.9},
+])
+def test_the_longest_and_edge_values_are_accepted(event):
+    assert event_row(event, NOW)["event"] == event["event"]
+
+
+def test_a_timestamp_is_whole_seconds_in_utc_whatever_its_form():
+    expected = dt.datetime(2026, 9, 21, 14, 13, 20, tzinfo=dt.UTC)
+    for stamp in (1790000000, "1790000000", 1790000000.9):
+        assert event_row({"event": "open", "timestamp": stamp}, NOW)["occurred_at"] == expected
+    assert event_row({"event": "open", "timestamp": 946_684_800}, NOW)["occurred_at"] == dt.datetime(
+        2000, 1, 1, tzinfo=dt.UTC)
+
+
+def test_dedupe_keys_by_id_or_by_content():
+    assert _dedupe_key({"sg_event_id": "abc"}) == "sg:abc"
+    assert _dedupe_key({"sg_event_id": 42}) == "sg:42"
+    assert _dedupe_key({"sg_event_id": "x" * 60}) == "sg:" + "x" * 60
+    long = _dedupe_key({"sg_event_id": "x" * 61})
+    assert long.startswith("sg#") and len(long) == 63
+    assert long != _dedupe_key({"sg_event_id": "x" * 62})  # compared whole, not by a prefix
+    base = {"event": "open", "email": "a@example.com", "timestamp": 1, "key": "k", "sg_message_id": "m"}
+    same = _dedupe_key(dict(base, sg_event_id=None, useragent="other"))
+    assert same == _dedupe_key(base) and same.startswith("h:") and len(same) == 62
+    for field, other in [("event", "click"), ("email", "b@example.com"), ("timestamp", 2), ("key", "k2"),
+                         ("sg_message_id", "m2")]:
+        assert _dedupe_key(dict(base, **{field: other})) != same, field
+
+
+def test_an_integer_too_long_to_store_rejects_its_event_alone():
+    status, events = parse_delivery_unsigned(b'[{"event": "open", "n": ' + b"9" * 41 + b'}, {"n": ' + b"9" * 40 + b"}]")
+    assert status == 200
+    assert isinstance(events[0]["n"], HugeNumber) and str(events[0]["n"]) == "<an integer of 41 digits>"
+    assert events[1]["n"] == int("9" * 40)
+
+
+def parse_delivery_unsigned(body: bytes):
+    """parse_delivery past its signature check (that check has tests of its own)."""
+    import milestones.measure.feedback as feedback
+
+    real = feedback.verify_signature
+    feedback.verify_signature = lambda *a, **k: None
+    try:
+        return parse_delivery("", "", "", body)
+    finally:
+        feedback.verify_signature = real
+
+
+@pytest.mark.parametrize("body, status, answer", [
+    (b"[]", 200, []),
+    (b"{", 400, {"error": "malformed JSON"}),
+    (b"[" * 100_000, 400, {"error": "malformed JSON"}),
+    (b'{"event": "open"}', 400, {"error": "expected a JSON list of events"}),
+    (b'"open"', 400, {"error": "expected a JSON list of events"}),
+])
+def test_what_a_signed_delivery_may_hold(body, status, answer):
+    assert parse_delivery_unsigned(body) == (status, answer)
+
+
+def test_an_unsigned_delivery_is_forbidden():
+    assert parse_delivery("", "", "", b"[]") == (403, {"error": "missing signature or timestamp header"})
+
+
+def test_a_rejected_row_counts_events_from_one_and_cuts_long_values():
+    row = _reject({"event": "x" * 5000}, 2, "why", NOW)
+    assert row["received_at"] == NOW and row["reason"] == "event 3 of its chunk: why"
+    assert len(row["payload"]) == 4000 and row["payload"].startswith('{"event": "xxx')
+    assert len(_reject({}, 0, "r" * 300, NOW)["reason"]) == 200
+    assert _reject([1, dt.date(2026, 1, 2)], 0, "why", NOW)["payload"] == '[1, "2026-01-02"]'
+    assert abs(_reject({}, 0, "why")["received_at"] - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+
+
+def test_a_rejected_event_of_an_erased_customer_keeps_nothing_of_them():
+    seen = []
+
+    def erased(customer_id, email):
+        seen.append((customer_id, email))
+        return customer_id == "C1"
+
+    assert _reject({"customer_id": "C1", "email": 5}, 0, "why", NOW, erased=erased)["payload"] == '"[erased]"'
+    assert seen == [("C1", None)]
+    assert _reject({"customer_id": "C2"}, 0, "why", NOW, erased=erased)["payload"] == '{"customer_id": "C2"}'
+    assert _reject("text", 0, "why", NOW, erased=erased)["payload"] == '"text"'
+
+    def unhashable(customer_id, email):
+        raise ValueError("lone surrogate")
+
+    assert _reject({"customer_id": "\ud800"}, 0, "why", NOW, erased=unhashable)["payload"] == '"[erased]"'
+
+
+def test_busy_databases_are_told_from_refused_values():
+    assert _busy(sa.exc.OperationalError("s", {}, Exception()))
+    assert _busy(sa.exc.InterfaceError("s", {}, Exception()))
+    assert _busy(sa.exc.InternalError("s", {}, Exception()))
+    assert not _busy(sa.exc.IntegrityError("s", {}, Exception()))
+    assert not _busy(ValueError())
+
+
+@pytest.fixture
+def feedback(tmp_path):
+    return Feedback(f"sqlite:///{tmp_path / 'ledger.db'}", asm_group_id=42, soft_failure_limit=3,
+                    soft_failure_days=7)
+
+
+@pytest.mark.parametrize("event, group, expected", [
+    ({"event": "unsubscribe", "customer_id": "C1"}, 42, True),
+    ({"event": "unsubscribe"}, 42, False),                          # whose is unknown
+    ({"event": "spamreport", "customer_id": "C1"}, 42, False),      # a complaint is not a choice
+    ({"event": "group_unsubscribe", "customer_id": "C1", "asm_group_id": 42}, 42, True),
+    ({"event": "group_unsubscribe", "customer_id": "C1", "asm_group_id": "42"}, 42, True),
+    ({"event": "group_unsubscribe", "customer_id": "C1"}, 42, True),
+    ({"event": "group_unsubscribe", "customer_id": "C1", "asm_group_id": 7}, 42, False),
+    ({"event": "group_unsubscribe", "customer_id": "C1", "asm_group_id": 0}, 0, False),
+    ({"event": "group_unsubscribe", "customer_id": "C1"}, 0, False),
+])
+def test_which_events_are_the_customers_own_unsubscribe(feedback, event, group, expected):
+    feedback.asm_group_id = group
+    row = event_row(event, NOW)
+    assert feedback._unsubscribes(row, event) is expected
+
+
+def test_a_delivery_larger_than_a_chunk_is_counted_whole(feedback):
+    feedback.CHUNK = 3
+    events = [{"event": "open", "sg_event_id": f"e{i}", "email": f"u{i}@example.com"} for i in range(7)]
+    events += [{"event": "open", "sg_event_id": "e0"}, {"event": ""}, "junk"]
+    assert feedback.ingest(events) == {"stored": 7, "duplicate": 1, "rejected": 2}
+    assert feedback.ingest(events[:2]) == {"duplicate": 2}
+    assert feedback.ingest([]) == {}
+
+
+def test_a_duplicate_inside_one_delivery_is_stored_once(feedback):
+    event = {"event": "spamreport", "sg_event_id": "s1", "email": "A@example.com"}
+    assert feedback.ingest([event, dict(event)]) == {"stored": 1, "duplicate": 1, "suppressed": 1}
+    assert feedback.suppressed() == {"a@example.com": "spamreport"}
+
+
+def test_events_for_a_customer_or_an_email_in_the_order_received(feedback):
+    feedback.ingest([{"event": "open", "sg_event_id": "1", "customer_id": "C1", "key": "k1"},
+                     {"event": "click", "sg_event_id": "2", "customer_id": "C1", "key": "k2"},
+                     {"event": "open", "sg_event_id": "3", "customer_id": "C2", "key": "k1"}])
+    assert [e["dedupe_key"] for e in feedback.events_for(customer_id="C1")] == ["sg:1", "sg:2"]
+    assert [e["dedupe_key"] for e in feedback.events_for(key="k1")] == ["sg:1", "sg:3"]
+    assert [e["dedupe_key"] for e in feedback.events_for(customer_id="C1", key="k1")] == ["sg:1"]
+    assert len(feedback.events_for()) == 3
