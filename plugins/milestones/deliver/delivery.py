@@ -288,6 +288,9 @@ def sendgrid_payload(message: dict[str, Any], *, from_email: str, from_name: str
 MAX_THREADS = 8
 #: How long the send loop may wait for more answers before a ledger commit (see deliver()).
 GATHER_SECONDS = 0.002
+#: ...and, with nothing left to claim, for the last answers: one commit for them, not one per
+#: GATHER_SECONDS (an answer already in is recorded at most this late).
+TAIL_SECONDS = 0.5
 OUTCOME_NAMES = {ACCEPTED: "sent", FAILED: "failed", UNKNOWN: "unknown", PENDING: "retry_later"}
 #: What a key the ledger already held is counted as when this run does not send it.
 HELD_NAMES = {ACCEPTED: "already_sent", FAILED: "already_failed", SENDING: "in_doubt", UNKNOWN: "in_doubt",
@@ -305,9 +308,13 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     new sends as there are free places. So after a crash (kill -9, disk full)
     at most ``concurrency`` rows are in doubt, and every row that was never
     handed over is still ``pending``. A transport that can tell afterwards what
-    it sent (``recoverable``, the outbox: a file exists or not) may have a whole
-    batch claimed at once; its rows left ``sending`` by a crash are settled from
-    what it actually wrote (:func:`recover`).
+    it sent (``recoverable``, the outbox: a file exists or not) may have two
+    batches claimed (one being written while the next is claimed); its rows left
+    ``sending`` by a crash are settled from what it actually wrote (:func:`recover`).
+
+    Each step of the loop is one ledger transaction (:meth:`Ledger.step`): the next
+    rows registered, those ``check`` stops closed, the outcomes that came back
+    recorded and the freed places claimed, in one commit.
 
     Keys the ledger already held beyond ``pending`` are not sent again and are
     counted by their state: ``already_sent`` (accepted), ``already_failed``,
@@ -324,29 +331,42 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
     those still pending are closed in the ledger with that state and never handed over.
     """
     counts: Counter = Counter()
-    window = max(1, batch_size if getattr(transport, "recoverable", False) else concurrency)
+    recoverable = getattr(transport, "recoverable", False)
+    # A recoverable transport (the outbox) may have two batches claimed: one being written while
+    # the next is claimed, in one commit per batch. Any other: at most ``concurrency`` claimed and
+    # unanswered, the most a crash can leave in doubt.
+    window = max(1, 2 * batch_size if recoverable else concurrency)
+    step_after = max(1, batch_size if recoverable else window // 2)
     results: queue.SimpleQueue = queue.SimpleQueue()
     start, pool = _starter(transport, concurrency, results.put)
-    registered = 0  # messages[:registered] are in the ledger
+    registered = 0  # messages[:registered] are in the ledger (or go in with this step)
     position = 0  # messages[:position] were claimed (or found held) already
     inflight = 0
     finished: list[dict[str, Any]] = []
     try:
         while position < len(messages) or inflight:
-            if inflight and (inflight >= window or position >= len(messages)):
-                # Wait for a free place, then for up to half of the window (at most
-                # GATHER_SECONDS more): fewer, fuller ledger commits. (Half, not a quarter:
-                # 17,000 emails/s instead of 15,000 in benchmarks/deliver.py, each commit and
-                # its fsync shared by about 55 emails instead of 37.)
+            if inflight and (window - inflight < step_after or position >= len(messages)):
+                # Wait for answers: fewer, fuller ledger commits. With emails left to claim:
+                # until ``step_after`` places are free (half the window: each commit and its
+                # fsync shared by about half a window of emails; a recoverable transport's
+                # writers keep a batch meanwhile), or GATHER_SECONDS for any other transport.
+                # Nothing left to claim: until every answer is in or TAIL_SECONDS passed.
+                tail = position >= len(messages)
                 batch = results.get()
-                deadline = time.monotonic() + GATHER_SECONDS
+                if tail:
+                    deadline = time.monotonic() + TAIL_SECONDS
+                elif recoverable:
+                    deadline = None
+                else:
+                    deadline = time.monotonic() + GATHER_SECONDS
                 while True:
                     finished.extend(_result(m, outcome, transport.name) for m, outcome in batch)
                     inflight -= len(batch)
-                    if not inflight or len(finished) >= window // 2:
+                    if not inflight or (not tail and window - inflight >= step_after):
                         break
                     try:
-                        batch = results.get(timeout=max(0.0, deadline - time.monotonic()))
+                        batch = results.get(timeout=None if deadline is None
+                                            else max(0.0, deadline - time.monotonic()))
                     except queue.Empty:
                         break
             while True:  # and take whatever else came back meanwhile
@@ -356,18 +376,21 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
                     break
                 finished.extend(_result(m, outcome, transport.name) for m, outcome in batch)
                 inflight -= len(batch)
+            new: list[dict[str, Any]] = []
             if registered < len(messages) and position + window > registered:
-                ledger.register(_ledger_row(m, transport.name) for m in messages[registered:registered + batch_size])
-                registered = min(len(messages), registered + batch_size)
+                upto = min(len(messages), max(position + window, registered + batch_size))
+                new = [_ledger_row(m, transport.name) for m in messages[registered:upto]]
+                registered = upto
             wanted = messages[position:min(position + window - inflight, registered)]
-            closed = ledger.close(check(wanted)) if check is not None and wanted else {}
-            counts.update(closed.values())
-            won, held = ledger.advance(finished, [m["key"] for m in wanted if m["key"] not in closed])
+            verdicts = check(wanted) if check is not None and wanted else {}
+            # One commit: the new rows, the closed ones, the outcomes, the claims.
+            done = ledger.step(register=new, close=verdicts, outcomes=finished, claim=[m["key"] for m in wanted])
+            counts.update(done.closed.values())
             counts.update(OUTCOME_NAMES[r["state"]] for r in finished)
-            counts.update(HELD_NAMES.get(state, "in_doubt") for state in held.values())
+            counts.update(HELD_NAMES.get(state, "in_doubt") for state in done.held.values())
             finished = []
             position += len(wanted)
-            mine = [m for m in wanted if m["key"] in won]
+            mine = [m for m in wanted if m["key"] in done.won]
             if mine:
                 inflight += len(mine)
                 start(mine)
@@ -375,7 +398,7 @@ def deliver(messages: list[dict[str, Any]], transport: Transport, ledger: Ledger
         # What already came back is recorded if the ledger still can; what is on the wire
         # stays "sending" (at most ``window`` rows, in doubt).
         try:
-            ledger.advance(finished, [])
+            ledger.step(outcomes=finished)
         except Exception:
             log.exception("could not record the outcomes of a stopped delivery")
         raise

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +87,26 @@ _FINISH_ROW = "(?, ?, ?, ?, ?)"
 _CLAIM = ("UPDATE emails SET state = 'sending', attempts = attempts + 1, updated_at = ?"
           " WHERE key IN ({keys}) AND {state} = 'pending' RETURNING key")
 _HELD = "SELECT key, state FROM emails WHERE key IN ({})"
+# Close (cancelled/expired) what nobody took: found by key, as a claim ({state}: see _CLAIM).
+_CLOSE = ("UPDATE emails SET state = v.column1, last_error = v.column2, updated_at = ?"
+          " FROM (VALUES {rows}) AS v WHERE emails.key = v.column3 AND {state} = 'pending' RETURNING key")
+_CLOSE_ROW = "(?, ?, ?)"
+#: PostgreSQL's "deadlock detected": two workers' steps locked the same rows in opposite order
+#: (one recording an outcome for a row the other is claiming). The step is rolled back as a
+#: whole (nothing of it was handed over yet) and taken again.
+_DEADLOCK = "40P01"
+_STEP_TRIES = 5
+
+
+@dataclass
+class Step:
+    """What one :meth:`Ledger.step` did: rows new to the ledger, keys closed, keys won, and the
+    state held by each key asked for and not won."""
+
+    new: int = 0
+    closed: dict[str, str] = field(default_factory=dict)
+    won: set[str] = field(default_factory=set)
+    held: dict[str, str] = field(default_factory=dict)
 
 
 def _rows(row: str, count: int) -> str:
@@ -97,6 +120,30 @@ def _now() -> dt.datetime:
 
 #: How long a SQLite ledger waits for another process's lock before giving up.
 LOCK_WAIT_SECONDS = 30.0
+
+#: Databases whose state check (:func:`~milestones.deliver.ledger_upgrade.widen_state_check`)
+#: this process made current: a ledger is opened by every task, CLI command and page, and the
+#: check (a transaction; on PostgreSQL a round trip) need not run again. A SQLite file is known
+#: by its inode too, so a file deleted and made again (an older release's, a restore) is
+#: checked again. Tables are still created at each open (a dropped table comes back).
+_CURRENT: set[tuple[str, int]] = set()
+_CURRENT_LOCK = threading.Lock()
+
+
+def _identity(url: str) -> tuple[str, int] | None:
+    """The database behind ``url`` (None for an in-memory SQLite database: new at each open)."""
+    if url.startswith("sqlite"):
+        path = url.partition(":///")[2].partition("?")[0]
+        if not path or path == ":memory:" or "mode=memory" in url:
+            return None
+        return url, os.stat(path).st_ino  # made by create_all before this is asked
+    return url, 0
+
+
+def forget_checked() -> None:
+    """Check every database again at its next open (after a schema was changed under a running process)."""
+    with _CURRENT_LOCK:
+        _CURRENT.clear()
 
 
 class Ledger:
@@ -117,9 +164,14 @@ class Ledger:
                 dbapi_conn.execute("PRAGMA journal_mode=WAL")
                 dbapi_conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
         metadata.create_all(self.engine)
-        from milestones.deliver.ledger_upgrade import widen_state_check
+        identity = _identity(url)
+        if identity is None or identity not in _CURRENT:  # once per process and database
+            from milestones.deliver.ledger_upgrade import widen_state_check
 
-        widen_state_check(self.engine, STATES)  # a ledger from before cancelled/expired
+            widen_state_check(self.engine, STATES)  # a ledger from before cancelled/expired
+            if identity is not None:
+                with _CURRENT_LOCK:
+                    _CURRENT.add(identity)
         dialect = self.engine.dialect
         # A timestamp as SQLAlchemy would write it (SQLite: text; PostgreSQL: the datetime itself).
         self._stamp = emails.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
@@ -131,27 +183,7 @@ class Ledger:
 
         ``INSERT ... ON CONFLICT (key) DO NOTHING``: a key registered meanwhile by a racing
         worker (or twice in ``rows``) is left as it is, the rest of the batch goes in."""
-        rows = list(rows)
-        now = self._stamp(_now())
-        params = sorted((r["key"], r["customer_id"], r["event_type"], r["event_date"], r.get("template_version", ""),
-                         r.get("transport", ""), now, now) for r in rows)
-        if not params:
-            return 0
-        new = 0
-        links = [{"key": r["key"], "customer_id": r["partner_id"]} for r in rows if r.get("partner_id")]
-        with self.engine.begin() as conn, contextlib.closing(conn.connection.cursor()) as cursor:
-            if links:
-                known = set(conn.execute(sa.select(recipients.c.key, recipients.c.customer_id)
-                                         .where(recipients.c.key.in_([r["key"] for r in links]))).all())
-                fresh = [r for r in links if (r["key"], r["customer_id"]) not in known]
-                if fresh:
-                    conn.execute(recipients.insert(), fresh)
-            for i in range(0, len(params), CHUNK):
-                chunk = params[i:i + CHUNK]
-                cursor.execute(self._sql(_REGISTER.format(rows=_rows(_REGISTER_ROW, len(chunk)))),
-                               [value for row in chunk for value in row])
-                new += cursor.rowcount
-        return new
+        return self.step(register=rows).new
 
     def claim(self, key: str) -> bool:
         """Move ``key`` from pending to sending. True only for the one caller that wins."""
@@ -159,62 +191,93 @@ class Ledger:
 
     def claim_many(self, keys: list[str]) -> set[str]:
         """Claim keys in one transaction; returns the keys this caller won."""
-        return self.advance([], keys)[0]
+        return self.step(claim=keys).won
 
     def finish_many(self, outcomes: list[dict[str, Any]]) -> None:
         """Record many outcomes in one transaction: dicts with key, state, message_id, error, transport."""
-        self.advance(outcomes, [])
+        self.step(outcomes=outcomes)
 
     def advance(self, outcomes: list[dict[str, Any]], keys: list[str]) -> tuple[set[str], dict[str, str]]:
         """One transaction: record ``outcomes`` (as :meth:`finish_many`), then claim ``keys``.
 
         Returns the keys this caller won and, for the others, the state the ledger held
         (``accepted``, ``failed``, ``sending``, ``unknown``; ``pending`` only when the key
-        was never registered). One commit per step of the send loop: a freed place is
-        claimed again in the same commit that records why it was freed.
-        """
-        won: set[str] = set()
-        if not outcomes and not keys:
-            return won, {}
-        now = self._stamp(_now())
-        held: dict[str, str] = {}
-        with self.engine.begin() as conn, contextlib.closing(conn.connection.cursor()) as cursor:
-            rows = sorted(((o["state"], o.get("message_id"), mask_secrets(o.get("error")), o.get("transport"), o["key"])
-                           for o in outcomes), key=lambda row: row[-1])  # by key, as the claims below
-            for i in range(0, len(rows), CHUNK):
-                chunk = rows[i:i + CHUNK]
-                cursor.execute(self._sql(_FINISH.format(rows=_rows(_FINISH_ROW, len(chunk)))),
-                               [now, *(value for row in chunk for value in row)])
-            keys = sorted(keys)  # rows locked in one order by every worker: no deadlock between them
-            for i in range(0, len(keys), CHUNK):
-                chunk = keys[i:i + CHUNK]
-                cursor.execute(self._sql(_CLAIM.format(keys=_rows("?", len(chunk)), state=self._state_column)),
-                               (now, *chunk))
-                won.update(k for (k,) in cursor.fetchall())
-                lost = [k for k in chunk if k not in won]
-                if lost:
-                    cursor.execute(self._sql(_HELD.format(_rows("?", len(lost)))), lost)
-                    held.update(cursor.fetchall())
-                    held.update((k, PENDING) for k in lost if k not in held)
-        return won, held
+        was never registered)."""
+        done = self.step(outcomes=outcomes, claim=keys)
+        return done.won, done.held
 
     def close(self, verdicts: dict[str, tuple[str, str]]) -> dict[str, str]:
         """``{key: (cancelled|expired, reason)}``: close those keys that are still ``pending`` (never
         claimed, never handed over); returns {key: state} of those closed. A key sent, failed or in doubt
         meanwhile keeps its state: only an email nobody took can be stopped."""
+        return self.step(close=verdicts).closed
+
+    def step(self, *, register: Iterable[dict[str, Any]] = (), close: dict[str, tuple[str, str]] | None = None,
+             outcomes: Iterable[dict[str, Any]] = (), claim: Iterable[str] = ()) -> Step:
+        """One step of the send loop in one transaction (one commit, one fsync): register new
+        emails (as :meth:`register`), close what may no longer go (as :meth:`close`), record
+        outcomes (as :meth:`finish_many`), then claim ``claim`` but the keys just closed.
+
+        Nothing is handed over before this commit returns, so a step that fails (a PostgreSQL
+        deadlock between two workers' steps is taken again) leaves nothing to doubt."""
+        verdicts = close or {}
         if any(state not in (CANCELLED, EXPIRED) for state, _ in verdicts.values()):
             raise ValueError("close to cancelled or expired")
-        if not verdicts:
-            return {}
-        now = _now()
-        closed: dict[str, str] = {}
-        with self.engine.begin() as conn:
-            for key, (state, reason) in sorted(verdicts.items()):
-                res = conn.execute(emails.update().where(emails.c.key == key, emails.c.state == PENDING)
-                                   .values(state=state, last_error=reason[:2000], updated_at=now))
-                if res.rowcount:
-                    closed[key] = state
-        return closed
+        rows, outcomes, claim = list(register), list(outcomes), list(claim)
+        if not (rows or verdicts or outcomes or claim):
+            return Step()
+        for attempt in range(_STEP_TRIES):
+            try:
+                with self.engine.begin() as conn, contextlib.closing(conn.connection.cursor()) as cursor:
+                    return self._step(conn, cursor, rows, verdicts, outcomes, claim)
+            except sa.exc.OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != _DEADLOCK or attempt == _STEP_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _step(self, conn, cursor, rows, verdicts, outcomes, claim) -> Step:
+        done = Step()
+        now = self._stamp(_now())
+        # Register first: the transaction's first statement writes, so SQLite takes its write
+        # lock at once (a read first could later find the lock taken and fail without waiting).
+        params = sorted((r["key"], r["customer_id"], r["event_type"], r["event_date"], r.get("template_version", ""),
+                         r.get("transport", ""), now, now) for r in rows)
+        for i in range(0, len(params), CHUNK):
+            chunk = params[i:i + CHUNK]
+            cursor.execute(self._sql(_REGISTER.format(rows=_rows(_REGISTER_ROW, len(chunk)))),
+                           [value for row in chunk for value in row])
+            done.new += cursor.rowcount
+        links = [{"key": r["key"], "customer_id": r["partner_id"]} for r in rows if r.get("partner_id")]
+        if links:
+            known = set(conn.execute(sa.select(recipients.c.key, recipients.c.customer_id)
+                                     .where(recipients.c.key.in_([r["key"] for r in links]))).all())
+            fresh = [r for r in links if (r["key"], r["customer_id"]) not in known]
+            if fresh:
+                conn.execute(recipients.insert(), fresh)
+        closing = [(state, reason[:2000], key) for key, (state, reason) in sorted(verdicts.items())]
+        for i in range(0, len(closing), CHUNK):
+            chunk = closing[i:i + CHUNK]
+            cursor.execute(self._sql(_CLOSE.format(rows=_rows(_CLOSE_ROW, len(chunk)), state=self._state_column)),
+                           [now, *(value for row in chunk for value in row)])
+            done.closed.update((key, verdicts[key][0]) for (key,) in cursor.fetchall())
+        finished = sorted(((o["state"], o.get("message_id"), mask_secrets(o.get("error")), o.get("transport"),
+                            o["key"]) for o in outcomes), key=lambda row: row[-1])  # by key, as the claims below
+        for i in range(0, len(finished), CHUNK):
+            chunk = finished[i:i + CHUNK]
+            cursor.execute(self._sql(_FINISH.format(rows=_rows(_FINISH_ROW, len(chunk)))),
+                           [now, *(value for row in chunk for value in row)])
+        keys = sorted(k for k in claim if k not in done.closed)  # one lock order for every worker
+        for i in range(0, len(keys), CHUNK):
+            chunk = keys[i:i + CHUNK]
+            cursor.execute(self._sql(_CLAIM.format(keys=_rows("?", len(chunk)), state=self._state_column)),
+                           (now, *chunk))
+            done.won.update(k for (k,) in cursor.fetchall())
+            lost = [k for k in chunk if k not in done.won]
+            if lost:
+                cursor.execute(self._sql(_HELD.format(_rows("?", len(lost)))), lost)
+                done.held.update(cursor.fetchall())
+                done.held.update((k, PENDING) for k in lost if k not in done.held)
+        return done
 
     def settle(self, states: dict[str, str], *, transport: str) -> int:
         """Settle rows left ``sending`` from what the transport knows it did (``accepted`` or ``pending``)."""
