@@ -33,8 +33,9 @@ def _validated(frame: pd.DataFrame):
 def test_results_equal_gx_own_configuration_property(monkeypatch):
     frame = _hostile()
     once = _validated(frame)
-    # GX's property unchanged: a new configuration on every look-up.
-    monkeypatch.setattr(gx_suite, "_one_configuration_each", contextlib.nullcontext)
+    # GX's property and graph building unchanged: a new configuration on every look-up and a
+    # new metric graph for every chunk.
+    monkeypatch.setattr(gx_suite, "_one_configuration_each", lambda *_: contextlib.nullcontext())
     assert _validated(frame) == once
     assert once[2]["quarantined"] == len(BAD) + 2
 
@@ -46,13 +47,41 @@ def test_one_configuration_per_expectation_only_inside_a_run():
     gx_suite._configuration_once()
     expectation = gx.expectations.ExpectColumnValuesToBeNull(column="_x", meta={"reason": "r"})
     assert expectation.configuration is not expectation.configuration  # outside a run: GX's own
-    with gx_suite._one_configuration_each():
+    with gx_suite._one_configuration_each({}, 0):
         first = expectation.configuration
         assert expectation.configuration is first
         other = gx.expectations.ExpectColumnValuesToBeNull(column="_y")
         assert other.configuration is not first and other.configuration.kwargs["column"] == "_y"
     assert expectation.configuration is not first
     assert expectation.configuration.to_json_dict() == first.to_json_dict()
+
+
+def test_the_metric_graphs_are_built_once_per_batch_and_only_inside_a_run(monkeypatch):
+    import datetime as dt
+
+    gx_suite.suite_for.cache_clear()  # a suite with no graphs yet
+    built = []
+    real = gx_suite._gx_graphs
+    monkeypatch.setattr(gx_suite, "_gx_graphs", lambda validator, **kw: built.append(1) or real(validator, **kw))
+    frame = _hostile()
+    assert len(frame) > 30  # four chunks of 10 rows
+    result = validate_frame(frame, as_of=AS_OF - dt.timedelta(days=3), extract_name="customers.csv",
+                            max_invalid_share=1.0, chunk_rows=10)
+    assert result.rows == len(frame) and result.quarantined > 0
+    fresh = gx_suite.suite_for(AS_OF - dt.timedelta(days=3))
+    assert len(built) == len(fresh._suites)  # once per batch, for the first of four chunks
+    # Outside a run (no suite's store on this thread): GX's own, every time.
+    from milestones.ingest import gx_import
+
+    gx = gx_import.load()
+    context_frame = pd.DataFrame({"a": [1, None]})
+    batch = fresh._definition.get_batch(batch_parameters={"dataframe": context_frame})
+    plain = gx.ExpectationSuite(name="plain")
+    plain.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column="a"))
+    before = len(built)
+    batch.validate(plain)
+    batch.validate(plain)
+    assert len(built) == before + 2
 
 
 def test_one_suite_per_snapshot_date_and_one_gx_context_per_process():

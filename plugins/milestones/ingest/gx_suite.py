@@ -87,6 +87,54 @@ def _configuration_once() -> None:
         Expectation.configuration = property(configuration)
 
 
+#: GX's own graph builder (set by :func:`_graphs_once`).
+_gx_graphs: Any = None
+
+
+def _graphs_once() -> None:
+    """Let a :class:`Suite` build GX's metric dependency graph of each batch once, not per chunk.
+
+    Before it computes anything, GX's validator turns every expectation into the graph of
+    metrics it needs (``_generate_metric_dependency_subgraphs_for_each_expectation_configuration``):
+    thousands of ``MetricConfiguration`` objects, each id a JSON serialisation and a hash,
+    more than half of a small chunk's validation time. The graph depends only on the
+    expectations, the batch id, the execution engine and the result format, and for one
+    batch of a :class:`Suite` those are the same for every chunk (the batch definition hands
+    out one id and one engine for every dataframe); the values are computed per chunk,
+    from the graph, as before. Inside :meth:`Suite.run` (on its thread) the first chunk's
+    graphs and processed configurations are kept in the suite and handed out again; an
+    expectation whose graph could not be built is never kept. Outside, GX's own method runs.
+    """
+    from great_expectations.validator.validator import Validator
+
+    with _patched:
+        original = Validator.__dict__["_generate_metric_dependency_subgraphs_for_each_expectation_configuration"]
+        if getattr(original, "once", False):
+            return
+        global _gx_graphs
+        _gx_graphs = original
+
+        def generate(self, expectation_configurations, processed_configurations, catch_exceptions,
+                     runtime_configuration=None):
+            slot = getattr(_run, "graphs", None)
+            key = None if slot is None else (slot[1], self.active_batch_id, id(self._execution_engine),
+                                             repr(runtime_configuration))
+            held = None if key is None else slot[0].get(key)
+            if held is not None and len(held[1]) == len(expectation_configurations):
+                processed_configurations.extend(held[1])
+                return held[0], [], processed_configurations
+            graphs, evrs, processed = _gx_graphs(
+                self, expectation_configurations=expectation_configurations,
+                processed_configurations=processed_configurations, catch_exceptions=catch_exceptions,
+                runtime_configuration=runtime_configuration)
+            if key is not None and not evrs:
+                slot[0][key] = (graphs, list(processed))
+            return graphs, evrs, processed
+
+        generate.once = True
+        Validator._generate_metric_dependency_subgraphs_for_each_expectation_configuration = generate
+
+
 _definitions: list = []
 
 
@@ -113,12 +161,14 @@ def suite_for(as_of: dt.date) -> Suite:
 
 
 @contextlib.contextmanager
-def _one_configuration_each():
+def _one_configuration_each(graphs: dict, batch: int):
     _run.made = {}
+    _run.graphs = (graphs, batch)
     try:
         yield
     finally:
         _run.made = None
+        _run.graphs = None
 
 
 class Suite:
@@ -142,6 +192,8 @@ class Suite:
         # here reads. The expectations themselves are unaffected.
         pandas_execution_engine.HASH_THRESHOLD = 0
         _configuration_once()
+        _graphs_once()
+        self._graphs: dict = {}  # see _graphs_once
         # This module forces its own logger to INFO at import; keep it quiet.
         logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
@@ -165,9 +217,9 @@ class Suite:
         """``({row position in the extract: [reasons]}, GX results)`` for one chunk."""
         failures: dict[int, list[str]] = {}
         results = []
-        for columns, suite in self._suites:
+        for index, (columns, suite) in enumerate(self._suites):
             batch = self._definition.get_batch(batch_parameters={"dataframe": prepared.frame(columns)})
-            with _one_configuration_each():
+            with _one_configuration_each(self._graphs, index):
                 result = batch.validate(suite, result_format=RESULT_FORMAT)
             for res in result.results:
                 if res.exception_info and res.exception_info.get("raised_exception"):
