@@ -11,7 +11,10 @@ and the gallery's Approve action both refuse a template with any problem, naming
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,9 +37,44 @@ def sample_customers() -> tuple[dict[str, str], ...]:
     return tuple(seen.values())
 
 
+#: Answers of :func:`problems` by the templates' content: the same files give the same answer.
+_ANSWERS: OrderedDict[tuple, tuple[str, ...]] = OrderedDict()
+_ANSWERS_KEPT = 32
+_ANSWERS_LOCK = threading.Lock()
+
+
+def content_digest(templates_dir: Path) -> str:
+    """A digest of every file under ``templates_dir``: its path there and its bytes."""
+    digest = hashlib.blake2b(digest_size=20)
+    for path in sorted(p for p in templates_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(templates_dir).as_posix().encode() + b"\0")
+        digest.update(hashlib.blake2b(path.read_bytes(), digest_size=20).digest())
+    return digest.hexdigest()
+
+
 def problems(templates_dir: Path | str, template: str, variant: str | None = None,
              default_locale: str = "en") -> list[str]:
-    """Why ``template`` (A/B ``variant``) may not be approved: empty when it may."""
+    """Why ``template`` (A/B ``variant``) may not be approved: empty when it may.
+
+    Rendering every locale x variant x sample customer takes a second or two; the answer
+    depends only on the files under ``templates_dir`` (templates, catalog, brands, history),
+    so it is kept for the same content (by :func:`content_digest`, wherever the files
+    are) and computed again after any file changed.
+    """
+    templates_dir = Path(templates_dir)
+    key = (content_digest(templates_dir), template, variant or "", default_locale)
+    with _ANSWERS_LOCK:
+        held = _ANSWERS.get(key)
+    if held is None:
+        held = tuple(_problems(templates_dir, template, variant, default_locale))
+        with _ANSWERS_LOCK:
+            _ANSWERS[key] = held
+            while len(_ANSWERS) > _ANSWERS_KEPT:
+                _ANSWERS.popitem(last=False)
+    return list(held)
+
+
+def _problems(templates_dir: Path, template: str, variant: str | None, default_locale: str) -> list[str]:
     from milestones.render.catalog import load_catalog
     from milestones.render.preview import PERSONAS, sample_context, variants_for
     from milestones.render.rendering import Renderer, RenderError
