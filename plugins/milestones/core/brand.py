@@ -233,6 +233,8 @@ def parse_brand(raw: Any, source: str = "brand", *, node=None, assets_dir: Path 
 def _load(path: str, mtime: float, assets_dir: str) -> Brand:
     import yaml
 
+    from milestones.core.yamlload import safe_load
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -240,7 +242,7 @@ def _load(path: str, mtime: float, assets_dir: str) -> Brand:
     except (OSError, UnicodeDecodeError) as exc:
         raise BrandError(f"brand file {path}: cannot be read ({type(exc).__name__})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

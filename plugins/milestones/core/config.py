@@ -258,10 +258,11 @@ def load_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     config_file = os.environ.get(ENV_PREFIX + "CONFIG")
     if config_file:
-        import yaml
+
+        from milestones.core.yamlload import safe_load
 
         with open(config_file, encoding="utf-8") as fh:
-            loaded = yaml.safe_load(fh) or {}
+            loaded = safe_load(fh) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{config_file}: expected a mapping of settings")
         values.update(loaded)

@@ -106,10 +106,11 @@ def parse_rules(data: dict[str, Any], source: str = "rules") -> tuple[EventRule,
 
 @lru_cache(maxsize=8)
 def load_rules(path: Path | str = RULES_FILE) -> tuple[EventRule, ...]:
-    import yaml
+
+    from milestones.core.yamlload import safe_load
 
     with open(path, encoding="utf-8") as fh:
-        return parse_rules(yaml.safe_load(fh) or {}, str(path))
+        return parse_rules(safe_load(fh) or {}, str(path))
 
 
 def columns_read(rules: tuple[EventRule, ...]) -> list[str]:

@@ -42,10 +42,11 @@ def environment() -> jinja2.Environment:
 
 @lru_cache(maxsize=8)
 def texts(lang: str) -> dict[str, Any]:
-    import yaml
+
+    from milestones.core.yamlload import safe_load
 
     with open(HERE / "texts" / f"{lang}.yaml", encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return safe_load(fh)
 
 
 @lru_cache(maxsize=8)

@@ -40,10 +40,11 @@ def recolour(source: str, brand: Brand | None) -> str:
 
 @lru_cache(maxsize=16)
 def _words_file(path: str, mtime: float) -> dict[str, dict[str, str]]:
-    import yaml
+
+    from milestones.core.yamlload import safe_load
 
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = safe_load(fh) or {}
     if not isinstance(data, dict) or "en" not in data:
         raise ValueError(f"{path}: expected a mapping of languages (en first) to words")
     return data

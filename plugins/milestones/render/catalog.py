@@ -217,9 +217,11 @@ def load_catalog(templates_dir: Path | str) -> Catalog:
     """Read ``<templates_dir>/catalog.yaml``; raises :class:`CatalogError` with the reason."""
     import yaml
 
+    from milestones.core.yamlload import safe_load
+
     path = Path(templates_dir) / CATALOG_FILE
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise CatalogError(f"template catalog not found: {path}") from None
     except yaml.YAMLError as exc:
