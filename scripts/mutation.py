@@ -68,8 +68,22 @@ MODULES = [*WHOLE, *CHOSEN]
 #: Mutants no test can kill: they behave as the original on every input the code can get
 #: (docs/design/testing.md says why, one by one). Shown, and left out of the score.
 EQUIVALENT: dict[str, str] = {
-    "milestones.decide.policy.x_decide__mutmut_31": "apply's mask without dtype=bool: every mask is boolean already",
-    "milestones.decide.policy.x_decide__mutmut_33": "as above",
+    "milestones.decide.policy.x_decide__mutmut_43": "apply's mask without dtype=bool: every mask is boolean already",
+    "milestones.decide.policy.x_decide__mutmut_45": "as above",
+    "milestones.decide.policy.x_decide__mutmut_75": "zip(strict=None): two columns of one frame have one length",
+    "milestones.decide.policy.x_decide__mutmut_78": "zip without strict: as above",
+    "milestones.decide.policy.x_decide__mutmut_83": "zip(strict=False): as above",
+    "milestones.decide.policy.x_decide__mutmut_130": "addresses as a str array instead of objects: np.isin compares "
+    "the same strings",
+    "milestones.decide.policy.x_decide__mutmut_132": "as above",
+    "milestones.decide.policy.x_decide__mutmut_213": "a float mask of ones: apply() makes every mask boolean",
+    "milestones.decide.policy.x_decide__mutmut_215": "as above",
+    "milestones.decide.policy.x_decide__mutmut_243": "fillna(None) leaves unranked types NaN, which sort last as "
+    "len(priority) does",
+    "milestones.decide.policy.x_in_holdout__mutmut_1": "share < 0 instead of <= 0: with share 0, hash < 0 is False too",
+    "milestones.decide.policy.x_in_holdout__mutmut_10": "int.from_bytes is big-endian by default",
+    "milestones.decide.policy.x_in_holdout__mutmut_17": "<= share: differs only when a 64-bit hash over 2**64 equals "
+    "the share exactly",
     "milestones.public.csrf.x_valid__mutmut_3": "rpartition: a tag has no '.', so a value with two is refused either way",
     "milestones.public.csrf.x_valid__mutmut_5": "'XXXX' for a missing value: not digits, refused either way",
     "milestones.public.csrf.x__mac__mutmut_12": "rstrip('XX=XX'): differs only for a tag ending in X, and issue/valid agree",
@@ -88,6 +102,13 @@ EQUIVALENT: dict[str, str] = {
     "milestones.measure.uplift.x_table__mutmut_53": "as above",
     "milestones.measure.uplift.x_table__mutmut_103": "groupby sorts by default",
     "milestones.measure.uplift.x_table__mutmut_113": "the sum of an empty frame is the zero row",
+    "milestones.measure.attribution.x_attribute__mutmut_70": "pa.array infers double from the float64 values "
+    "(or int64, summed into the float64 result all the same)",
+    "milestones.measure.attribution.x_attribute__mutmut_72": "as above",
+    "milestones.measure.attribution.x_attribute__mutmut_89": "a left join adds events without a conversion, whose "
+    "null day the window filter drops",
+    "milestones.measure.attribution.x_attribute__mutmut_150": "np.zeros is float64 by default",
+    "milestones.measure.attribution.x_attribute__mutmut_152": "as above",
 }
 
 

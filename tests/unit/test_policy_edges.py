@@ -186,3 +186,19 @@ def test_flags_held_as_plain_python_objects_decide_the_same():
     ev = pd.DataFrame({"customer_id": ["a", "b", "c"], "event_type": "birthday", "event_date": pd.Timestamp(DAY),
                        "key": ["ka", "kb", "kc"], "stale": pd.Series([None, None, True], dtype=object)})
     assert list(decide(ev, snap)["reason"]) == ["deceased", "", "no_opt_in"]
+
+
+def test_the_rules_passed_are_the_rules_applied():
+    # The shipped rules send a divorced customer's birthday; rules that say "never for a
+    # divorced customer" stop it: decide() applies the rules it is given, not the shipped ones.
+    import dataclasses
+
+    from milestones.detect.events import load_rules
+
+    shipped = load_rules()
+    stricter = tuple(dataclasses.replace(r, never_when=(("marital_status", ("divorced",)),))
+                     if r.event_type == "birthday" else r for r in shipped)
+    person = people(marital_status="divorced")
+    birthday = one(event_type="birthday")
+    assert list(decide(birthday, person, rules=shipped)["reason"]) == [""]
+    assert list(decide(birthday, person, rules=stricter)["reason"]) == ["sensitive: marital_status divorced"]
