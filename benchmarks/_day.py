@@ -21,6 +21,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 AS_OF = dt.date(2026, 11, 22)
+#: The moment the day's deliver stage stands for (``milestones run --at``): run today, its
+#: events would be weeks old and every email ``expired`` at the hand-over. At 23:00 UTC on
+#: AS_OF the send hour has passed in every zone of the generator (SendGrid gets only what is
+#: due) and no email is older than its event's max_age_days.
+HANDED_OVER = dt.datetime(2026, 11, 22, 23, 0, tzinfo=dt.UTC)
 CHUNK = 1_000_000
 
 SERVER = """

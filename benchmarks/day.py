@@ -81,9 +81,9 @@ def child(stage: str, inbox: Path, data_dir: Path) -> None:
     elif stage == "decide":
         summary = pipeline.decide_stage(day, settings, snapshot=snapshot)
     elif stage == "render":
-        summary = pipeline.render_stage(day, settings, snapshot=snapshot)
+        summary = pipeline.render_stage(day, settings, snapshot=snapshot, now=_day.HANDED_OVER)
     else:
-        summary = pipeline.deliver_stage(day, settings)
+        summary = pipeline.deliver_stage(day, settings, at=_day.HANDED_OVER)
     done = time.perf_counter()
     print(json.dumps({"import_s": imported - started, "stage_s": done - imported,
                       "peak_mb": _day.own_peak_mb(), "summary": summary}, default=str))

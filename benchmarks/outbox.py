@@ -24,6 +24,7 @@ Exits 1 when a check fails.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import email
 import email.policy
 import os
@@ -151,9 +152,12 @@ def day_part(customers: int) -> None:
         times["detect"], t = time.perf_counter() - t, time.perf_counter()
         decided = pipeline.decide_stage(day, settings, snapshot=validated["snapshot"])
         times["decide"], t = time.perf_counter() - t, time.perf_counter()
-        rendered = pipeline.render_stage(day, settings, snapshot=validated["snapshot"])
+        # Rendered and handed over on the sample's morning (`milestones run --at`): run today,
+        # its weeks-old events would all be expired at the hand-over.
+        morning = dt.datetime.fromisoformat(f"{day}T06:00:00+00:00")
+        rendered = pipeline.render_stage(day, settings, snapshot=validated["snapshot"], now=morning)
         times["render"], t = time.perf_counter() - t, time.perf_counter()
-        delivered = pipeline.deliver_stage(day, settings)
+        delivered = pipeline.deliver_stage(day, settings, at=morning)
         times["deliver"] = time.perf_counter() - t
         total = time.perf_counter() - t0
         summary = pipeline.summarise(day, validated, detected, decided, rendered, delivered, settings)

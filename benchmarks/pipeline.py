@@ -74,10 +74,10 @@ def main() -> int:
         out["decide"] = pipeline.decide_stage(AS_OF, settings, snapshot=snapshot)
         times["policy"] = time.perf_counter() - t
         t = time.perf_counter()
-        out["render"] = pipeline.render_stage(AS_OF, settings, snapshot=snapshot)
+        out["render"] = pipeline.render_stage(AS_OF, settings, snapshot=snapshot, now=_day.HANDED_OVER)
         times["render"] = time.perf_counter() - t
         t = time.perf_counter()
-        out["deliver"] = pipeline.deliver_stage(AS_OF, settings)
+        out["deliver"] = pipeline.deliver_stage(AS_OF, settings, at=_day.HANDED_OVER)
         times["deliver"] = time.perf_counter() - t
         total = time.perf_counter() - t0
         out["detect"]["birthdays"] = _day.birthdays(out["detect"]["events"], AS_OF)
