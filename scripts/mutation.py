@@ -90,6 +90,11 @@ EQUIVALENT: dict[str, str] = {
     "milestones.public.csrf.x_same_site__mutmut_30": "Host default None: differs only without a Host header (HTTP/1.1 requires one)",
     "milestones.public.csrf.x_same_site__mutmut_32": "Host default None: as above",
     "milestones.public.csrf.x_same_site__mutmut_35": "Host default 'XXXX': as above",
+    "milestones.public.csrf.x_same_site__mutmut_41": "Host default 'XXXX': differs only without a Host header",
+    "milestones.public.csrf.x__origin__mutmut_5": "upper() instead of lower(): both origins compared go through it",
+    "milestones.public.csrf.x__origin__mutmut_7": "'XXXX' for no host: the public URL always has one, so no match "
+    "either way",
+    "milestones.public.csrf.x__origin__mutmut_9": "another marker for a bad port: still matches no valid public URL",
     "milestones.public.bodies.x_read_capped__mutmut_4": "header names are case-insensitive in Starlette",
     f"milestones.measure.uplift.x{SEP}Comparison{SEP}row__mutmut_31": "the extra None for verdict is overwritten",
     "milestones.measure.uplift.x_verdict__mutmut_6": "p < 0.05 never holds with equal rates (z = 0, p = 1)",

@@ -15,8 +15,8 @@ import pytest
 
 from milestones.core import links
 from milestones.core.links import LinkKeys
-from milestones.public import csrf
-from milestones.public.bodies import read_capped
+from milestones.public import bodies, csrf
+from milestones.public.bodies import BadForm, read_capped, read_form
 
 pytestmark = pytest.mark.unit
 
@@ -75,6 +75,9 @@ def test_a_token_with_twelve_digit_time_is_read_and_thirteen_is_not():
     value = csrf.issue(KEYS, "tok", now=far)
     assert csrf.valid(KEYS, "tok", value, now=far)
     assert not csrf.valid(KEYS, "tok", "0" + value, now=far)  # 13 digits
+    # A true 13-digit time, signed and "fresh" at that moment, is refused by its length alone.
+    later = 1_000_000_000_000
+    assert not csrf.valid(KEYS, "tok", csrf.issue(KEYS, "tok", now=later), now=later)
 
 
 # --- the request's site: Fetch Metadata first, then Origin against Host or the public URL -------------
@@ -107,6 +110,18 @@ HOST = {"host": "prefs.bank.example"}
     # With public_url set, only its scheme and host (issue 26): not the request's own Host.
     ({"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000"}, "https://prefs.bank.example", False),
     ({"host": "prefs.bank.example", "origin": "http://prefs.bank.example"}, "https://prefs.bank.example", False),
+    # A scheme's default port written out is the same origin; another port is not (public URL set).
+    ({"origin": "http://prefs.bank.example:80"}, "http://prefs.bank.example", True),
+    ({"origin": "https://prefs.bank.example:443"}, "https://prefs.bank.example", True),
+    ({"origin": "http://prefs.bank.example:81"}, "http://prefs.bank.example", False),
+    # IPv6 hosts are compared whole (in brackets, with the port apart).
+    ({"origin": "https://[2001:db8::1]"}, "https://[2001:db8::1]/", True),
+    ({"origin": "https://[2001:db8::2]"}, "https://[2001:db8::1]/", False),
+    ({"origin": "https://[2001:db8::1]:8443"}, "https://[2001:db8::1]/", False),
+    # Without the brackets, address ::1 on port 8443 and address ::1:8443 would be one "host:port".
+    ({"origin": "https://[2001:db8::1:8443]"}, "https://[2001:db8::1]:8443/", False),
+    # Not a URL at all: no scheme, no host.
+    ({**HOST, "origin": "not a url"}, "", False),
     # Each rule alone: a good Origin does not save a cross-site fetch, nor a good fetch a foreign Origin.
     ({**HOST, "origin": "https://prefs.bank.example", "sec-fetch-site": "cross-site"}, "", False),
     ({**HOST, "origin": "https://evil.example", "sec-fetch-site": "same-origin"}, "", False),
@@ -276,3 +291,125 @@ def test_the_save_form_needs_its_token_and_this_site_each_alone(app, case, statu
     assert _state(app, cid).unsubscribed is (status == 303)
     if status == 403:
         assert 'role="alert"' in response.text and 'name="csrf"' in response.text  # a fresh form to retry
+
+
+# --- the form reader (read_form) as a function: each rule alone ------------------------------------
+# Expected values: the rule as read_form's docstring states it, and Starlette's own refusals,
+# which the app relays to the client as they are (its MultiPartException messages).
+
+BOUNDARY = "b0uNd"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+def _form_request(body: bytes, content_type: str | None):
+    from starlette.requests import Request
+
+    headers = [(b"content-length", str(len(body)).encode())]
+    if content_type is not None:
+        headers.append((b"content-type", content_type.encode()))
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": headers, "query_string": b""}, receive)
+
+
+def form(body: bytes, content_type: str | None = URLENCODED, **caps) -> dict[str, list[str]]:
+    return asyncio.run(read_form(_form_request(body, content_type), **caps))
+
+
+def refused(body: bytes, content_type: str | None = URLENCODED, **caps) -> tuple[int, str]:
+    with pytest.raises(BadForm) as caught:
+        form(body, content_type, **caps)
+    return caught.value.status, str(caught.value)
+
+
+def parts(*fields: tuple[str, bytes], files: tuple[str, ...] = ()) -> bytes:
+    out = b""
+    for name, value in fields:
+        out += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+    for name in files:
+        out += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; filename="a.txt"\r\n'
+                "Content-Type: text/plain\r\n\r\nhello\r\n").encode()
+    return out + f"--{BOUNDARY}--\r\n".encode()
+
+
+# --- urlencoded -------------------------------------------------------------------------------
+
+def test_urlencoded_keeps_blank_values_and_every_repeat_in_order():
+    assert form(b"List-Unsubscribe=One-Click&topic=a&topic=b&note=") == {
+        "List-Unsubscribe": ["One-Click"], "topic": ["a", "b"], "note": [""]}
+
+
+def test_no_content_type_is_read_as_urlencoded():
+    assert form(b"a=1", None) == {"a": ["1"]}
+
+
+def test_bytes_that_are_not_utf8_become_the_replacement_character_not_an_error():
+    assert form(b"name=J\xf6rg") == {"name": ["J\ufffdrg"]}
+
+
+def test_the_field_cap_counts_fields_and_the_one_over_is_refused():
+    assert len(form(b"&".join(b"f%d=x" % i for i in range(5)), max_fields=5)) == 5
+    assert refused(b"&".join(b"f%d=x" % i for i in range(6)), max_fields=5) == (400, "too many fields")
+    assert len(form(b"&".join(b"f%d=x" % i for i in range(100)))) == 100  # FORM_FIELDS
+    assert refused(b"&".join(b"f%d=x" % i for i in range(101))) == (400, "too many fields")
+
+
+def test_the_size_cap_is_on_the_whole_body_whatever_its_kind():
+    at_cap = b"a=" + b"x" * (bodies.FORM_BYTES - 2)
+    assert form(at_cap) == {"a": ["x" * (bodies.FORM_BYTES - 2)]}
+    assert refused(at_cap + b"x") == (413, "form too large")
+    assert refused(parts(("a", b"x" * 100)), MULTIPART, limit=50) == (413, "form too large")
+
+
+# --- multipart --------------------------------------------------------------------------------
+
+def test_multipart_fields_are_read_like_urlencoded_ones():
+    assert form(parts(("List-Unsubscribe", b"One-Click"), ("topic", b"a"), ("topic", b"b"), ("note", b"")),
+                MULTIPART) == {"List-Unsubscribe": ["One-Click"], "topic": ["a", "b"], "note": [""]}
+
+
+def test_a_file_part_is_refused_by_the_parser_before_any_is_stored():
+    assert refused(parts(("a", b"1"), files=("f",)), MULTIPART) == (
+        400, "Too many files. Maximum number of files is 0.")
+
+
+def test_multipart_without_a_boundary_is_refused():
+    assert refused(parts(("a", b"1")), "multipart/form-data") == (400, "Missing boundary in multipart.")
+
+
+def test_multipart_field_cap():
+    assert form(parts(("a", b"1"), ("b", b"2")), MULTIPART, max_fields=2) == {"a": ["1"], "b": ["2"]}
+    assert refused(parts(("a", b"1"), ("b", b"2"), ("c", b"3")), MULTIPART, max_fields=2) == (
+        400, "Too many fields. Maximum number of fields is 2.")
+
+
+def test_a_body_that_is_not_multipart_at_all_is_refused():
+    assert refused(f"--{BOUNDARY}\r\nnot a part".encode(), MULTIPART) == (400, "Invalid multipart data.")
+
+
+def test_any_other_parser_failure_is_a_400_never_a_500(monkeypatch):
+    from starlette import formparsers
+
+    async def broken(self):
+        raise RuntimeError("python-multipart fell over")
+
+    monkeypatch.setattr(formparsers.MultiPartParser, "parse", broken)
+    assert refused(parts(("a", b"1")), MULTIPART) == (400, "malformed multipart body")
+
+
+def test_a_file_the_parser_let_through_is_still_refused(monkeypatch):
+    # A second line behind max_files=0: should a parser hand a file over anyway, it is refused.
+    from starlette import formparsers
+    from starlette.datastructures import FormData, UploadFile
+
+    async def with_a_file(self):
+        import io
+
+        return FormData([("a", "1"), ("f", UploadFile(io.BytesIO(b"hello"), filename="a.txt"))])
+
+    monkeypatch.setattr(formparsers.MultiPartParser, "parse", with_a_file)
+    assert refused(parts(("a", b"1")), MULTIPART) == (400, "file parts are not accepted")
