@@ -107,6 +107,21 @@ EQUIVALENT: dict[str, str] = {
     "milestones.measure.uplift.x_table__mutmut_53": "as above",
     "milestones.measure.uplift.x_table__mutmut_103": "groupby sorts by default",
     "milestones.measure.uplift.x_table__mutmut_113": "the sum of an empty frame is the zero row",
+    "milestones.ingest.dates.x_parse_dates__mutmut_7": "the dictionary's type is the column's type: inferred alike",
+    "milestones.ingest.dates.x_parse_dates__mutmut_9": "as above",
+    "milestones.ingest.dates.x_parse_exact__mutmut_50": "the day sliced to the end: the format regex already "
+    "requires exactly 10 characters",
+    "milestones.ingest.dates.x_parse_exact__mutmut_53": "as above",
+    "milestones.ingest.dates.x_parse_exact__mutmut_55": "sliced to 11: as above",
+    "milestones.ingest.dates.x_parse_exact__mutmut_61": "year 1 as a timestamp[us] scalar: Arrow compares across units",
+    "milestones.ingest.dates.x_parse_exact__mutmut_63": "as above",
+    "milestones.ingest.dates.x_ns_range__mutmut_3": "a bound as a timestamp[us] scalar: same instant, the result is "
+    "cast to ns",
+    "milestones.ingest.dates.x_ns_range__mutmut_5": "as above",
+    "milestones.ingest.dates.x_ns_range__mutmut_20": "as above",
+    "milestones.ingest.dates.x_ns_range__mutmut_22": "as above",
+    "milestones.ingest.dates.x_ns_range__mutmut_38": "skip_nulls=None is Arrow's False (a null stays null: tested)",
+    "milestones.ingest.dates.x_ns_range__mutmut_44": "as above",
     "milestones.measure.attribution.x_attribute__mutmut_70": "pa.array infers double from the float64 values "
     "(or int64, summed into the float64 result all the same)",
     "milestones.measure.attribution.x_attribute__mutmut_72": "as above",

@@ -69,3 +69,8 @@ def test_ns_range_clamps_to_what_nanoseconds_hold():
 ])
 def test_years_from(day, years, moved):
     assert years_from(day, years) == moved
+
+
+def test_a_column_of_no_chunks_is_an_empty_timestamp_column():
+    got = parse_dates(pa.chunked_array([], pa.large_string()))
+    assert got.type == pa.timestamp("s") and len(got) == 0
