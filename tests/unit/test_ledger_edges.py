@@ -201,3 +201,46 @@ def test_the_database_refuses_a_state_that_does_not_exist(ledger):
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # PostgreSQL's "deadlock detected"
+
+
+def _failing_steps(monkeypatch, errors):
+    """Make the next len(errors) steps do their work, then fail with those errors (rolled back)."""
+    real = Ledger._step
+    calls = []
+
+    def step(self, conn, cursor, *args):
+        calls.append(1)
+        done = real(self, conn, cursor, *args)
+        if errors:
+            raise sa.exc.OperationalError("step", {}, errors.pop(0))
+        return done
+
+    monkeypatch.setattr(Ledger, "_step", step)
+    return calls
+
+
+def test_a_step_a_deadlock_rolled_back_is_taken_again_whole(ledger, monkeypatch):
+    calls = _failing_steps(monkeypatch, [_Deadlock(), _Deadlock()])
+    done = ledger.step(register=[row("k1"), row("k2")], claim=["k1"])
+    # The two rolled-back attempts left nothing: the third registered both keys once and won k1.
+    assert len(calls) == 3 and done.new == 2 and done.won == {"k1"}
+    assert ledger.states() == {"k1": "sending", "k2": "pending"}
+
+
+def test_a_step_gives_up_after_five_deadlocks_and_leaves_nothing(ledger, monkeypatch):
+    calls = _failing_steps(monkeypatch, [_Deadlock() for _ in range(5)])
+    with pytest.raises(sa.exc.OperationalError):
+        ledger.step(register=[row("k1")], claim=["k1"])
+    assert len(calls) == 5 and ledger.states() == {}
+
+
+def test_any_other_database_error_is_not_retried(ledger, monkeypatch):
+    other = Exception("disk I/O error")
+    calls = _failing_steps(monkeypatch, [other])
+    with pytest.raises(sa.exc.OperationalError):
+        ledger.step(register=[row("k1")])
+    assert len(calls) == 1 and ledger.states() == {}
