@@ -243,3 +243,39 @@ def test_a_boolean_or_a_string_is_not_a_number(monkeypatch):
         load_settings(send_hour=True)
     with pytest.raises(ValueError, match="not '9'"):
         load_settings(send_hour="9")
+
+
+# --- a brand file: checked when settings load, and the sender taken from it ----------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_BRAND = ROOT / "templates" / "brands" / "example-bank.yaml"
+
+
+def test_a_brand_gives_the_sender_its_name_and_domain():
+    s = load_settings(brand_file=EXAMPLE_BRAND, templates_dir=ROOT / "templates")
+    # templates/brands/example-bank.yaml: name Northstar Bank, sending_domain northstar-bank.example
+    assert s.from_name == "Northstar Bank" and s.from_email == "hello@northstar-bank.example"
+    assert s.brand_file == str(EXAMPLE_BRAND) and isinstance(s.brand_file, str)
+
+
+def test_a_sender_set_in_the_settings_wins_over_the_brand():
+    s = load_settings(brand_file=str(EXAMPLE_BRAND), templates_dir=ROOT / "templates",
+                      from_name="Northstar Offers", from_email="offers@northstar-bank.example")
+    assert (s.from_name, s.from_email) == ("Northstar Offers", "offers@northstar-bank.example")
+
+
+def test_the_brand_logo_is_looked_up_in_the_templates_directory_given(tmp_path):
+    # The logo file is checked in <templates_dir>/assets: a templates directory without it fails now.
+    (tmp_path / "assets").mkdir()
+    with pytest.raises(ValueError, match="logo"):
+        load_settings(brand_file=EXAMPLE_BRAND, templates_dir=tmp_path)
+
+
+def test_a_brand_file_that_is_not_there_stops_the_settings(tmp_path):
+    with pytest.raises((ValueError, OSError)):
+        load_settings(brand_file=tmp_path / "nope.yaml")
+
+
+def test_no_brand_file_leaves_the_default_sender():
+    s = load_settings(brand_file="")
+    assert s.brand_file == "" and s.from_email == load_settings().from_email
