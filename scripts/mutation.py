@@ -96,6 +96,14 @@ EQUIVALENT: dict[str, str] = {
     "either way",
     "milestones.public.csrf.x__origin__mutmut_9": "another marker for a bad port: still matches no valid public URL",
     "milestones.public.bodies.x_read_capped__mutmut_4": "header names are case-insensitive in Starlette",
+    "milestones.public.bodies.x_read_form__mutmut_20": "as above, for Content-Type",
+    "milestones.public.bodies.x_read_form__mutmut_21": "'XXXX' for no Content-Type: not multipart either, read as "
+    "urlencoded alike",
+    "milestones.public.bodies.x_read_form__mutmut_25": "bytes after the closing boundary are the epilogue, which "
+    "the parser ignores",
+    "milestones.public.bodies.x_read_form__mutmut_36": "no part can exceed the limit: the whole body is already "
+    "capped at it",
+    "milestones.public.bodies.x_read_form__mutmut_77": "codec names are case-insensitive",
     f"milestones.measure.uplift.x{SEP}Comparison{SEP}row__mutmut_31": "the extra None for verdict is overwritten",
     "milestones.measure.uplift.x_verdict__mutmut_6": "p < 0.05 never holds with equal rates (z = 0, p = 1)",
     "milestones.measure.uplift.x_verdict__mutmut_40": "needed == n2 exactly: a float equality no data reaches",
