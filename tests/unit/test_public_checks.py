@@ -133,6 +133,7 @@ def test_same_site(headers, public_url, ok):
 def test_same_site_without_a_host_header_allows_only_the_public_url():
     assert not csrf.same_site({"origin": "https://prefs.bank.example"})
     assert not csrf.same_site({**HOST, "origin": "file://"})  # no public URL given: no empty host allowed
+    assert not csrf.same_site({**HOST, "origin": "not a url"})  # nor an origin with no scheme and no host
     assert csrf.same_site({"origin": "https://prefs.bank.example"}, "https://prefs.bank.example")
 
 
