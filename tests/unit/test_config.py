@@ -172,7 +172,7 @@ def test_directories_given_as_text_become_paths(tmp_path, name):
 
 
 @pytest.mark.parametrize("address, ok", [
-    ("unsubscribe@bank.example", True), ("", True),
+    ("unsubscribe@bank.example", True), ("", True), ("X-Unsubscribe@BANK.example", True),
     ("two@@bank.example", False), ("nobody.bank.example", False), ("a b@bank.example", False),
     ("<u@bank.example>", False), ("u@bank.example,v@bank.example", False), ("u@bank.example?subject=x", False),
     ("mailto:u@bank.example", False), ("u@bank.example\r\nBcc: x@evil.example", False),

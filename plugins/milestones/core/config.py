@@ -247,9 +247,7 @@ def _coerce(value: str, target: Any) -> Any:
         return int(value)
     if isinstance(target, float):
         return float(value)
-    if isinstance(target, Path) or target is None:
-        return value
-    return value
+    return value  # text, paths (made Path by load_settings) and settings without a default
 
 
 def load_settings(**overrides: Any) -> Settings:
