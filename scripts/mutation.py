@@ -134,6 +134,12 @@ EQUIVALENT: dict[str, str] = {
     "milestones.ingest.dates.x_ns_range__mutmut_22": "as above",
     "milestones.ingest.dates.x_ns_range__mutmut_38": "skip_nulls=None is Arrow's False (a null stays null: tested)",
     "milestones.ingest.dates.x_ns_range__mutmut_44": "as above",
+    "milestones.measure.attribution.x_attribute__mutmut_14": "np.arange is int64 by default on 64-bit Linux",
+    "milestones.measure.attribution.x_attribute__mutmut_16": "as above",
+    "milestones.measure.attribution.x_attribute__mutmut_29": "Arrow infers date32 from datetime64[D]",
+    "milestones.measure.attribution.x_attribute__mutmut_31": "as above",
+    "milestones.measure.attribution.x_attribute__mutmut_60": "as above",
+    "milestones.measure.attribution.x_attribute__mutmut_62": "as above",
     "milestones.measure.attribution.x_attribute__mutmut_70": "pa.array infers double from the float64 values "
     "(or int64, summed into the float64 result all the same)",
     "milestones.measure.attribution.x_attribute__mutmut_72": "as above",
