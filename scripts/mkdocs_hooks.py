@@ -7,6 +7,8 @@ A page asks for a generated section with a marker line of its own:
 * ``<!-- generated: settings -->``: every setting of :class:`milestones.core.config.Settings`
   with its environment variable, default, bounds and the ``#:`` comment above its field.
 * ``<!-- generated: exit-codes -->``: the exit codes of :mod:`milestones.cli.common`.
+* ``<!-- generated: equivalent-mutants -->``: every surviving mutant explained as equivalent,
+  with its reason, from ``EQUIVALENT`` in ``scripts/mutation.py``.
 
 An unknown marker fails the build (``mkdocs build --strict``).
 """
@@ -111,7 +113,33 @@ def exit_codes() -> str:
     return "\n".join(out)
 
 
-GENERATORS = {"cli": cli_reference, "settings": settings_reference, "exit-codes": exit_codes}
+def equivalent_mutants() -> str:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "mutation.py"
+    spec = importlib.util.spec_from_file_location("mutation", path)
+    mutation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutation)
+    # "as above" (in EQUIVALENT's own order) becomes the reason it refers to: the table is sorted.
+    reasons, last = {}, ""
+    for name, reason in mutation.EQUIVALENT.items():
+        last = reasons[name] = last if reason == "as above" else reason
+    out = ["| module | mutant | why no test can kill it |", "|---|---|---|"]
+    for name in sorted(reasons, key=_mutant_order):
+        module = mutation.module_of(name)
+        mutant = name[len(module) + 1:].replace(mutation.SEP, ".")
+        out.append(f"| `{module.removeprefix('milestones.')}` | `{mutant}` | {_cell(reasons[name])} |")
+    return "\n".join(out)
+
+
+def _mutant_order(name: str) -> tuple[str, int]:
+    stem, _, number = name.rpartition("__mutmut_")
+    return stem, int(number) if number.isdigit() else 0
+
+
+GENERATORS = {"cli": cli_reference, "settings": settings_reference, "exit-codes": exit_codes,
+              "equivalent-mutants": equivalent_mutants}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:  # mkdocs hook
