@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 
@@ -19,6 +20,7 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_nam
     from milestones.ingest import gx_import
 
     gx = gx_import.load()
+    _templates_compiled_once()
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResult,
     )
@@ -54,3 +56,46 @@ def write_data_docs(results: list, docs_root: Path, extract_name: str, suite_nam
     site = Path(docs_root) / "gx" / "uncommitted" / "data_docs" / "local_site"
     pages = sorted((site / "validations" / suite_name).glob(f"{extract_name}/*/{Path(extract_name).stem}.html"))
     return pages[-1] if pages else site / "index.html"
+
+
+_compiled: dict[str, bytes] = {}
+_compiled_lock = threading.Lock()
+
+
+def _templates_compiled_once() -> None:
+    """Let GX's Data Docs views share compiled templates within the process.
+
+    Each GX view builds its own Jinja environment, so every Data Docs build compiled GX's
+    ~36 page templates again (about 0.1 s of a build's 0.25 s). A Jinja bytecode cache held
+    in memory and shared by every view's environment compiles each template once per
+    process: Jinja keys it by the template's name and checks its source's checksum, and the
+    compiled code looks filters and globals up in the environment rendering it, so the
+    pages are the same. Nothing is written to disk.
+    """
+    import jinja2
+    from great_expectations.render.view import view
+
+    class SharedBytecode(jinja2.BytecodeCache):
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            with _compiled_lock:
+                code = _compiled.get(bucket.key)
+            if code is not None:
+                bucket.bytecode_from_string(code)
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            code = bucket.bytecode_to_string()
+            with _compiled_lock:
+                _compiled[bucket.key] = code
+
+    with _compiled_lock:
+        init = view.DefaultJinjaView.__init__
+        if getattr(init, "shared_bytecode", False):
+            return
+        cache = SharedBytecode()
+
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            self.env.bytecode_cache = cache
+
+        __init__.shared_bytecode = True
+        view.DefaultJinjaView.__init__ = __init__
