@@ -278,3 +278,70 @@ def test_gx_is_not_imported():
             "t.test_gate_names_the_invalid_share_first(); "
             "assert 'great_expectations' not in sys.modules, 'GX imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# --- the value checks themselves (ingest.checks), each case written by hand -------------------------
+# Addresses: email-validator's documented verdicts (a path of at most 254 characters, no quoted
+# local parts, a domain needs a dot); the fast path in front of it must never change one.
+
+def _checked(values):
+    from milestones.ingest.checks import invalid_emails
+
+    return invalid_emails(pa.chunked_array([values], pa.large_string())).to_pylist()
+
+
+def test_a_path_over_254_characters_is_invalid_even_with_short_parts():
+    labels = ".".join(["d" * 60] * 4)  # 243 characters of domain, each label under 64
+    ok = "ab@" + labels + ".fi"        # 2 + 1 + 243 + 3 = 249
+    long = "abcdefgh@" + labels + ".fi"  # 255
+    assert len(ok) == 249 and len(long) == 255
+    assert _checked([ok, long]) == [None, long]
+
+
+@pytest.mark.parametrize("address, invalid", [
+    ("matti.meikalainen@example.fi", False),
+    ("o'brien+news@example.co.uk", False),
+    ("two@@example.com", True),            # not one @
+    ("a b@example.com", True),             # a space
+    ('"john doe"@example.com', True),      # a quoted local part: email-validator refuses it by default
+    ("user@localhost", True),              # a domain without a dot
+    ("user@-example.com", True),           # a label starting with a hyphen
+    ("user.@example.com", True),           # a dot at the end of the local part
+])
+def test_each_address_alone(address, invalid):
+    assert _checked([address]) == [address if invalid else None]
+
+
+def test_a_missing_address_is_not_an_invalid_one():
+    assert _checked([None, "x@@y.example"]) == [None, "x@@y.example"]
+
+
+def test_valid_addresses_outside_ascii_are_named_and_invalid_ones_are_not():
+    from milestones.ingest.checks import invalid_emails, non_ascii_emails
+
+    arr = pa.chunked_array([["jörg@example.de", "jorg@example.de", "jörg@@example.de", None]], pa.large_string())
+    assert non_ascii_emails(arr, invalid_emails(arr)).to_pylist() == ["jörg@example.de", None, None, None]
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("abc", None),                         # exactly the limit (3)
+    ("abcd", "too_long"),
+    ("   ", "blank"),
+    ("\u3164", "blank"),                   # the Hangul filler: invisible, not a space to str.strip()
+    ("\u200c\u200d", "blank"),             # zero-width (non-)joiners
+    ("a\x01b", "control_characters"),
+    ("a\u202eb", "control_characters"),    # a right-to-left override
+])
+def test_text_problem_of_one_value(value, problem):
+    from milestones.ingest.checks import text_problem
+
+    assert text_problem(value, 3) == problem
+
+
+def test_text_problems_of_a_column_name_kinds_never_values():
+    from milestones.ingest.checks import text_problems
+
+    column = pa.chunked_array([["ok", "   ", None, "a\x01", "\u3164", "toolong", "éé"]], pa.large_string())
+    got = text_problems(column, 4)
+    assert got.type == pa.large_string()
+    assert got.to_pylist() == [None, "blank", None, "control_characters", "blank", "too_long", None]
