@@ -384,3 +384,9 @@ def test_gx_sees_raw_columns_as_text_and_helpers_as_categories():
     assert str(frame["customer_id"].dtype) != "category" and frame["customer_id"].str.startswith("R").all()
     assert str(frame["_email_invalid"].dtype) == "category"
     assert frame["_email_invalid"].tolist()[0] == "a@@example.com" and pd.isna(frame["_email_invalid"].tolist()[1])
+
+
+def test_one_customer_typed_two_ways_is_ambiguous_on_both_rows():
+    # "C 100" and "c100" fold to one key (lower case, whitespace removed): neither row can be trusted.
+    assert reasons([row(customer_id="C 100"), row(customer_id="c100"), row(customer_id="C101")]) == [
+        {"customer_id:ambiguous"}, {"customer_id:ambiguous"}, set()]
