@@ -260,3 +260,52 @@ def test_struct_layout_is_big_endian():
     token = links.sign(KEYS, "C1", "a@b.c", "en", issued=NOW)
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     assert struct.unpack(">BI", raw[:5]) == (2, 1795338000)
+
+
+def test_a_long_address_is_hidden_block_after_block_as_the_layout_says():
+    # 33 + 64 characters of plain text: three 32-byte blocks of the stream, the last one partly.
+    email = "x" * 80 + "@example.com"
+    token = links.sign(KEYS, "C1", email, "fi", issued=NOW)
+    _version, _issued, plain, _mac = reveal(token)
+    assert plain == b"C1\x1f" + email.encode() + b"\x1ffi" and len(plain) > 64
+
+
+def test_base64_keeps_a_final_x_and_drops_only_padding():
+    assert links._b64(b"\x00\x00\x17") == "AAAX"   # 000000 000000 000000 010111
+    assert links._b64(b"\xff") == "_w"              # padding "==" dropped
+
+
+def test_a_link_keeps_its_base_path_whatever_it_ends_with():
+    assert links.url("https://prefs.bank.example/X/", "u", "t0k") == "https://prefs.bank.example/X/u/t0k"
+    assert links.url("https://prefs.bank.example/X", "u", "a/b") == "https://prefs.bank.example/X/u/a%2Fb"
+
+
+def test_a_short_secret_is_named_by_where_it_came_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("MILESTONES_LINK_SECRET", "short")
+    with pytest.raises(ValueError, match="^MILESTONES_LINK_SECRET: a link secret needs at least"):
+        links.load_keys(tmp_path)
+
+
+@pytest.mark.parametrize("conn, current, previous", [
+    # The Airflow connection as JSON, its extra as a JSON text (how Airflow stores it) or a mapping.
+    (json.dumps({"conn_type": "generic", "password": A, "extra": json.dumps({"previous": [B]})}), A, (B,)),
+    (json.dumps({"conn_type": "generic", "password": A, "extra": {"previous": [B]}}), A, (B,)),
+    (json.dumps({"conn_type": "generic", "password": A, "extra": ""}), A, ()),
+    (json.dumps({"conn_type": "generic", "password": A}), A, ()),
+    # ...or as a URI, the password percent-encoded.
+    (f"generic://:{A[:-1]}%2F@", A[:-1] + "/", ()),
+])
+def test_the_links_connection_in_the_environment(tmp_path, monkeypatch, conn, current, previous):
+    monkeypatch.delenv("MILESTONES_LINK_SECRET", raising=False)
+    monkeypatch.delenv("MILESTONES_LINK_SECRETS_OLD", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_MILESTONES_LINKS", conn)
+    keys = links.load_keys(tmp_path)
+    assert keys.current == current.encode() and keys.previous == tuple(p.encode() for p in previous)
+    assert not (tmp_path / "secrets").exists()  # no secret of its own made
+
+
+def test_a_links_connection_without_a_password_falls_back_to_the_data_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("MILESTONES_LINK_SECRET", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_MILESTONES_LINKS", "generic://")
+    keys = links.load_keys(tmp_path)
+    assert len(keys.current) >= links.MIN_SECRET_CHARS and (tmp_path / "secrets" / "link_secret").is_file()
