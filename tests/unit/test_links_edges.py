@@ -309,3 +309,18 @@ def test_a_links_connection_without_a_password_falls_back_to_the_data_directory(
     monkeypatch.setenv("AIRFLOW_CONN_MILESTONES_LINKS", "generic://")
     keys = links.load_keys(tmp_path)
     assert len(keys.current) >= links.MIN_SECRET_CHARS and (tmp_path / "secrets" / "link_secret").is_file()
+
+
+def test_a_token_too_short_to_hold_a_mac_and_two_separators_is_not_a_link():
+    # version (1) + issued (4) + two 0x1f separators (2) + MAC (16) = 23 bytes at the least.
+    short = base64.urlsafe_b64encode(b"\x02" + b"\x00" * 21).rstrip(b"=").decode()    # 22 bytes
+    enough = base64.urlsafe_b64encode(b"\x02" + b"\x00" * 22).rstrip(b"=").decode()   # 23 bytes
+    with pytest.raises(links.LinkError, match="^not a link token$"):
+        links.verify(KEYS, short, now=NOW)
+    with pytest.raises(links.LinkError, match="^the link's signature does not match$"):
+        links.verify(KEYS, enough, now=NOW)
+
+
+def test_a_token_signed_without_a_language_carries_an_empty_one():
+    _version, _issued, plain, _mac = reveal(links.sign(KEYS, "C1", "a@example.com", issued=NOW))
+    assert plain == b"C1\x1fa@example.com\x1f"
