@@ -324,3 +324,32 @@ def test_a_token_too_short_to_hold_a_mac_and_two_separators_is_not_a_link():
 def test_a_token_signed_without_a_language_carries_an_empty_one():
     _version, _issued, plain, _mac = reveal(links.sign(KEYS, "C1", "a@example.com", issued=NOW))
     assert plain == b"C1\x1fa@example.com\x1f"
+
+
+def test_the_links_connection_from_airflow_when_airflow_is_reachable(tmp_path, monkeypatch):
+    import airflow.sdk as sdk
+
+    from milestones.core import airflow_conn
+
+    for var in ("MILESTONES_LINK_SECRET", "MILESTONES_LINK_SECRETS_OLD", "AIRFLOW_CONN_MILESTONES_LINKS"):
+        monkeypatch.delenv(var, raising=False)
+    asked = []
+
+    class Conn:
+        password = A
+        extra_dejson = {"previous": [B]}
+
+    monkeypatch.setattr(sdk.BaseHook, "get_connection", classmethod(lambda cls, conn_id: asked.append(conn_id) or Conn))
+    monkeypatch.setattr(airflow_conn, "reachable", lambda: True)
+    keys = links.load_keys(tmp_path / "a")
+    assert asked == ["milestones_links"] and keys.current == A.encode() and keys.previous == (B.encode(),)
+    Conn.extra_dejson = None  # a connection without extra: no previous secrets
+    assert links.load_keys(tmp_path / "b").previous == ()
+    Conn.password = None  # nor a password: the data directory's own secret
+    keys = links.load_keys(tmp_path / "c")
+    assert keys.current not in (A.encode(), B.encode()) and (tmp_path / "c" / "secrets" / "link_secret").is_file()
+    # Airflow not reachable (the command line without it): never asked.
+    monkeypatch.setattr(airflow_conn, "reachable", lambda: False)
+    asked.clear()
+    links.load_keys(tmp_path / "d")
+    assert asked == []
