@@ -175,6 +175,8 @@ EQUIVALENT: dict[str, str] = {
     "milestones.core.links.x__xor_stream__mutmut_19": "hash names are case-insensitive",
     "milestones.core.links.x__xor_stream__mutmut_33": "int.from_bytes is big-endian by default",
     "milestones.core.links.x__xor_stream__mutmut_39": "as above",
+    "milestones.core.links.x__from_connection__mutmut_27": "extra is a non-empty text there (an empty one became {} "
+    "a line above)",
     "milestones.core.links.x__xor_stream__mutmut_28": "int.to_bytes is big-endian by default",
     "milestones.core.links.x_sign__mutmut_7": "a naive local now has the same timestamp as an aware UTC now",
     "milestones.core.links.x_sign_view__mutmut_10": "the empty language dropped: it is sign's default",
