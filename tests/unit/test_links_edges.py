@@ -327,9 +327,16 @@ def test_a_token_signed_without_a_language_carries_an_empty_one():
 
 
 def test_the_links_connection_from_airflow_when_airflow_is_reachable(tmp_path, monkeypatch):
-    import airflow.sdk as sdk
+    import sys
+    import types
 
     from milestones.core import airflow_conn
+
+    # Airflow's own BaseHook is not what is tested here (importing it costs seconds): a stand-in
+    # answers get_connection as Airflow documents it (a Connection with password and extra_dejson).
+    sdk = types.ModuleType("airflow.sdk")
+    sdk.BaseHook = type("BaseHook", (), {})
+    monkeypatch.setitem(sys.modules, "airflow.sdk", sdk)
 
     for var in ("MILESTONES_LINK_SECRET", "MILESTONES_LINK_SECRETS_OLD", "AIRFLOW_CONN_MILESTONES_LINKS"):
         monkeypatch.delenv(var, raising=False)
@@ -339,7 +346,7 @@ def test_the_links_connection_from_airflow_when_airflow_is_reachable(tmp_path, m
         password = A
         extra_dejson = {"previous": [B]}
 
-    monkeypatch.setattr(sdk.BaseHook, "get_connection", classmethod(lambda cls, conn_id: asked.append(conn_id) or Conn))
+    sdk.BaseHook.get_connection = classmethod(lambda cls, conn_id: asked.append(conn_id) or Conn)
     monkeypatch.setattr(airflow_conn, "reachable", lambda: True)
     keys = links.load_keys(tmp_path / "a")
     assert asked == ["milestones_links"] and keys.current == A.encode() and keys.previous == (B.encode(),)
