@@ -244,3 +244,62 @@ def test_any_other_database_error_is_not_retried(ledger, monkeypatch):
     with pytest.raises(sa.exc.OperationalError):
         ledger.step(register=[row("k1")])
     assert len(calls) == 1 and ledger.states() == {}
+
+
+def test_an_operator_resolves_one_unknown_email_not_every_one(ledger):
+    ledger.register([row("u1"), row("u2")])
+    ledger.claim("u1")
+    ledger.claim("u2")
+    ledger.finish("u1", "unknown")
+    ledger.finish("u2", "unknown")
+    assert ledger.resolve("u1", "accepted", "seen in SendGrid's activity feed")
+    assert ledger.states() == {"u1": "accepted", "u2": "unknown"}
+
+
+def test_every_recipient_of_an_email_its_own_customer_first_then_the_linked_ones_in_order(ledger):
+    ledger.register([row("k1", customer="C9", partner_id="C7"), row("k2", customer="C3")])
+    assert ledger.recipients_of("k1") == ["C9", "C7"]
+    assert ledger.recipients_of("k2") == ["C3"]
+
+
+@pytest.mark.parametrize("url, identity", [
+    # A SQLite file is known by its URL and its inode (a file made again is another database).
+    ("sqlite:///{path}", True),
+    ("sqlite:///{path}?timeout=5", True),
+    ("sqlite+pysqlite:///{path}", True),
+    # In memory: a new database at each open, never "checked already".
+    ("sqlite://", None),
+    ("sqlite:///:memory:", None),
+    ("sqlite:///file:db?mode=memory&uri=true", None),
+    # A server: by its URL alone.
+    ("postgresql://u@db.example/ledger", "url"),
+])
+def test_a_database_is_known_by_what_identifies_it(tmp_path, url, identity):
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"")
+    got = ledger_module._identity(url.format(path=path))
+    if identity is None:
+        assert got is None
+    elif identity == "url":
+        assert got == (url, 0)
+    else:
+        assert got == (url.format(path=path), path.stat().st_ino)
+
+
+def test_the_state_check_runs_once_per_database_in_a_process(tmp_path, monkeypatch):
+    from milestones.deliver import ledger_upgrade
+
+    checked = []
+    real = ledger_upgrade.widen_state_check
+    monkeypatch.setattr(ledger_upgrade, "widen_state_check", lambda engine, states: checked.append(1) or real(engine, states))
+    monkeypatch.setattr(ledger_module, "_CURRENT", set())
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    Ledger(url)
+    Ledger(url)
+    assert len(checked) == 1
+    Ledger(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    assert len(checked) == 2
+    Ledger("sqlite://")  # in memory: every open
+    Ledger("sqlite://")
+    assert len(checked) == 4
+    assert None not in ledger_module._CURRENT  # (a file made anew has another inode: the table above)
