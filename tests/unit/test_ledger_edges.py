@@ -303,3 +303,17 @@ def test_the_state_check_runs_once_per_database_in_a_process(tmp_path, monkeypat
     Ledger("sqlite://")
     assert len(checked) == 4
     assert None not in ledger_module._CURRENT  # (a file made anew has another inode: the table above)
+
+
+def test_a_database_error_never_carries_the_values_it_was_given(ledger):
+    # hide_parameters: an address or key in a failing statement must not reach a log line.
+    with pytest.raises(sa.exc.SQLAlchemyError) as failed, ledger.engine.connect() as conn:
+        conn.execute(sa.text("SELECT :address FROM no_such_table"), {"address": "widow.person@example.com"})
+    assert "widow.person@example.com" not in str(failed.value)
+    assert "hidden" in str(failed.value)
+
+
+def test_a_sqlite_ledger_waits_for_a_lock_and_writes_ahead(ledger):
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000  # LOCK_WAIT_SECONDS
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
