@@ -231,3 +231,23 @@ def test_an_old_history_without_the_erasure_path_gets_it_once(store):
         ensure_erasure_path(conn)  # already there: unchanged
         again = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'preference_history_no_delete'").scalar()
     assert again == sql
+
+
+def test_a_pause_ending_today_is_over_even_for_a_customer_loaded_for_another_choice(store):
+    # Loaded because of the opt-out; the pause that ends today (exclusive) no longer holds.
+    store.apply("X", Change(opted_out=frozenset({"birthday"}), paused_until=DAY), "page", now=NOW)
+    view = store.policy_view(DAY)
+    assert view.opted_out == {"X": frozenset({"birthday"})} and view.paused == frozenset()
+    assert store.policy_view(DAY - dt.timedelta(days=1)).paused == frozenset({"X"})
+
+
+def test_an_erased_customers_old_link_changes_nothing_and_the_others_in_the_batch_still_apply(store, monkeypatch):
+    from milestones.decide import erased
+
+    asked = []
+    monkeypatch.setattr(erased, "guard", lambda conn: lambda cid, email: asked.append((cid, email)) or cid == "GONE")
+    got = store.apply_many([("GONE", Change(unsubscribed=True), "page", "gone@example.com"),
+                            ("KEPT", Change(unsubscribed=True), "page", "kept@example.com")], now=NOW)
+    assert asked == [("GONE", "gone@example.com"), ("KEPT", "kept@example.com")]
+    assert got[0] == [] and len(got[1]) == 1
+    assert not store.get("GONE").exists and store.get("KEPT").unsubscribed
