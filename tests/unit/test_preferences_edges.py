@@ -251,3 +251,14 @@ def test_an_erased_customers_old_link_changes_nothing_and_the_others_in_the_batc
     assert asked == [("GONE", "gone@example.com"), ("KEPT", "kept@example.com")]
     assert got[0] == [] and len(got[1]) == 1
     assert not store.get("GONE").exists and store.get("KEPT").unsubscribed
+
+
+def test_the_preferences_engine_waits_for_a_lock_and_hides_values_in_errors(tmp_path):
+    import sqlalchemy as sa
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    with pytest.raises(sa.exc.SQLAlchemyError) as failed, engine.connect() as conn:
+        conn.execute(sa.text("SELECT :address FROM no_such_table"), {"address": "widow.person@example.com"})
+    assert "widow.person@example.com" not in str(failed.value)
