@@ -208,6 +208,9 @@ EQUIVALENT: dict[str, str] = {
     "milestones.decide.preferences.x_pause_until__mutmut_27": "as above",
     "milestones.decide.preferences.xǁPreferencesǁpolicy_view__mutmut_22": "the SQL prefilter loads more rows; Python decides who is opted out",
     "milestones.decide.preferences.xǁPreferencesǁpolicy_view__mutmut_23": "as above, for pauses",
+    "milestones.measure.uplift.x_compute__mutmut_17": "every column of the outcomes read instead of the three used: "
+    "the same values, more memory",
+    "milestones.measure.uplift.x_compute__mutmut_20": "as above",
     "milestones.ingest.dates.x_parse_dates__mutmut_7": "the dictionary's type is the column's type: inferred alike",
     "milestones.ingest.dates.x_parse_dates__mutmut_9": "as above",
     "milestones.ingest.dates.x_parse_exact__mutmut_50": "the day sliced to the end: the format regex already "
