@@ -26,12 +26,12 @@ def test_every_key_of_a_large_claim_is_won_once(ledger):
     ledger.register(_row(k) for k in keys)
     held_before = ["k0007", "k0499", "k1001"]  # already sending: lost, reported by state
     assert ledger.claim_many(held_before) == set(held_before)
-    won, held = ledger.advance([], list(reversed(keys)))
-    assert won == set(keys) - set(held_before)
-    assert held == dict.fromkeys(held_before, "sending")
+    done = ledger.step(claim=list(reversed(keys)))
+    assert done.won == set(keys) - set(held_before)
+    assert done.held == dict.fromkeys(held_before, "sending")
     assert set(ledger.states().values()) == {"sending"}
-    again, held = ledger.advance([], keys)
-    assert again == set() and held == dict.fromkeys(keys, "sending")
+    again = ledger.step(claim=keys)
+    assert again.won == set() and again.held == dict.fromkeys(keys, "sending")
 
 
 def test_an_outcome_records_its_transport(ledger):

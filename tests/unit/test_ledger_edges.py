@@ -54,8 +54,8 @@ def test_register_inserts_new_keys_once_with_their_defaults(ledger):
 def test_many_rows_in_several_statements(ledger):
     keys = [f"k{i:04d}" for i in range(1201)]
     assert ledger.register(row(k) for k in keys) == 1201
-    won, held = ledger.advance([], keys + ["never-registered"])
-    assert won == set(keys) and held == {"never-registered": "pending"}
+    done = ledger.step(claim=keys + ["never-registered"])
+    assert done.won == set(keys) and done.held == {"never-registered": "pending"}
     assert len(ledger.states(keys)) == 1201 and set(ledger.states(keys).values()) == {"sending"}
     ledger.finish_many([{"key": k, "state": "accepted"} for k in keys])
     assert ledger.counts() == {"accepted": 1201}
@@ -75,9 +75,10 @@ def test_claims_win_once_and_count_attempts_and_others_see_the_state(ledger):
     ledger.finish("a", "pending", error="try later")
     assert ledger.claim("a") and ledger.get("a")["attempts"] == 2
     ledger.finish("b", "failed")
-    won, held = ledger.advance([{"key": "a", "state": "accepted", "message_id": "m1"}], ["a", "b", "c"])
-    assert won == {"c"} and held == {"a": "accepted", "b": "failed"}
-    assert ledger.advance([], []) == (set(), {})
+    done = ledger.step(outcomes=[{"key": "a", "state": "accepted", "message_id": "m1"}], claim=["a", "b", "c"])
+    assert done.won == {"c"} and done.held == {"a": "accepted", "b": "failed"}
+    nothing = ledger.step()
+    assert (nothing.won, nothing.held) == (set(), {})
 
 
 def test_an_outcome_keeps_the_registered_transport_unless_it_names_one_and_masks_secrets(ledger):

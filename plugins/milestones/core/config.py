@@ -256,7 +256,6 @@ def load_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     config_file = os.environ.get(ENV_PREFIX + "CONFIG")
     if config_file:
-
         from milestones.core.yamlload import safe_load
 
         with open(config_file, encoding="utf-8") as fh:

@@ -4,7 +4,7 @@ SendGrid has no idempotency key, so exactly-once is ours to enforce.  The
 email's key is the primary key; a send is *claimed* by a conditional UPDATE
 (``pending -> sending``) that only one worker can win, whatever the database
 (SQLite by default, PostgreSQL in production), just before it is handed to the
-transport (:meth:`Ledger.advance`).  A crash between claim and answer leaves the
+transport (:meth:`Ledger.step`).  A crash between claim and answer leaves the
 row ``sending``: in doubt, like ``unknown``, and never resent automatically;
 :meth:`Ledger.mark_stale_unknown` turns such rows into ``unknown`` once no live
 worker can still be waiting for their answer (see README, "Resolving unknown
@@ -196,15 +196,6 @@ class Ledger:
     def finish_many(self, outcomes: list[dict[str, Any]]) -> None:
         """Record many outcomes in one transaction: dicts with key, state, message_id, error, transport."""
         self.step(outcomes=outcomes)
-
-    def advance(self, outcomes: list[dict[str, Any]], keys: list[str]) -> tuple[set[str], dict[str, str]]:
-        """One transaction: record ``outcomes`` (as :meth:`finish_many`), then claim ``keys``.
-
-        Returns the keys this caller won and, for the others, the state the ledger held
-        (``accepted``, ``failed``, ``sending``, ``unknown``; ``pending`` only when the key
-        was never registered)."""
-        done = self.step(outcomes=outcomes, claim=keys)
-        return done.won, done.held
 
     def close(self, verdicts: dict[str, tuple[str, str]]) -> dict[str, str]:
         """``{key: (cancelled|expired, reason)}``: close those keys that are still ``pending`` (never

@@ -106,7 +106,6 @@ def parse_rules(data: dict[str, Any], source: str = "rules") -> tuple[EventRule,
 
 @lru_cache(maxsize=8)
 def load_rules(path: Path | str = RULES_FILE) -> tuple[EventRule, ...]:
-
     from milestones.core.yamlload import safe_load
 
     with open(path, encoding="utf-8") as fh:

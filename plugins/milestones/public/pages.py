@@ -42,7 +42,6 @@ def environment() -> jinja2.Environment:
 
 @lru_cache(maxsize=8)
 def texts(lang: str) -> dict[str, Any]:
-
     from milestones.core.yamlload import safe_load
 
     with open(HERE / "texts" / f"{lang}.yaml", encoding="utf-8") as fh:

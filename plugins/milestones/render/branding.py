@@ -40,7 +40,6 @@ def recolour(source: str, brand: Brand | None) -> str:
 
 @lru_cache(maxsize=16)
 def _words_file(path: str, mtime: float) -> dict[str, dict[str, str]]:
-
     from milestones.core.yamlload import safe_load
 
     with open(path, encoding="utf-8") as fh:
