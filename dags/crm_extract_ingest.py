@@ -12,7 +12,8 @@ validated snapshot.
   same way, stored under `outcomes/<date>/`, nothing published); a CRM extract to `validate`.
 * **Does**: Great Expectations validation; bad rows go to
   `snapshots/<date>/quarantine.parquet` with their reasons; a bad file fails the
-  run (the gate) and nothing downstream runs.
+  run at once, not retried (the gate), and nothing downstream runs. Any other failure
+  (a killed worker, a locked database) is retried.
 * **Publishes**: `milestones_validated_snapshot` (extra: snapshot path and date),
   which schedules `milestone_detection`.
 """
@@ -51,14 +52,15 @@ def crm_extract_ingest():
 
         return tasks.route(extract)
 
-    # A gate failure is not transient: retrying would fail the same way.
-    @task(outlets=[SNAPSHOT], retries=0)
+    # A gate failure is not transient and fails at once (AirflowFailException, see
+    # milestones.airflow.tasks); a passing fault (a killed worker, a locked file) is retried.
+    @task(outlets=[SNAPSHOT])
     def validate(extract: str, **context) -> dict:
         from milestones.airflow import tasks
 
         return tasks.validate(extract, context)
 
-    @task(retries=0)
+    @task
     def load_outcomes(extract: str) -> dict:
         from milestones.airflow import tasks
 

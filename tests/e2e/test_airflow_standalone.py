@@ -33,14 +33,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# The log lines that say what happened to the extracts and the tasks, whatever came after.
+_STORY = ("claimed extract", "Trigger fired", "Created asset-triggered", "final_state=",
+          "Task failed", "Marking run", "Traceback", "[error", "up_for_retry")
+
+
 def _wait(predicate, timeout: float, what: str, log: Path):
+    """Poll ``predicate`` until ``timeout``; on time-out, fail with the story of the run.
+
+    Timeouts leave room for one retry of a task (the DAGs retry after a minute or two):
+    a machine loaded several times over must not fail a run that Airflow recovers.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(2)
-    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
-    pytest.fail(f"timed out waiting for {what}; standalone log tail:\n{tail}")
+    text = log.read_text(errors="replace") if log.exists() else ""
+    story = "\n".join(line[:400] for line in text.splitlines() if any(s in line for s in _STORY))
+    pytest.fail(f"timed out waiting for {what}; what the tasks did:\n{story[-12000:]}\n"
+                f"standalone log tail:\n{text[-3000:]}")
 
 
 @pytest.fixture
@@ -110,7 +122,7 @@ def test_extract_landing_in_inbox_runs_the_chain(standalone):
         except OSError:
             return False
 
-    _wait(up, 240, "the API server with the milestones plugin", log)
+    _wait(up, 300, "the API server with the milestones plugin", log)
     jwt = token()
 
     def page(path: str) -> str:
@@ -119,10 +131,10 @@ def test_extract_landing_in_inbox_runs_the_chain(standalone):
         return text
 
     shutil.copy(SAMPLES / "customers_2026-11-21.csv", data / "inbox")
-    _wait(lambda: (data / "snapshots" / "2026-11-21" / "snapshot.parquet").is_file(), 240,
+    _wait(lambda: (data / "snapshots" / "2026-11-21" / "snapshot.parquet").is_file(), 480,
           "the first extract to be claimed and validated", log)
     shutil.copy(SAMPLES / "customers_2026-11-22.csv", data / "inbox")
-    _wait(lambda: (data / "runs" / "2026-11-22.json").is_file(), 240,
+    _wait(lambda: (data / "runs" / "2026-11-22.json").is_file(), 480,
           "detection and rendering of 2026-11-22 (asset-triggered)", log)
     assert sorted(p.name for p in (data / "received").iterdir()) == [
         "customers_2026-11-21.csv", "customers_2026-11-22.csv"]
@@ -152,7 +164,7 @@ def test_extract_landing_in_inbox_runs_the_chain(standalone):
     # An outcomes extract in the same inbox is routed to load_outcomes by its name.
     (data / "inbox" / "outcomes_2026-11-23.csv").write_text(
         "customer_id,outcome,occurred_at,value\nC000001,purchase,2026-11-23T10:00:00+02:00,25\n", encoding="utf-8")
-    _wait(lambda: (data / "outcomes" / "2026-11-23" / "outcomes.parquet").is_file(), 240,
+    _wait(lambda: (data / "outcomes" / "2026-11-23" / "outcomes.parquet").is_file(), 480,
           "the outcomes extract to be claimed and loaded", log)
     assert "outcomes_2026-11-23.csv" in page("/milestones/")
 

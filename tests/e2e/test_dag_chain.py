@@ -185,5 +185,8 @@ def test_bad_file_stops_before_any_email(airflow_db, tmp_path, monkeypatch):
     dags = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags
     run = dags["crm_extract_ingest"].test(run_conf={"extract": str(bad)})
     assert run.state == "failed"
+    # The gate fails at once: no retry waits on a file that stays bad.
+    validate = next(ti for ti in run.get_task_instances() if ti.task_id == "validate")
+    assert (validate.state, validate.try_number) == ("failed", 1)
     assert not (tmp_path / "data" / "snapshots" / "2026-11-23" / "snapshot.parquet").exists()
     assert not (tmp_path / "data" / "outbox").exists()

@@ -222,10 +222,10 @@ def test_airflow_runs_the_chain_from_an_s3_inbox(s3, prefix, request, monkeypatc
     data, log = airflow["data"], airflow["log"]
     # The object waits in the bucket until the triggerer has started the watcher.
     s3.put(str(SAMPLES / "customers_2026-11-21.csv"), f"{prefix}/inbox/customers_2026-11-21.csv")
-    _wait(lambda: (data / "snapshots" / "2026-11-21" / "snapshot.parquet").is_file(), 300,
+    _wait(lambda: (data / "snapshots" / "2026-11-21" / "snapshot.parquet").is_file(), 600,
           "the first extract to be claimed from s3 and validated", log)
     s3.put(str(SAMPLES / "customers_2026-11-22.csv"), f"{prefix}/inbox/customers_2026-11-22.csv")
-    _wait(lambda: (data / "runs" / "2026-11-22.json").is_file(), 300,
+    _wait(lambda: (data / "runs" / "2026-11-22.json").is_file(), 600,
           "detection and rendering of 2026-11-22 (asset-triggered)", log)
     assert sorted(p.name for p in (data / "received").iterdir()) == [
         ".claims", "customers_2026-11-21.csv", "customers_2026-11-22.csv"]

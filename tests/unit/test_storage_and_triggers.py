@@ -80,3 +80,38 @@ def test_trigger_yields_the_claimed_path(tmp_path):
 
     payload = asyncio.run(asyncio.wait_for(first_event(), timeout=5))
     assert payload == {"path": str(tmp_path / "received" / "customers_2026-11-22.parquet")}
+
+
+def test_a_gate_failure_fails_the_ingest_task_without_retry_and_is_kept(tmp_path, monkeypatch):
+    """A file refused by the gate raises Airflow's no-retry failure (a bad file stays bad) and is
+    recorded for the runs page; the other failures stay plain exceptions, which Airflow retries."""
+    import json
+
+    import pytest
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from milestones.airflow import tasks
+
+    monkeypatch.setenv("MILESTONES_DATA_DIR", str(tmp_path / "data"))
+    bad = tmp_path / "customers_2026-11-23.csv"
+    bad.write_bytes("customer_id,first_name,email\nC1,Jos\u00e9,jose@example.com\n".encode("latin-1"))
+    with pytest.raises(AirflowFailException, match="UTF-8") as failed:
+        tasks.validate(str(bad), {"outlet_events": {}})
+    assert "Jos" not in str(failed.value)  # the message names the line, never the value
+    kept = json.loads((tmp_path / "data" / "ingest_failures" / f"{bad.name}.json").read_text())
+    assert kept["kind"] == "customers" and kept["error"] == str(failed.value)
+    outcomes = tmp_path / "outcomes_2026-11-23.csv"
+    outcomes.write_bytes(b"\xff\xfe not a csv")
+    with pytest.raises(AirflowFailException):
+        tasks.load_outcomes(str(outcomes))
+    # A passing fault inside the stage is not a gate failure: a plain exception, retried.
+    def locked(*args, **kwargs):
+        raise OSError("database is locked")
+
+    monkeypatch.setattr(tasks.pipeline, "validate_stage", locked)
+    good = tmp_path / "customers_2026-11-24.csv"
+    good.write_text("customer_id\nC1\n")
+    with pytest.raises(OSError, match="locked") as passing:
+        tasks.validate(str(good), {"outlet_events": {}})
+    assert not isinstance(passing.value, AirflowFailException)
+    assert not (tmp_path / "data" / "ingest_failures" / f"{good.name}.json").exists()

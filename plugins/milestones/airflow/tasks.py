@@ -76,13 +76,25 @@ def validate(extract: str, context: dict[str, Any]) -> dict[str, Any]:
         summary = pipeline.validate_stage(extract, settings, previous=previous)
     except ExtractError as exc:
         record_ingest_failure(extract, "customers", exc, settings)
-        raise
+        raise _not_retried(exc) from exc
     log.info("validated %s: %s rows, %s quarantined; quarantine file %s; Data Docs %s",
              Path(extract).name, summary["rows"], summary["quarantined"], summary["quarantine"],
              summary["data_docs"])
     context["outlet_events"][SNAPSHOT].extra = {"snapshot": summary["snapshot"],
                                                 "snapshot_date": summary["snapshot_date"]}
     return summary
+
+
+def _not_retried(exc: Exception) -> Exception:
+    """A gate failure as Airflow's "fail now, no retry": a bad file stays bad.
+
+    Anything else the ingest tasks raise (a worker killed, a locked database, a
+    full disk) is retried as the DAG says, so a claimed extract is not left
+    behind by a passing fault.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(str(exc))
 
 
 def route(extract: str) -> str:
@@ -102,7 +114,7 @@ def load_outcomes(extract: str) -> dict[str, Any]:
         summary = outcomes.load(extract, settings)
     except ExtractError as exc:
         record_ingest_failure(extract, "outcomes", exc, settings)
-        raise
+        raise _not_retried(exc) from exc
     log.info("outcomes %s: %s rows, %s quarantined, %s stored; Data Docs on the runs page",
              Path(extract).name, summary["rows"], summary["quarantined"], summary["stored"])
     return summary
