@@ -118,7 +118,7 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
                  previous: Path | str | None = None, days: int | None = None,
                  instant: dt.datetime | None = None) -> dict[str, Any]:
     """Detect the events falling on ``as_of`` (or in the ``days`` ending on it)."""
-    from milestones.detect.events import columns_read, detect_events, load_rules
+    from milestones.detect.events import columns_compared, columns_read, detect_events, load_rules
 
     day = _day(as_of)
     data = storage.root(settings)
@@ -130,7 +130,8 @@ def detect_stage(as_of: dt.date | str, settings: Settings, *, snapshot: Path | s
     current = storage.read_parquet(snapshot, columns=columns)
     snap_day = snapshot.parent.name
     prev_path = storage.locate(previous) if previous else storage.latest_snapshot_before(data, snap_day)
-    prev = storage.read_parquet(prev_path, columns=columns) if prev_path else None
+    # Yesterday's snapshot is only compared on the change columns: half its bytes never read.
+    prev = storage.read_parquet(prev_path, columns=columns_compared(rules)) if prev_path else None
     days = days or settings.catch_up_days
     events = detect_events(current, prev, as_of=None if instant else day, instant=instant, days=days,
                            leap_day_rule=settings.leap_day_rule, default_timezone=settings.default_timezone,

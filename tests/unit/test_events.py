@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -189,20 +190,32 @@ def test_exactly_one_birthday_per_year(births, year, rule):
     assert seen == {f"c{i}": 1 for i in range(len(births))}
 
 
-def test_detection_reads_only_the_columns_it_needs(settings, sample_current, sample_previous):
+def test_detection_reads_only_the_columns_it_needs(settings, sample_current, sample_previous, monkeypatch):
     """detect_stage loads ids, zones and trigger columns only, and finds the same events."""
     import pandas as pd
 
     from milestones import pipeline
-    from milestones.detect.events import columns_read, detect_events, load_rules
+    from milestones.core import storage
+    from milestones.detect.events import columns_compared, columns_read, detect_events, load_rules
 
     rules = load_rules()
     needed = columns_read(rules)
     assert {"customer_id", "timezone", "date_of_birth", "marital_status", "children_count"} <= set(needed)
     assert not {"email", "first_name", "last_name"} & set(needed)
+    # Yesterday's snapshot: ids and the columns of change triggers (rules file), nothing else.
+    assert columns_compared(rules) == [
+        "customer_id", "children_count", "employment_status", "marital_status", "wedding_date"]
+    reads = []
+    real_read = storage.read_parquet
+
+    def spy(path, columns=None):
+        reads.append((Path(path).parent.name, columns))
+        return real_read(path, columns=columns)
     previous = pipeline.validate_stage(sample_previous, settings)["snapshot"]
     current = pipeline.validate_stage(sample_current, settings)["snapshot"]
+    monkeypatch.setattr(storage, "read_parquet", spy)
     staged = pd.read_parquet(pipeline.detect_stage("2026-11-22", settings, days=7)["events"])
+    assert reads == [("2026-11-22", needed), ("2026-11-21", columns_compared(rules))]
     whole = detect_events(pd.read_parquet(current), pd.read_parquet(previous), as_of=dt.date(2026, 11, 22),
                           days=7, rules=rules)
     assert len(staged) > 0

@@ -121,6 +121,12 @@ def columns_read(rules: tuple[EventRule, ...]) -> list[str]:
     return ["customer_id", "timezone", *sorted({t.column for r in rules for t in r.triggers})]
 
 
+def columns_compared(rules: tuple[EventRule, ...]) -> list[str]:
+    """The columns of the *previous* snapshot :func:`detect_events` reads: ids and the columns
+    of ``change`` triggers (dates and zones are read from today's snapshot only)."""
+    return ["customer_id", *sorted({t.column for r in rules for t in r.triggers if t.kind == "change"})]
+
+
 #: Two SipHash-2-4 keys (16 characters each): two independent 64-bit hashes make a
 #: 128-bit key.  Changing them changes every event key, so existing ledgers would send
 #: again: never edit them (tests pin a known key).
@@ -322,7 +328,7 @@ def detect_events(
     today = local_dates(snapshot, as_of=as_of, instant=instant, default_timezone=default_timezone)
     have_previous = previous is not None and not previous.empty
     if have_previous:
-        columns = ["customer_id"] + sorted({t.column for r in rules for t in r.triggers if t.kind == "change"})
+        columns = columns_compared(rules)
         cur, prev, cur_today, cur_pos = _aligned(snapshot[columns], previous.reset_index(drop=True)[columns],
                                                  today)
     frames: list[pd.DataFrame] = []
