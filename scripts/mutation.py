@@ -239,6 +239,8 @@ EQUIVALENT: dict[str, str] = {
     "null day the window filter drops",
     "milestones.measure.attribution.x_attribute__mutmut_150": "np.zeros is float64 by default",
     "milestones.measure.attribution.x_attribute__mutmut_152": "as above",
+    "milestones.measure.feedback.x_verify_signature__mutmut_21": "datetime.now(None).timestamp(): a naive local "
+    "time, which timestamp() reads as local time again: the same instant in any zone",
 }
 
 

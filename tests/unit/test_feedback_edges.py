@@ -21,6 +21,8 @@ from milestones.measure.feedback import (
     _reject,
     event_row,
     parse_delivery,
+    rejected_events,
+    webhook_events,
 )
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
@@ -230,3 +232,102 @@ def test_events_for_a_customer_or_an_email_in_the_order_received(feedback):
     assert [e["dedupe_key"] for e in feedback.events_for(key="k1")] == ["sg:1", "sg:3"]
     assert [e["dedupe_key"] for e in feedback.events_for(customer_id="C1", key="k1")] == ["sg:1"]
     assert len(feedback.events_for()) == 3
+
+
+def test_a_rejected_payload_is_json_with_sorted_keys():
+    # Sorted, so the same event rejected twice is stored as the same text.
+    assert _reject({"b": 1, "a": {"d": 2, "c": 3}}, 0, "why", NOW)["payload"] == '{"a": {"c": 3, "d": 2}, "b": 1}'
+
+
+def test_the_replay_window_is_five_minutes_unless_told_and_reaches_the_check(monkeypatch):
+    import milestones.measure.feedback as feedback
+
+    seen = []
+    monkeypatch.setattr(feedback, "verify_signature", lambda *a, **k: seen.append(k))
+    parse_delivery("", "", "", b"[]")
+    parse_delivery("", "", "", b"[]", replay_window=10)
+    assert seen == [{"replay_window": 300.0}, {"replay_window": 10}]
+
+
+def _refused(orig: Exception) -> sa.exc.StatementError:
+    return sa.exc.StatementError("refused", "INSERT ...", {}, orig)
+
+
+def test_a_busy_database_fails_the_delivery_whole_at_either_try(feedback, monkeypatch):
+    """A locked or lost database is not a poison event: the request fails and SendGrid retries it."""
+    locked = sa.exc.OperationalError("INSERT ...", {}, Exception("database is locked"))
+    calls = []
+
+    def busy(self, conn, events, first):
+        calls.append(len(events))
+        raise locked
+
+    monkeypatch.setattr(Feedback, "_ingest", busy)
+    with pytest.raises(sa.exc.OperationalError):
+        feedback.ingest([{"event": "open", "sg_event_id": "1"}, {"event": "open", "sg_event_id": "2"}])
+    assert calls == [2]  # not tried again event by event
+    # The whole chunk refused for a value, then the database busy on one event alone.
+    calls.clear()
+
+    def refused_then_busy(self, conn, events, first):
+        calls.append(len(events))
+        raise _refused(ValueError("bad value")) if len(calls) == 1 else locked
+
+    monkeypatch.setattr(Feedback, "_ingest", refused_then_busy)
+    with pytest.raises(sa.exc.OperationalError):
+        feedback.ingest([{"event": "open", "sg_event_id": "1"}, {"event": "open", "sg_event_id": "2"}])
+    assert calls == [2, 1]
+    with feedback.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(rejected_events)).scalar() == 0
+
+
+def test_an_event_the_database_refuses_is_rejected_with_its_payload_and_the_drivers_error(feedback, monkeypatch):
+    real = Feedback._ingest
+
+    def one_refused(self, conn, events, first):
+        if any(e.get("sg_event_id") == "bad" for e in events):
+            raise _refused(UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed"))
+        return real(self, conn, events, first)
+
+    monkeypatch.setattr(Feedback, "_ingest", one_refused)
+    bad = {"event": "open", "sg_event_id": "bad", "email": "b@example.com"}
+    assert feedback.ingest([{"event": "open", "sg_event_id": "1"}, bad]) == {"stored": 1, "rejected": 1}
+    with feedback.engine.connect() as conn:
+        row = conn.execute(sa.select(rejected_events.c.reason, rejected_events.c.payload)).one()
+    # The driver's own error (not SQLAlchemy's wrapper) names what was refused.
+    assert row.reason == "event 2 of its chunk: the database refused it (UnicodeEncodeError)"
+    assert row.payload == '{"email": "b@example.com", "event": "open", "sg_event_id": "bad"}'
+
+
+def test_an_event_the_database_refuses_about_an_erased_customer_keeps_nothing_of_them(feedback, monkeypatch):
+    from milestones.core.pseudonym import keyed_hash
+    from milestones.decide import erased
+
+    gone = erased.Guard(b"k" * 32, frozenset({keyed_hash(b"k" * 32, "customer_id", "C9")}))
+    monkeypatch.setattr(erased, "guard", lambda conn, data_dir=None: gone)
+    monkeypatch.setattr(Feedback, "_ingest", lambda self, conn, events, first: (_ for _ in ()).throw(
+        _refused(ValueError("bad value"))))
+    assert feedback.ingest([{"event": "bounce", "customer_id": "C9", "email": "gone@example.com"}]) == {"rejected": 1}
+    with feedback.engine.connect() as conn:
+        assert conn.execute(sa.select(rejected_events.c.payload)).scalar() == '"[erased]"'
+
+
+def test_events_come_back_in_the_order_received_not_the_order_stored(feedback):
+    rows = [{"dedupe_key": f"sg:{n}", "event": "open", "received_at": NOW + dt.timedelta(minutes=m), "payload": "{}"}
+            for n, m in (("late", 5), ("early", 1), ("middle", 3))]
+    with feedback.engine.begin() as conn:
+        conn.execute(webhook_events.insert(), rows)
+    assert [e["dedupe_key"] for e in feedback.events_for()] == ["sg:early", "sg:middle", "sg:late"]
+
+
+def test_the_insert_statement_is_the_databases_own(monkeypatch):
+    """ON CONFLICT is written per dialect: PostgreSQL's insert on PostgreSQL, SQLite's elsewhere."""
+    from types import SimpleNamespace
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from milestones.measure.feedback import _insert
+
+    on = {name: _insert(SimpleNamespace(dialect=SimpleNamespace(name=name)), webhook_events)
+          for name in ("postgresql", "sqlite")}
+    assert type(on["postgresql"]) is postgresql.Insert and type(on["sqlite"]) is sqlite.Insert
