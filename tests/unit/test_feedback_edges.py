@@ -331,3 +331,63 @@ def test_the_insert_statement_is_the_databases_own(monkeypatch):
     on = {name: _insert(SimpleNamespace(dialect=SimpleNamespace(name=name)), webhook_events)
           for name in ("postgresql", "sqlite")}
     assert type(on["postgresql"]) is postgresql.Insert and type(on["sqlite"]) is sqlite.Insert
+
+
+def test_an_event_rejected_on_the_second_try_keeps_its_place_in_the_delivery(feedback, monkeypatch):
+    """When the database refuses one event, the others are tried one by one: a check's rejection
+    among them still names the event's place in the whole delivery, not 1."""
+    real = Feedback._ingest
+
+    def refuse_bad(self, conn, events, first):
+        if any(isinstance(e, dict) and e.get("sg_event_id") == "bad" for e in events):
+            raise _refused(ValueError("bad value"))
+        return real(self, conn, events, first)
+
+    monkeypatch.setattr(Feedback, "_ingest", refuse_bad)
+    events = [{"event": "open", "sg_event_id": "1"}, {"event": "open", "sg_event_id": "bad"}, {"event": ""}]
+    assert feedback.ingest(events) == {"stored": 1, "rejected": 2}
+    with feedback.engine.connect() as conn:
+        reasons = sorted(conn.execute(sa.select(rejected_events.c.reason)).scalars())
+    assert reasons == ["event 2 of its chunk: the database refused it (ValueError)",
+                       "event 3 of its chunk: event: not a string of 1-32 characters"]
+
+
+def test_one_delivery_is_received_at_one_moment_in_utc_whatever_the_servers_zone(feedback, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        feedback.ingest([{"event": "open", "sg_event_id": "1"}, {"event": ""}])
+        after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    with feedback.engine.connect() as conn:
+        stored = conn.execute(sa.select(webhook_events.c.received_at)).scalar_one()
+        rejected = conn.execute(sa.select(rejected_events.c.received_at)).scalar_one()
+    assert stored == rejected
+    assert before <= stored.replace(tzinfo=None) <= after
+
+
+def test_duplicates_inside_one_delivery_are_each_counted(feedback):
+    event = {"event": "open", "sg_event_id": "o1"}
+    assert feedback.ingest([event, dict(event), dict(event)]) == {"stored": 1, "duplicate": 2}
+
+
+def test_an_erased_customers_late_events_are_known_by_id_alone_and_change_no_choice(feedback, monkeypatch):
+    """An erased customer's unsubscribe arriving late, from an address the registry never saw:
+    stored without the address, under a pseudonym, and no preference row is made for them."""
+    from milestones.core.pseudonym import keyed_hash
+    from milestones.decide import erased
+    from milestones.decide.preferences import preferences
+
+    gone = erased.Guard(b"k" * 32, frozenset({keyed_hash(b"k" * 32, "customer_id", "C9")}))
+    monkeypatch.setattr(erased, "guard", lambda conn, data_dir=None: gone)
+    late = {"event": "unsubscribe", "sg_event_id": "u9", "customer_id": "C9", "email": "new@example.com"}
+    assert feedback.ingest([late]) == {"stored": 1}  # no "unsubscribed": nobody to record it for
+    with feedback.engine.connect() as conn:
+        row = conn.execute(sa.select(webhook_events.c.email, webhook_events.c.customer_id)).one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(preferences)).scalar() == 0
+    assert row.email is None and row.customer_id not in (None, "C9")
