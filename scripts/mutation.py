@@ -241,6 +241,12 @@ EQUIVALENT: dict[str, str] = {
     "milestones.measure.attribution.x_attribute__mutmut_152": "as above",
     "milestones.measure.feedback.x_verify_signature__mutmut_21": "datetime.now(None).timestamp(): a naive local "
     "time, which timestamp() reads as local time again: the same instant in any zone",
+    "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_66": "= instead of +=: each call counts into a fresh "
+    "Counter, where rejected is set once",
+    "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_93": "= instead of +=: stored is set once per fresh "
+    "Counter, as above",
+    "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_77": "ON CONFLICT DO NOTHING without a target: "
+    "dedupe_key is the table's only key, so any conflict is a conflict on it",
 }
 
 

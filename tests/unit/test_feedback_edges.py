@@ -391,3 +391,17 @@ def test_an_erased_customers_late_events_are_known_by_id_alone_and_change_no_cho
         row = conn.execute(sa.select(webhook_events.c.email, webhook_events.c.customer_id)).one()
         assert conn.execute(sa.select(sa.func.count()).select_from(preferences)).scalar() == 0
     assert row.email is None and row.customer_id not in (None, "C9")
+
+
+def test_every_event_the_database_refuses_is_counted(feedback, monkeypatch):
+    real = Feedback._ingest
+
+    def refuse_bad(self, conn, events, first):
+        if any(e.get("sg_event_id", "").startswith("bad") for e in events):
+            raise _refused(ValueError("bad value"))
+        return real(self, conn, events, first)
+
+    monkeypatch.setattr(Feedback, "_ingest", refuse_bad)
+    events = [{"event": "open", "sg_event_id": "bad1"}, {"event": "open", "sg_event_id": "ok"},
+              {"event": "open", "sg_event_id": "bad2"}]
+    assert feedback.ingest(events) == {"stored": 1, "rejected": 2}
