@@ -7,7 +7,9 @@ non-ASCII names) twice in the same run:
   ours    milestones.deliver.delivery.deliver() + OutboxTransport with the SQLite ledger on
           (register, claim, outcome for every email), ``--concurrency`` (the outbox writes
           on at most min(concurrency, OutboxTransport.THREADS) threads of its own)
-Each is checked: one file per key, nothing else in the directory, every email accepted in the
+and, as the floor of the system time, the same bytes written to new files and renamed into
+place with bare ``os`` calls. CPU per email (user and system, from getrusage) is printed for
+each. Each is checked: one file per key, nothing else in the directory, every email accepted in the
 ledger, and every 50th file parsed back (headers exactly the project's, subject and both parts
 equal to what was given). Prints emails/s of each and the ratio. Goal: ours >= 3,000 emails/s.
 
@@ -57,10 +59,39 @@ def fail(why: str) -> None:
     sys.exit(1)
 
 
-def before_run(directory: Path, messages: list[dict]) -> float:
+def cpu_us() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process so far, all its threads, in microseconds."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime * 1e6, usage.ru_stime * 1e6
+
+
+def per_email(start: tuple[float, float], count: int) -> tuple[float, float]:
+    """(user, system) CPU microseconds per email since ``start`` (:func:`cpu_us`)."""
+    now = cpu_us()
+    return (now[0] - start[0]) / count, (now[1] - start[1]) / count
+
+
+def floor_run(directory: Path, messages: list[dict]) -> tuple[float, float]:
+    """The file system's own cost: each email's bytes written to a new file and renamed into
+    place with bare ``os`` calls (no headers, no ledger), CPU microseconds per file."""
+    directory.mkdir()
+    c0 = cpu_us()
+    for m in messages:
+        target = directory / f"{m['key']}.eml"
+        tmp = target.with_name(f".{target.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        os.write(fd, (m["text"] + m["html"]).encode())
+        os.close(fd)
+        os.replace(tmp, target)
+    return per_email(c0, len(messages))
+
+
+def before_run(directory: Path, messages: list[dict]) -> tuple[float, tuple[float, float]]:
     """The outbox as it was: the email package builds each message, one write after another."""
     directory.mkdir()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_us()
     for m in messages:
         mime = EmailMessage(policy=email.policy.SMTP)
         mime["From"] = email.utils.formataddr((FROM["from_name"], FROM["from_email"]))
@@ -76,25 +107,25 @@ def before_run(directory: Path, messages: list[dict]) -> float:
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(mime.as_bytes())
         os.replace(tmp, target)
-    return len(messages) / (time.perf_counter() - t0)
+    return len(messages) / (time.perf_counter() - t0), per_email(c0, len(messages))
 
 
-def ours_run(work: Path, messages: list[dict], concurrency: int) -> float:
+def ours_run(work: Path, messages: list[dict], concurrency: int) -> tuple[float, tuple[float, float]]:
     from milestones.deliver.delivery import OutboxTransport, deliver
     from milestones.deliver.ledger import Ledger
 
     ledger = Ledger(f"sqlite:///{work / 'ledger.sqlite'}")
     outbox = OutboxTransport(work / "outbox", **FROM)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_us()
     counts = deliver(messages, outbox, ledger, concurrency=concurrency)
-    rate = len(messages) / (time.perf_counter() - t0)
+    rate, cpu = len(messages) / (time.perf_counter() - t0), per_email(c0, len(messages))
     if counts != {"sent": len(messages)}:
         fail(f"deliver counted {dict(counts)}")
     if ledger.counts() != {"accepted": len(messages)}:
         fail(f"ledger holds {ledger.counts()}")
     ledger.engine.dispose()
     check_outbox(work / "outbox", messages)
-    return rate
+    return rate, cpu
 
 
 def check_outbox(directory: Path, messages: list[dict]) -> None:
@@ -117,15 +148,24 @@ def outbox_part(args: argparse.Namespace) -> None:
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            before = before_run(work / "before", [message(i, f"b{run}-") for i in range(min(args.count, 500))])
-            ours = ours_run(work, [message(i, f"o{run}-") for i in range(args.count)], args.concurrency)
-        rows.append((before, ours))
+            before, before_cpu = before_run(work / "before",
+                                            [message(i, f"b{run}-") for i in range(min(args.count, 500))])
+            ours, ours_cpu = ours_run(work, [message(i, f"o{run}-") for i in range(args.count)], args.concurrency)
+            floor = floor_run(work / "floor", [message(i, f"f{run}-") for i in range(min(args.count, 2000))])
+        rows.append((before, ours, *before_cpu, *ours_cpu, floor[1]))
         print(f"run {run + 1}: before {before:7.0f} emails/s | ours {ours:7.0f} emails/s "
-              f"(concurrency {args.concurrency}, ledger on) | ratio {ours / before:5.1f}x", flush=True)
-    before, ours = (statistics.median(col) for col in zip(*rows, strict=True))
+              f"(concurrency {args.concurrency}, ledger on) | ratio {ours / before:5.1f}x | CPU per email: "
+              f"before {before_cpu[0]:.0f} us user + {before_cpu[1]:.0f} us system, "
+              f"ours {ours_cpu[0]:.0f} + {ours_cpu[1]:.0f} us, a bare file {floor[1]:.0f} us system "
+              f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    before, ours, b_user, b_sys, o_user, o_sys, f_sys = (statistics.median(col) for col in zip(*rows, strict=True))
     print(f"median of {args.runs}: before {before:7.0f} emails/s | ours {ours:7.0f} emails/s | "
           f"ratio {ours / before:5.1f}x (goal >= 3,000 emails/s: {'met' if ours >= 3000 else 'NOT met'}); "
           f"every file checked for count and names, every 50th parsed back")
+    print(f"median CPU per email: before {b_user:.0f} us user + {b_sys:.0f} us system; "
+          f"ours {o_user:.0f} us user + {o_sys:.0f} us system (the ledger's writes included); the file "
+          f"system's floor (create, write, rename with bare os calls) {f_sys:.0f} us system: ours is "
+          f"{o_sys / f_sys:.2f}x the floor")
 
 
 def day_part(customers: int) -> None:
@@ -157,6 +197,7 @@ def day_part(customers: int) -> None:
         morning = dt.datetime.fromisoformat(f"{day}T06:00:00+00:00")
         rendered = pipeline.render_stage(day, settings, snapshot=validated["snapshot"], now=morning)
         times["render"], t = time.perf_counter() - t, time.perf_counter()
+        c0 = cpu_us()
         delivered = pipeline.deliver_stage(day, settings, at=morning)
         times["deliver"] = time.perf_counter() - t
         total = time.perf_counter() - t0
@@ -167,6 +208,10 @@ def day_part(customers: int) -> None:
         print(" | ".join(f"{k} {v:.1f} s" for k, v in times.items())
               + f" | total {total:.1f} s (goal < 30 s: {'met' if total < 30 else 'NOT met'}); "
               f"{sent:,} emails, {sent / times['deliver']:,.0f} emails/s in delivery")
+        if sent:
+            user, system = per_email(c0, sent)
+            print(f"delivery's CPU per email: {user:.0f} us user + {system:.0f} us system "
+                  f"(load {os.getloadavg()[0]:.2f})")
         if not sent or files != sent or accepted != sent:
             fail(f"{sent} emails counted sent, {files} files in the outbox, {accepted} accepted in the ledger")
 
