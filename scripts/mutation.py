@@ -247,6 +247,12 @@ EQUIVALENT: dict[str, str] = {
     "Counter, as above",
     "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_77": "ON CONFLICT DO NOTHING without a target: "
     "dedupe_key is the table's only key, so any conflict is a conflict on it",
+    "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_159": "= instead of +=: suppressed is set once per "
+    "fresh Counter, as above",
+    "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_189": "= instead of +=: unsubscribed, as above",
+    "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_221": "= instead of +=: settled, as above",
+    "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_204": "RETURNING NULL: still one row per email "
+    "settled, and only their number is used",
 }
 
 

@@ -405,3 +405,48 @@ def test_every_event_the_database_refuses_is_counted(feedback, monkeypatch):
     events = [{"event": "open", "sg_event_id": "bad1"}, {"event": "open", "sg_event_id": "ok"},
               {"event": "open", "sg_event_id": "bad2"}]
     assert feedback.ingest(events) == {"stored": 1, "rejected": 2}
+
+
+def _ledger_row(key: str, state: str) -> dict:
+    then = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    return {"key": key, "customer_id": f"C-{key}", "event_type": "birthday", "event_date": "2026-11-20",
+            "template_version": "v1", "state": state, "attempts": 1, "transport": "sendgrid",
+            "created_at": then, "updated_at": then, "last_error": "timed out after the request was sent"}
+
+
+def test_a_confirming_event_settles_its_unknown_email_alone_and_says_so(feedback):
+    """A send whose answer was lost (unknown) is settled by SendGrid's own word about that email:
+    accepted, with the reason and the moment; other unknown emails wait for theirs."""
+    from milestones.deliver.ledger import emails
+
+    with feedback.engine.begin() as conn:
+        conn.execute(emails.insert(), [_ledger_row("k1", "unknown"), _ledger_row("k2", "unknown")])
+    assert feedback.ingest([{"event": "delivered", "sg_event_id": "d1", "key": "k1"}]) == {"stored": 1, "settled": 1}
+    with feedback.engine.connect() as conn:
+        rows = {r.key: r for r in conn.execute(sa.select(emails))}
+        received = conn.execute(sa.select(webhook_events.c.received_at)).scalar_one()
+    assert (rows["k1"].state, rows["k1"].last_error) == ("accepted", "resolved by the event webhook")
+    assert rows["k1"].updated_at == received  # the delivery's moment, one for all it changed
+    assert (rows["k2"].state, rows["k2"].last_error) == ("unknown", "timed out after the request was sent")
+
+
+def test_a_suppression_is_logged_with_the_event_that_caused_it(feedback):
+    from milestones.measure.lifecycle import suppression_log
+
+    assert feedback.ingest([{"event": "bounce", "sg_event_id": "b1", "email": "Gone@Example.com"}]) == {
+        "stored": 1, "suppressed": 1}
+    with feedback.engine.connect() as conn:
+        logged = conn.execute(sa.select(suppression_log.c.email, suppression_log.c.action, suppression_log.c.reason,
+                                        suppression_log.c.event_id, suppression_log.c.actor)).all()
+    assert [tuple(r) for r in logged] == [("gone@example.com", "added", "bounce", "sg:b1", "webhook")]
+
+
+def test_an_unsubscribe_is_recorded_at_the_moment_its_delivery_was_received(feedback):
+    from milestones.decide.preferences import preferences
+
+    assert feedback.ingest([{"event": "unsubscribe", "sg_event_id": "u1", "customer_id": "C1",
+                             "email": "c1@example.com"}]) == {"stored": 1, "suppressed": 1, "unsubscribed": 1}
+    with feedback.engine.connect() as conn:
+        received = conn.execute(sa.select(webhook_events.c.received_at)).scalar_one()
+        changed = conn.execute(sa.select(preferences.c.updated_at)).scalar_one()
+    assert changed == received
