@@ -253,6 +253,17 @@ EQUIVALENT: dict[str, str] = {
     "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_221": "= instead of +=: settled, as above",
     "milestones.measure.feedback.xǁFeedbackǁ_ingest__mutmut_204": "RETURNING NULL: still one row per email "
     "settled, and only their number is used",
+    "milestones.measure.feedback.x__dedupe_key__mutmut_23": "sort_keys on a list of checked strings and numbers "
+    "(event_row refuses anything else first): there are no keys to sort",
+    "milestones.measure.feedback.x__dedupe_key__mutmut_25": "as above",
+    "milestones.measure.feedback.x__dedupe_key__mutmut_41": "as above",
+    "milestones.measure.feedback.x_event_row__mutmut_28": "an integer sg_event_id checked as the text 'None': parsed "
+    "integers have at most 40 digits (longer ones are refused first), so its own text passes the 1-100 check too",
+    "milestones.measure.feedback.x_event_row__mutmut_41": "codec names are case-insensitive",
+    "milestones.measure.feedback.x_event_row__mutmut_51": "a 12-digit timestamp is past 2100: refused with the same "
+    "reason whether or not it is turned into a number first",
+    "milestones.measure.feedback.x_event_row__mutmut_52": "as above, for 13 digits",
+    "milestones.measure.feedback.xǁFeedbackǁ__init____mutmut_13": "Preferences ignores its URL when given an engine",
 }
 
 

@@ -450,3 +450,37 @@ def test_an_unsubscribe_is_recorded_at_the_moment_its_delivery_was_received(feed
         received = conn.execute(sa.select(webhook_events.c.received_at)).scalar_one()
         changed = conn.execute(sa.select(preferences.c.updated_at)).scalar_one()
     assert changed == received
+
+
+def test_an_open_is_recorded_on_its_own_email_only(feedback):
+    from milestones.deliver.ledger import emails
+
+    with feedback.engine.begin() as conn:
+        conn.execute(emails.insert(), [_ledger_row("k1", "accepted"), _ledger_row("k2", "accepted")])
+    feedback.ingest([{"event": "open", "sg_event_id": "o1", "key": "k1", "timestamp": 1_790_000_000}])
+    with feedback.engine.connect() as conn:
+        opened = dict(conn.execute(sa.select(emails.c.key, emails.c.opened_at)).all())
+    assert opened["k2"] is None
+    assert opened["k1"].replace(tzinfo=dt.UTC) == dt.datetime(2026, 9, 21, 14, 13, 20, tzinfo=dt.UTC)
+
+
+def test_the_soft_failure_rule_comes_from_the_settings_where_not_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("MILESTONES_SOFT_FAILURE_LIMIT", "7")
+    monkeypatch.setenv("MILESTONES_SOFT_FAILURE_DAYS", "9")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    rule = {}
+    for given in [{}, {"soft_failure_limit": 2}, {"soft_failure_days": 3},
+                  {"soft_failure_limit": 2, "soft_failure_days": 3}]:
+        made = Feedback(url, **given)
+        rule[tuple(given)] = (made.soft_failure_limit, made.soft_failure_days)
+    assert rule == {(): (7, 9), ("soft_failure_limit",): (2, 9), ("soft_failure_days",): (7, 3),
+                    ("soft_failure_limit", "soft_failure_days"): (2, 3)}
+
+
+def test_one_engine_and_no_group_unless_configured(tmp_path):
+    made = Feedback(f"sqlite:///{tmp_path / 'ledger.db'}", soft_failure_limit=3, soft_failure_days=7)
+    # Preference changes share the events' engine: one transaction, one writer lock.
+    assert made.preferences.engine is made.engine
+    assert made.asm_group_id == 0
+    event = {"event": "group_unsubscribe", "sg_event_id": "g1", "customer_id": "C1", "asm_group_id": 1}
+    assert "unsubscribed" not in made.ingest([event])
