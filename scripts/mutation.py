@@ -264,6 +264,28 @@ EQUIVALENT: dict[str, str] = {
     "reason whether or not it is turned into a number first",
     "milestones.measure.feedback.x_event_row__mutmut_52": "as above, for 13 digits",
     "milestones.measure.feedback.xǁFeedbackǁ__init____mutmut_13": "Preferences ignores its URL when given an engine",
+    "milestones.render.rendering.x__fmt_locale__mutmut_5": "babel_locale answers English for a language it does not know (and for "
+    "none)",
+    "milestones.render.rendering.x__fmt_locale__mutmut_8": "as above",
+    "milestones.render.rendering.x__fmt_locale__mutmut_9": "as above",
+    "milestones.render.rendering.x__check_tag_positions__mutmut_1": "the inert words standing for tags are letters and digits: no character "
+    "reference splits one, whether or not the parser converts references",
+    "milestones.render.rendering.x__check_tag_positions__mutmut_2": "as above",
+    "milestones.render.rendering.x__charset_first__mutmut_23": "the pattern is matched ignoring case",
+    "milestones.render.rendering.x_inline_source__mutmut_38": "the inliner's output holds one <style> (it merges the at-rules it keeps), "
+    "so replacing the first or every one is the same",
+    "milestones.render.rendering.x_inline_source__mutmut_44": "as above",
+    "milestones.render.rendering.xǁInliningLoaderǁlayout_css__mutmut_2": "FileSystemLoader.get_source does not use the environment",
+    "milestones.render.rendering.xǁInliningLoaderǁget_source__mutmut_2": "as above",
+    "milestones.render.rendering.xǁInliningLoaderǁget_source__mutmut_20": "as above (layout_css only hands it on)",
+    "milestones.render.rendering.x__bytecode_cache__mutmut_3": "another constant in the cache files' names: still one name per shape of "
+    "compiled code; only which files are used changes (they are compiled once again)",
+    "milestones.render.rendering.x__bytecode_cache__mutmut_4": "as above",
+    "milestones.render.rendering.x_make_environment__mutmut_16": "auto_reload=None is false, as False",
+    "milestones.render.rendering.x_make_environment__mutmut_25": "default_for_string=None is false: strings are not escaped, as with False",
+    "milestones.render.rendering.x_make_environment__mutmut_29": "select_autoescape lowercases the extensions it is given",
+    "milestones.render.rendering.xǁRendererǁbranded__mutmut_24": "an event type without an action gets the action 'XXXX': not an https URL "
+    "nor a path, so no button, as with none",
 }
 
 

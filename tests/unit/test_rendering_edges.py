@@ -249,3 +249,184 @@ def test_a_variant_replaces_only_the_parts_it_has(own):
     assert r.render("birthday", "en", _ctx(), variant="base").subject == "Happy birthday, Anna!"
     assert r.render("birthday", "en", _ctx(), variant="other").subject == "Happy birthday, Anna!"
     assert r.render("birthday", "en", _ctx()).subject == "Happy birthday, Anna!"
+
+
+# --- the environment every email is rendered in ----------------------------------------------
+
+def _birthday(first_name="Anna"):
+    return email_context({"first_name": first_name}, {"event_type": "birthday", "event_date": "2026-11-22"},
+                         unsubscribe_url=UNSUB, locale="en", view_url="https://v.example/v/tok")
+
+
+def test_customer_text_is_escaped_in_html_and_kept_as_written_in_text(renderer):
+    r = renderer.render("birthday", "en", _birthday('<b>Ann & "Bo"</b>'))
+    assert "&lt;b&gt;Ann &amp; &#34;Bo&#34;&lt;/b&gt;" in r.html and "<b>Ann" not in r.html
+    assert '<b>Ann & "Bo"</b>' in r.text and '<b>Ann & "Bo"</b>' in r.subject
+
+
+def test_strings_are_not_escaped_and_html_files_are():
+    env = rendering.make_environment(ROOT / "templates", inline_css=False)
+    assert env.from_string("{{ x }}").render(x="<i>") == "<i>"  # text parts are built from strings
+    assert env.autoescape("birthday/en.html") is True and env.autoescape("birthday/en.txt") is False
+
+
+def test_the_environment_compiles_every_template_the_same_way():
+    env = rendering.make_environment(ROOT / "templates")
+    assert (env.trim_blocks, env.lstrip_blocks, env.keep_trailing_newline, env.auto_reload) == (
+        True, True, False, False)
+    assert env.undefined is jinja2.StrictUndefined
+    raw = rendering.make_environment(ROOT / "templates", inline_css=False)
+    assert type(raw.loader) is jinja2.FileSystemLoader and raw.loader.searchpath == [str(ROOT / "templates")]
+    assert isinstance(env.loader, rendering.InliningLoader) and env.loader.searchpath == [str(ROOT / "templates")]
+
+
+def test_compiled_templates_are_cached_apart_for_inlined_and_raw_sources():
+    import re
+
+    inlined, raw = rendering._bytecode_cache(True), rendering._bytecode_cache(False)
+    assert re.fullmatch(r"__milestones_[0-9a-f]{12}_%s\.cache", inlined.pattern)
+    assert inlined.pattern != raw.pattern
+    assert rendering.make_environment(ROOT / "templates").bytecode_cache.pattern == inlined.pattern
+
+
+def test_the_brand_colours_the_inlined_html(tmp_path):
+    from milestones.core.brand import Brand
+
+    brand = Brand(name="B", legal_name="B Oy", postal_address="1 Street", sending_domain="b.example",
+                  colours={"primary": "#123456", "primary_dark": "#9fd6cf", "background": "#f4f1ec"})
+    env = rendering.make_environment(ROOT / "templates", brand=brand)
+    assert env.loader.brand is brand
+    source = env.loader.get_source(env, "layouts/base.html")[0]
+    assert "#123456" in source and "#2f5d62" not in source.lower()
+    assert env.loader.inlined == ["layouts/base.html"]
+    # Text parts are not inlined nor recoloured.
+    assert env.loader.get_source(env, "birthday/en.txt")[0] == (ROOT / "templates/birthday/en.txt").read_text()
+
+
+# --- CSS inlining ------------------------------------------------------------------------------
+
+def test_a_moved_tag_is_named_with_the_template_and_line_one():
+    protected, saved = _protect("<p>{{ name }}</p>")
+    with pytest.raises(jinja2.TemplateSyntaxError) as error:
+        _restore(protected.replace(next(iter(saved)), ""), saved, "birthday/en.html")
+    assert (error.value.lineno, error.value.name) == (1, "birthday/en.html")
+    assert error.value.message == ("CSS inlining moved or dropped a template tag ('{{ name }}'); keep template "
+                                   "tags inside element content or attribute values")
+
+
+@pytest.mark.parametrize("void", ["br", "img", "meta", "link", "hr", "input", "col", "source", "wbr"])
+def test_an_empty_element_does_not_hide_a_tag_directly_inside_a_row(void):
+    # Empty elements have no end tag: the row stays the tag's parent, so the tag is refused.
+    protected, saved = _protect(f"<table><tr><{void}>{{% if x %}}<td>a</td>{{% endif %}}</tr></table>")
+    with pytest.raises(jinja2.TemplateSyntaxError, match=r"directly inside <tr>"):
+        _check_tag_positions(protected, saved, "t.html")
+
+
+def test_only_the_first_charset_moves_to_the_first_head():
+    html = '<HTML><HEAD><style>p{}</style><meta charset="utf-8"></HEAD><body><pre><head><meta charset="utf-8"></pre></body></HTML>'
+    assert _charset_first(html) == ('<HTML><head><meta charset="utf-8"><style>p{}</style></HEAD><body><pre><head>'
+                                    '<meta charset="utf-8"></pre></body></HTML>')
+
+
+LAYOUT = '<html><head><style>p { color: red; } @media (max-width: 600px) { p { color: blue; } }</style></head>'
+
+
+def test_a_layout_keeps_its_body_or_its_lack_of_one():
+    without = rendering.inline_source(LAYOUT + "<p>{{ x }}</p></html>", "layouts/base.html", "")
+    # The reset first in the kept <style>, the media query kept, the rest inlined, no <body> added.
+    assert without == ('<html><head><style>body { margin: 0 !important; padding: 0 !important; } '
+                       '@media (max-width: 600px) { p { color: blue; } } </style></head>'
+                       '<p style="color: red;">{{ x }}</p></html>')
+    with_body = rendering.inline_source(LAYOUT + "<body><p>x</p></body></html>", "layouts/base.html", "")
+    assert "<body>" in with_body and "</body>" in with_body
+
+
+@pytest.mark.parametrize("child", [
+    "<table><tr>{{ x }}<td>a</td></tr></table>",  # refused before inlining
+    "<style>{{ x }}</style><p>a</p>",              # dropped by the inliner with the <style>
+])
+def test_an_inlining_error_names_the_child_template(child):
+    with pytest.raises(jinja2.TemplateSyntaxError) as error:
+        rendering.inline_source(child, "birthday/en.html", "p { color: red; }")
+    assert error.value.name == "birthday/en.html"
+
+
+def test_the_layouts_styles_exclude_comments_and_join_every_block(tmp_path):
+    (tmp_path / "layouts").mkdir()
+    (tmp_path / "layouts" / "base.html").write_text(
+        "<html><head><style>p { color: red; }<!-- old clients --></style>"
+        "<!--[if mso]><style>td { color: green; }</style><![endif]-->"
+        "<style>b { color: blue; }</style></head></html>")
+    loader = rendering.InliningLoader(tmp_path)
+    assert loader.layout_css(jinja2.Environment()) == "p { color: red; }\nb { color: blue; }"
+
+
+# --- the renderer ------------------------------------------------------------------------------
+
+def test_the_assets_address_the_renderer_is_given_wins_then_the_catalogs_then_the_default(tmp_path, own):
+    assert Renderer(own, assets_url="https://cdn.example/img///").assets_url == "https://cdn.example/img"
+    assert Renderer(own, assets_url="https://cdn.example/X/").assets_url == "https://cdn.example/X"
+    assert Renderer(own).assets_url == "https://milestones.example/email-assets"  # templates/catalog.yaml
+    catalog = own / "catalog.yaml"
+    catalog.write_text(catalog.read_text().replace("assets_url: https://milestones.example/email-assets",
+                                                   "assets_url: https://img.bank.example/mail/"))
+    r = Renderer(own)
+    assert r.assets_url == "https://img.bank.example/mail" and r.env.globals["assets_url"] == r.assets_url
+    html = r.render("birthday", "en", _birthday()).html
+    assert 'src="https://img.bank.example/mail/birthday.png"' in html
+    (tmp_path / "bare").mkdir()
+    bare = Renderer(tmp_path / "bare")  # no catalog at all
+    assert (bare.assets_url, bare.actions) == (rendering.DEFAULT_ASSETS_URL, {})
+
+
+def test_each_event_has_its_catalog_action_and_the_footer_the_emails_own_view_link(own, monkeypatch):
+    from milestones.core.brand import Brand, Logo
+
+    brand = Brand(name="B", legal_name="B Oy", postal_address="1 Street", sending_domain="b.example",
+                  website="https://b.example", utm_source="bank-mail", logo=Logo("b-logo.png", 120, 40))
+    r = Renderer(own, brand=brand, assets_url="https://img.b.example/mail")
+    assert r.actions["birthday"] == "/offers/birthday" and r.actions["retirement"] == "/life/retirement"
+    assert r.env.loader.brand is brand
+    part = r.branded("birthday", "en", "short", "https://v.example/v/tok")
+    assert part["brand"]["logo"] == {"url": "https://img.b.example/mail/b-logo.png", "width": 120, "height": 40}
+    tags = "utm_source=bank-mail&utm_medium=email&utm_campaign=birthday&utm_content=short"
+    assert part["action_url"] == f"https://b.example/offers/birthday?{tags}"
+    assert part["footer_links"] == [(f"https://b.example?{tags}", "Website"),
+                                    (f"https://v.example/v/tok?{tags}", "View in your browser")]
+    # Cached per event, language and variant; the view link is the email's own, never cached.
+    built = []
+    real_context = rendering.branding.context
+
+    def counted(*args, **kwargs):
+        built.append(kwargs["event_type"])
+        return real_context(*args, **kwargs)
+
+    monkeypatch.setattr(rendering.branding, "context", counted)
+    again = r.branded("birthday", "en", "short", "https://v.example/v/other")
+    assert again["footer_links"][-1][0] == f"https://v.example/v/other?{tags}"
+    assert r.branded("birthday", "en", "short", "")["footer_links"] == [(f"https://b.example?{tags}", "Website")]
+    assert len(r._branded) == 1
+    other = r.branded("retirement", "fi", "", "")
+    assert other["action_url"] == ("https://b.example/life/retirement?utm_source=bank-mail&utm_medium=email&"
+                                   "utm_campaign=retirement&utm_content=base")
+    assert len(r._branded) == 2 and built == ["retirement"]
+
+
+def test_render_email_renders_that_event_for_that_customer_in_their_language(own):
+    rendering._renderer.cache_clear()
+    ctx = email_context({"first_name": "Anna"}, {"event_type": "retirement", "event_date": "2026-11-22"},
+                        unsubscribe_url=UNSUB, locale="fi")
+    r = rendering.render_email(own, "retirement", "fi", ctx)
+    assert (r.template, r.locale, r.requested_locale) == ("retirement", "fi", "fi") and "Anna" in r.subject
+    assert rendering.render_email(own, "retirement", "sv", ctx).locale == "en"  # the default language
+    assert rendering.render_email(own, "retirement", "sv", ctx, default_locale="fi").locale == "fi"
+    assert rendering._renderer.cache_info().currsize == 2  # one renderer per directory and default
+
+
+def test_a_template_the_inliner_refuses_is_named_when_loaded(own):
+    (own / "birthday" / "en.html").write_text(
+        "{% extends 'layouts/base.html' %}{% block body %}<table><tr>{{ x }}<td>a</td></tr></table>{% endblock %}")
+    env = rendering.make_environment(own)
+    with pytest.raises(jinja2.TemplateSyntaxError) as error:
+        env.loader.get_source(env, "birthday/en.html")
+    assert error.value.name == "birthday/en.html"
