@@ -286,6 +286,13 @@ EQUIVALENT: dict[str, str] = {
     "milestones.render.rendering.x_make_environment__mutmut_29": "select_autoescape lowercases the extensions it is given",
     "milestones.render.rendering.xǁRendererǁbranded__mutmut_24": "an event type without an action gets the action 'XXXX': not an https URL "
     "nor a path, so no button, as with none",
+    "milestones.render.rendering.x__language__mutmut_1": "both languages compared are upper-cased alike, as they were lower-cased alike",
+    "milestones.render.rendering.xǁRendererǁtemplates__mutmut_1": "a default variant 'XXXX' has no folder: the base templates, as with none "
+    "(render always passes one)",
+    "milestones.render.rendering.x__as_date__mutmut_7": "what reaches it with a .date() (pandas and NumPy timestamps are datetimes, caught "
+    "above) also starts with its ISO date as text, which the last line reads",
+    "milestones.render.rendering.x__as_date__mutmut_11": "as above",
+    "milestones.render.rendering.x__as_date__mutmut_12": "as above",
 }
 
 

@@ -430,3 +430,68 @@ def test_a_template_the_inliner_refuses_is_named_when_loaded(own):
     with pytest.raises(jinja2.TemplateSyntaxError) as error:
         env.loader.get_source(env, "birthday/en.html")
     assert error.value.name == "birthday/en.html"
+
+
+def test_the_email_names_its_variant_and_carries_its_own_view_link(own):
+    """render hands the event, the variant (base when none) and the email's view link to the footer."""
+    folder = own / "birthday" / "variants" / "short"
+    folder.mkdir(parents=True)
+    (folder / "en.subject.txt").write_text("Short one, {{ display_name }}")
+    r = Renderer(own)
+    link = "https://v.example/v/tok?utm_source=lifecycle-email&utm_medium=email&utm_campaign=birthday&utm_content="
+    short = r.render("birthday", "en", _birthday(), variant="short")
+    assert f"View in your browser: {link}short\n" in short.text
+    assert f'href="{link.replace("&", "&amp;")}short"' in short.html
+    for variant in ("", "base"):
+        base = r.render("birthday", "en", _birthday(), variant=variant)
+        assert f"View in your browser: {link}base\n" in base.text and base.subject == "Happy birthday, Anna!"
+    assert f"View in your browser: {link}base\n" in r.render("birthday", "en", _birthday()).text
+    no_link = r.render("birthday", "en", {**_birthday(), "view_url": ""})
+    assert "View in your browser" not in no_link.text + no_link.html
+
+
+def test_a_variants_folder_named_base_is_never_the_base(own):
+    # "base" names the event's own templates, whatever the variants folder holds.
+    folder = own / "birthday" / "variants" / "base"
+    folder.mkdir(parents=True)
+    (folder / "en.subject.txt").write_text("Not the base")
+    assert Renderer(own).render("birthday", "en", _birthday(), variant="base").subject == "Happy birthday, Anna!"
+
+
+def test_a_renderers_own_default_language_ends_every_chain(own):
+    r = Renderer(own, default_locale="fi")
+    assert r.resolve("birthday", "sv") == ("fi", True)
+    assert r.resolve("birthday", "fi_FI") == ("fi", False)  # the same language, written with "_"
+    assert Renderer(own).resolve("birthday", "fi_FI") == ("fi", False)
+
+
+def test_the_inert_words_are_unguessable():
+    import re
+
+    first, _ = _protect("{{ a }}")
+    second, _ = _protect("{{ a }}")
+    assert re.fullmatch(r"jinja[0-9a-f]{8}x0x", first) and first != second
+
+
+@pytest.mark.parametrize("html, refused", [
+    ("<table><tr><td>a</td>{% if x %}<td>b</td>{% endif %}</tr></table>", "tr"),   # after a closed cell
+    ("<table><tr><td><b>a</td>{{ x }}</tr></table>", "tr"),                       # a cell closed over an open <b>
+    ("<table><tr><td><b>{{ x }}</b></td></tr></table>", None),
+])
+def test_closing_a_cell_closes_what_it_holds(html, refused):
+    protected, saved = _protect(html)
+    if refused is None:
+        _check_tag_positions(protected, saved, "t.html")
+        return
+    with pytest.raises(jinja2.TemplateSyntaxError) as error:
+        _check_tag_positions(protected, saved, "t.html")
+    assert f"directly inside <{refused}>)" in error.value.message
+    assert (error.value.lineno, error.value.name) == (1, "t.html")
+
+
+def test_a_partner_is_named_from_their_own_record():
+    c = email_context({"first_name": "Anna", "partner": {"first_name": None, "last_name": " Korhonen "}},
+                      {"event_type": "wedding_anniversary", "event_date": "2026-11-22", "milestone": 1},
+                      unsubscribe_url=UNSUB, locale="fi")
+    assert c["customer"]["partner"] == {"first_name": "", "last_name": "Korhonen"}
+    assert c["event"]["is_milestone"] is True  # a first anniversary is a milestone
