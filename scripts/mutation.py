@@ -293,6 +293,83 @@ EQUIVALENT: dict[str, str] = {
     "above) also starts with its ISO date as text, which the last line reads",
     "milestones.render.rendering.x__as_date__mutmut_11": "as above",
     "milestones.render.rendering.x__as_date__mutmut_12": "as above",
+    "milestones.detect.events.x_event_keys__mutmut_16": "the event types hashed as object text either way "
+    "(to_numpy(dtype=object) below)",
+    "milestones.detect.events.x_event_keys__mutmut_18": "as above",
+    "milestones.detect.events.x_event_keys__mutmut_32": "the concatenated text column gives the same Python strings "
+    "to hash_array",
+    "milestones.detect.events.x_event_keys__mutmut_36": "categorize only factorises duplicates before hashing "
+    "(pandas: faster, same hashes)",
+    "milestones.detect.events.x_event_keys__mutmut_39": "as above",
+    "milestones.detect.events.x_event_keys__mutmut_40": "as above",
+    "milestones.detect.events.x_local_dates__mutmut_15": "a date becomes datetime64[D] without the unit given",
+    "milestones.detect.events.x_local_dates__mutmut_23": "np.unique groups the zone names the same from an object or "
+    "a string array",
+    "milestones.detect.events.x_local_dates__mutmut_38": "a date becomes datetime64[D] without the unit given",
+    "milestones.detect.events.x__month_day__mutmut_13": "astype(None) is float64: the same whole numbers, compared "
+    "and later cast to int64",
+    "milestones.detect.events.x__month_day__mutmut_18": "as above",
+    "milestones.detect.events.x__month_day__mutmut_22": "as above",
+    "milestones.detect.events.x__uniform__mutmut_1": "no shared date: every customer's own date is compared, the same "
+    "answer more slowly",
+    "milestones.detect.events.x__uniform__mutmut_5": "as above (today != today[0] is never true at 0)",
+    "milestones.detect.events.x__annual__mutmut_20": "as above",
+    "milestones.detect.events.x__annual__mutmut_32": "a unitless timedelta64 subtracted from datetime64[D] counts "
+    "days",
+    "milestones.detect.events.x__on_date__mutmut_2": "the dates kept in their stored unit compare and convert to the "
+    "same days",
+    "milestones.detect.events.x__on_date__mutmut_17": "a unitless timedelta64 subtracted from datetime64[D] counts "
+    "days",
+    "milestones.detect.events.x__change__mutmut_22": "a missing count now stays missing and the comparison is filled "
+    "false, as 0 > a validated (never negative) count is",
+    "milestones.detect.events.x__change__mutmut_33": "flatnonzero reads the same booleans from an object array",
+    "milestones.detect.events.x__change__mutmut_34": "hit never holds a missing value (isin, notna and filled "
+    "comparisons), so its fill is unused",
+    "milestones.detect.events.x__change__mutmut_35": "as above",
+    "milestones.detect.events.x__aligned__mutmut_7": "Arrow infers string from the validated text column",
+    "milestones.detect.events.x__aligned__mutmut_8": "from_pandas only turns NaN into null, and ids are never missing "
+    "(validated)",
+    "milestones.detect.events.x__aligned__mutmut_10": "Arrow infers string from the validated text column",
+    "milestones.detect.events.x__aligned__mutmut_11": "from_pandas only turns NaN into null, and ids are never "
+    "missing (validated)",
+    "milestones.detect.events.x__aligned__mutmut_14": "as above",
+    "milestones.detect.events.x__aligned__mutmut_16": "Arrow infers string from the validated text column",
+    "milestones.detect.events.x__aligned__mutmut_17": "from_pandas only turns NaN into null, and ids are never "
+    "missing (validated)",
+    "milestones.detect.events.x__aligned__mutmut_19": "Arrow infers string from the validated text column",
+    "milestones.detect.events.x__aligned__mutmut_20": "from_pandas only turns NaN into null, and ids are never "
+    "missing (validated)",
+    "milestones.detect.events.x__aligned__mutmut_23": "as above",
+    "milestones.detect.events.x__aligned__mutmut_25": "no nulls are left to copy: the zero-copy request is met either "
+    "way",
+    "milestones.detect.events.x__aligned__mutmut_26": "new customers become NaN instead of -1: still not >= 0, so "
+    "they drop out the same",
+    "milestones.detect.events.x__aligned__mutmut_28": "-2 is not >= 0 either: new customers drop out the same",
+    "milestones.detect.events.x__aligned__mutmut_29": "no nulls are left: the int32 positions convert without a copy",
+    "milestones.detect.events.x__aligned__mutmut_35": "an extra 'index' column on the aligned frames, which only "
+    "named columns are read from",
+    "milestones.detect.events.x__aligned__mutmut_37": "as above",
+    "milestones.detect.events.x__aligned__mutmut_39": "as above",
+    "milestones.detect.events.x__aligned__mutmut_41": "as above",
+    "milestones.detect.events.x_detect_events__mutmut_22": "as above, on the snapshot (no contract column is named "
+    "'index')",
+    "milestones.detect.events.x_detect_events__mutmut_23": "as above",
+    "milestones.detect.events.x_detect_events__mutmut_46": "as above, on the previous snapshot",
+    "milestones.detect.events.x_detect_events__mutmut_47": "as above",
+    "milestones.detect.events.x_detect_events__mutmut_98": "repeated index labels: every later step assigns NumPy "
+    "arrays by position, and the result's index is reset",
+    "milestones.detect.events.x_detect_events__mutmut_100": "as above",
+    "milestones.detect.events.x_detect_events__mutmut_101": "as above",
+    "milestones.detect.events.x_detect_events__mutmut_103": "pandas already stores day-precision dates as "
+    "datetime64[s]; the misnamed column is not among the columns returned",
+    "milestones.detect.events.x_detect_events__mutmut_104": "as above",
+    "milestones.detect.events.x_detect_events__mutmut_152": "the columns are put in EVENT_COLUMNS' order at the end",
+    "milestones.detect.events.x_detect_events__mutmut_194": "every rule's years are int64 already; the misnamed "
+    "column is not returned",
+    "milestones.detect.events.x_detect_events__mutmut_195": "as above",
+    "milestones.detect.events.x_detect_events__mutmut_202": "every rule's milestones are int64 already; the misnamed "
+    "column is not returned",
+    "milestones.detect.events.x_detect_events__mutmut_203": "as above",
 }
 
 

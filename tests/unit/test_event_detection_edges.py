@@ -119,6 +119,22 @@ def test_each_change_kind_alone_is_enough():
         assert rule.triggers[0].kind == "change"
 
 
+def test_yesterdays_snapshot_is_compared_on_the_ids_and_the_change_columns_only():
+    from milestones.detect.events import columns_compared, load_rules
+
+    rules = parse_rules({"events": {
+        "e": {"triggers": [{"kind": "change", "column": "z", "to": ["a"]}, {"kind": "on_date", "column": "o"}]},
+        "g": {"triggers": [{"kind": "annual", "column": "d"}]},
+        "f": {"triggers": [{"kind": "change", "column": "b", "set": True},
+                           {"kind": "change", "column": "z", "from": ["a"]}]},
+    }})
+    assert columns_compared(rules) == ["customer_id", "b", "z"]
+    assert columns_compared(parse_rules({"events": {"e": {"triggers": [ANNUAL]}}})) == ["customer_id"]
+    # The shipped rules (plugins/milestones/detect/rules/events.yaml): four change columns.
+    assert columns_compared(load_rules()) == [
+        "customer_id", "children_count", "employment_status", "marital_status", "wedding_date"]
+
+
 def test_a_rule_of_only_one_off_triggers_or_no_annual_one_is_not_annual():
     assert EventRule("e", 1, (Trigger("annual", "a"), Trigger("annual", "b"))).annual
     assert not EventRule("e", 1, (Trigger("annual", "a"), Trigger("on_date", "b"))).annual
