@@ -293,6 +293,9 @@ EQUIVALENT: dict[str, str] = {
     "above) also starts with its ISO date as text, which the last line reads",
     "milestones.render.rendering.x__as_date__mutmut_11": "as above",
     "milestones.render.rendering.x__as_date__mutmut_12": "as above",
+    "milestones.deliver.delivery.x__parse_connection__mutmut_43": "no host: None or '' both give the default base URL below",
+    "milestones.deliver.delivery.x__parse_connection__mutmut_51": "an https connection missing from the tuple falls to the default, https",
+    "milestones.deliver.delivery.x__parse_connection__mutmut_52": "as above",
     "milestones.detect.events.x_event_keys__mutmut_16": "the event types hashed as object text either way "
     "(to_numpy(dtype=object) below)",
     "milestones.detect.events.x_event_keys__mutmut_18": "as above",

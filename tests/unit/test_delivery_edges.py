@@ -12,6 +12,7 @@ import email.policy
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from milestones.deliver import delivery
 from milestones.deliver.delivery import (
@@ -30,7 +31,7 @@ from milestones.deliver.delivery import (
     message_id,
     sendgrid_payload,
 )
-from milestones.deliver.ledger import Ledger
+from milestones.deliver.ledger import Ledger, emails
 
 MESSAGE = {"key": "k1", "customer_id": "C1", "event_type": "birthday", "event_date": "2026-11-22 00:00:00",
            "email": "ann@example.com", "subject": "Hyvää syntymäpäivää", "text": "Hei Ann", "html": "<p>Hei Ann</p>",
@@ -282,3 +283,112 @@ def test_deliver_closes_what_the_check_stops_and_sends_the_rest(tmp_path):
     assert delivery.deliver(_messages("a", "b"), transport, ledger, check=check) == {"sent": 1, "cancelled": 1}
     assert transport.sent == ["a"]
     assert delivery.deliver(_messages("b"), transport, ledger) == {"already_cancelled": 1}
+
+
+class _Conn:
+    def __init__(self, password="SG.key", host=None, schema=None, port=None):
+        self.password, self.host, self.schema, self.port = password, host, schema, port
+
+
+@pytest.mark.parametrize("conn, expected", [
+    (_Conn(), {"api_key": "SG.key", "host": "https://api.sendgrid.com"}),
+    (_Conn(host="mail.example"), {"api_key": "SG.key", "host": "https://mail.example"}),
+    (_Conn(host="mail.example", schema="http", port=8080), {"api_key": "SG.key", "host": "http://mail.example:8080"}),
+    (_Conn(host="http://127.0.0.1:4010"), {"api_key": "SG.key", "host": "http://127.0.0.1:4010"}),
+    (_Conn(password=""), None),
+    (_Conn(password=None), None),
+])
+def test_the_sendgrid_connection_from_airflow(monkeypatch, conn, expected):
+    from airflow.sdk import BaseHook
+
+    asked = []
+    monkeypatch.delenv("AIRFLOW_CONN_SENDGRID_DEFAULT", raising=False)
+    monkeypatch.setattr("milestones.core.airflow_conn.reachable", lambda: True)
+    monkeypatch.setattr(BaseHook, "get_connection", lambda conn_id: asked.append(conn_id) or conn)
+    assert delivery.sendgrid_connection() == expected
+    assert asked == ["sendgrid_default"]
+
+
+def test_no_sendgrid_connection_when_airflow_has_none_or_is_not_there(monkeypatch):
+    from airflow.sdk import BaseHook
+
+    def missing(conn_id):
+        raise LookupError(f"The conn_id `{conn_id}` isn't defined")
+
+    monkeypatch.delenv("AIRFLOW_CONN_SENDGRID_DEFAULT", raising=False)
+    monkeypatch.setattr(BaseHook, "get_connection", missing)
+    monkeypatch.setattr("milestones.core.airflow_conn.reachable", lambda: True)
+    assert delivery.sendgrid_connection() is None
+    monkeypatch.setattr(BaseHook, "get_connection", lambda conn_id: _Conn())
+    monkeypatch.setattr("milestones.core.airflow_conn.reachable", lambda: False)
+    assert delivery.sendgrid_connection() is None  # Airflow not there: not asked at all
+
+
+class _Keeper:
+    """A recoverable transport whose store holds the emails named."""
+
+    name = "keeper"
+    recoverable = True
+
+    def __init__(self, held):
+        self.held, self.asked = held, []
+
+    def recover(self, keys):
+        self.asked.append(list(keys))
+        return {k: "accepted" if k in self.held else "pending" for k in keys}
+
+
+def _stuck(tmp_path, *keys):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    ledger.register([delivery._ledger_row(m, "keeper") for m in _messages(*keys)])
+    for key in keys:
+        assert ledger.claim(key)
+    return ledger
+
+
+def test_recovery_settles_only_this_runs_stuck_emails_and_names_the_transport(tmp_path):
+    ledger = _stuck(tmp_path, "a", "b", "c")
+    keeper = _Keeper({"a"})
+    assert delivery.recover(_messages("a", "b"), keeper, ledger) == 2
+    assert keeper.asked == [["a", "b"]]
+    assert ledger.states() == {"a": "accepted", "b": "pending", "c": "sending"}
+    with ledger.engine.connect() as conn:
+        notes = dict(conn.execute(sa.select(emails.c.key, emails.c.last_error)).all())
+    assert notes["a"] == "recovered: the keeper transport holds this email"
+    assert notes["b"] == "recovered: the keeper transport never took this email; owed again"
+    assert delivery.recover(_messages("a", "b"), keeper, ledger) == 0  # nothing left sending
+    assert delivery.recover([], keeper, ledger) == 0
+
+
+@pytest.mark.parametrize("transport", [Scripted({}), type("Refuses", (), {"recoverable": False})()])
+def test_a_transport_that_cannot_tell_what_it_holds_recovers_nothing(tmp_path, transport):
+    ledger = _stuck(tmp_path, "a")
+    assert delivery.recover(_messages("a"), transport, ledger) == 0
+    assert ledger.states() == {"a": "sending"}  # in doubt: for a person, never guessed
+
+
+def test_the_outbox_writes_on_its_own_named_threads_at_most_its_limit(tmp_path):
+    import threading
+
+    for concurrency, threads in ((0, 1), (1, 1), (3, 3), (64, OutboxTransport.THREADS)):
+        outbox = OutboxTransport(tmp_path / f"o{concurrency}", from_email="n@b.example", from_name="P")
+        names, written = [], threading.Event()
+
+        def done(results, names=names, written=written):
+            names.append(threading.current_thread().name)
+            written.set()
+
+        outbox.start(_messages("a"), concurrency, done)
+        assert written.wait(10)
+        assert outbox._pool._max_workers == threads and names[0].startswith("outbox_")
+        outbox._pool.shutdown()
+
+
+def test_a_cut_write_that_vanishes_while_recovering_is_no_error(tmp_path):
+    class Racy(type(tmp_path)):
+        def glob(self, pattern):
+            yield self / ".gone.eml.tmp"  # listed, then removed by another worker
+
+    outbox = OutboxTransport(tmp_path, from_email="n@b.example", from_name="P")
+    outbox.outbox_dir = Racy(tmp_path)
+    assert outbox.recover(["k1"]) == {"k1": "pending"}
