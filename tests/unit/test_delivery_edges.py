@@ -392,3 +392,92 @@ def test_a_cut_write_that_vanishes_while_recovering_is_no_error(tmp_path):
     outbox = OutboxTransport(tmp_path, from_email="n@b.example", from_name="P")
     outbox.outbox_dir = Racy(tmp_path)
     assert outbox.recover(["k1"]) == {"k1": "pending"}
+
+
+class _SyncStart:
+    """A transport with its own ``start`` that answers every send at once, in the caller's thread:
+    the send loop's steps are then the same every run."""
+
+    name = "sync"
+
+    def __init__(self, recoverable):
+        self.recoverable = recoverable
+
+    def start(self, messages, concurrency, done):
+        done([(m, Outcome("accepted", message_id=f"sync:{m['key']}")) for m in messages])
+
+
+def _steps(tmp_path, monkeypatch, transport, count, **kwargs):
+    """(registered, claimed, outcomes recorded) of each ledger step of one deliver() call."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'steps.sqlite'}")
+    seen = []
+    real = ledger.step
+
+    def spy(*, register, close, outcomes, claim):
+        seen.append((len(register), len(claim), len(outcomes)))
+        return real(register=register, close=close, outcomes=outcomes, claim=claim)
+
+    monkeypatch.setattr(ledger, "step", spy)
+    keys = [f"k{i:04d}" for i in range(count)]
+    assert delivery.deliver(_messages(*keys), transport, ledger, **kwargs) == {"sent": count}
+    assert set(ledger.states().values()) == {"accepted"}
+    return seen
+
+
+def test_the_outbox_keeps_two_batches_claimed_and_commits_once_a_batch(tmp_path, monkeypatch):
+    # Window two batches (6), a step once a batch (3) is free: claims 6, then the last 4.
+    assert _steps(tmp_path, monkeypatch, _SyncStart(True), 10, batch_size=3) == [(6, 6, 0), (4, 4, 6), (0, 0, 4)]
+
+
+def test_the_outbox_batch_is_500_emails_unless_told(tmp_path, monkeypatch):
+    assert _steps(tmp_path, monkeypatch, _SyncStart(True), 1001) == [(1000, 1000, 0), (1, 1, 1000), (0, 0, 1)]
+
+
+def test_any_other_transport_has_at_most_its_concurrency_claimed(tmp_path, monkeypatch):
+    # All registered at once (under a batch); four claimed, answered, recorded with the next claims.
+    assert _steps(tmp_path, monkeypatch, _SyncStart(False), 10, concurrency=4) == [
+        (10, 4, 0), (0, 4, 4), (0, 2, 4), (0, 0, 2)]
+
+
+def test_one_send_at_a_time_unless_told(tmp_path, monkeypatch):
+    assert _steps(tmp_path, monkeypatch, _SyncStart(False), 3) == [(3, 1, 0), (0, 1, 1), (0, 1, 1), (0, 0, 1)]
+
+
+def test_the_outbox_file_carries_the_brands_domain_and_mailto_and_a_plain_mode(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    outbox = OutboxTransport(tmp_path / "a" / "b", from_email="n@bank.example", from_name="P",
+                             message_domain="mail.bank.example", unsubscribe_mailto="unsub@bank.example")
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(delivery.os, "replace", lambda src, dst: replaced.append(src) or real_replace(src, dst))
+    (tmp_path / "a" / "b" / ".k1.eml.tmp").write_bytes(b"x" * 100_000)  # a longer cut write left before
+    old = os.umask(0o022)
+    try:
+        assert outbox.send(MESSAGE) == Outcome("accepted", message_id="outbox:k1")
+        assert outbox.send({**MESSAGE, "key": "k2"}) == Outcome("accepted", message_id="outbox:k2")
+    finally:
+        os.umask(old)
+    # rw for the owner, read for the rest, never executable (a new file: 0o666 less the umask).
+    assert stat.S_IMODE((tmp_path / "a" / "b" / "k2.eml").stat().st_mode) == 0o644
+    written = tmp_path / "a" / "b" / "k1.eml"
+    parsed = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
+    assert parsed["Message-ID"] == "<k1@mail.bank.example>"
+    assert parsed["List-Unsubscribe"] == "<https://x.example/u/tok>, <mailto:unsub@bank.example?subject=unsubscribe>"
+    assert not written.read_bytes().endswith(b"x")  # the old bytes were cut, not left at the end
+    assert replaced[0] == str(tmp_path / "a" / "b" / ".k1.eml.tmp")  # written beside its target
+    plain = OutboxTransport(tmp_path / "plain", from_email="n@bank.example", from_name="P")
+    assert plain.send(MESSAGE).state == "accepted"
+    parsed = email.message_from_bytes((tmp_path / "plain" / "k1.eml").read_bytes(), policy=email.policy.default)
+    assert parsed["List-Unsubscribe"] == "<https://x.example/u/tok>"  # no mailto unless configured
+
+
+def test_a_write_the_disk_refuses_is_owed_again_with_the_reason(tmp_path):
+    outbox = OutboxTransport(tmp_path, from_email="n@b.example", from_name="P")
+    (tmp_path / "k1.eml").mkdir()  # the rename cannot replace a directory
+    assert outbox.send(MESSAGE) == Outcome("pending", error="outbox write failed: IsADirectoryError: Is a directory")
+    assert not (tmp_path / ".k1.eml.tmp").exists()
+    (tmp_path / ".k2.eml.tmp").mkdir()  # the temporary name cannot even be opened, nor removed
+    assert outbox.send({**MESSAGE, "key": "k2"}) == Outcome(
+        "pending", error="outbox write failed: IsADirectoryError: Is a directory")
