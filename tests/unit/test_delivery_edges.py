@@ -481,3 +481,52 @@ def test_a_write_the_disk_refuses_is_owed_again_with_the_reason(tmp_path):
     (tmp_path / ".k2.eml.tmp").mkdir()  # the temporary name cannot even be opened, nor removed
     assert outbox.send({**MESSAGE, "key": "k2"}) == Outcome(
         "pending", error="outbox write failed: IsADirectoryError: Is a directory")
+
+
+def test_every_word_after_the_first_holds_45_bytes_too():
+    words = encoded_words("a" * 91).split("\r\n ")
+    assert [base64.b64decode(w[10:-2]) for w in words] == [b"a" * 45, b"a" * 45, b"a"]
+
+
+def test_a_stopped_delivery_records_the_answers_it_had(tmp_path):
+    """The recheck fails on the second step: the first batch's answers, already back, are recorded
+    before the error goes up; nothing else was handed over."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    calls = []
+
+    def check(messages):
+        calls.append(len(messages))
+        if len(calls) == 2:
+            raise RuntimeError("the recheck's database went away")
+        return {}
+
+    with pytest.raises(RuntimeError, match="went away"):
+        delivery.deliver(_messages("a", "b", "c", "d"), _SyncStart(False), ledger, concurrency=2, check=check)
+    assert ledger.states() == {"a": "accepted", "b": "accepted", "c": "pending", "d": "pending"}
+
+
+def test_a_stopped_delivery_that_cannot_record_says_so_and_keeps_its_error(tmp_path, monkeypatch, caplog):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    real, steps = ledger.step, []
+
+    def failing(**kwargs):
+        steps.append(kwargs)
+        if len(steps) > 1:
+            raise sa.exc.OperationalError("UPDATE", {}, Exception("disk I/O error"))
+        return real(**kwargs)
+
+    monkeypatch.setattr(ledger, "step", failing)
+    with pytest.raises(sa.exc.OperationalError):
+        delivery.deliver(_messages("a", "b", "c"), _SyncStart(False), ledger, concurrency=1)
+    assert "could not record the outcomes of a stopped delivery" in caplog.text
+    assert [len(s.get("outcomes", [])) for s in steps] == [0, 1, 1]  # the last try: the answer it had
+
+
+def test_the_transport_that_finally_sent_an_email_is_the_one_recorded(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    first = Scripted({"a": Outcome("pending", error="try later")})
+    delivery.deliver(_messages("a"), first, ledger)
+    second = _SyncStart(False)
+    assert delivery.deliver(_messages("a"), second, ledger) == {"sent": 1}
+    with ledger.engine.connect() as conn:
+        assert conn.execute(sa.select(emails.c.transport)).scalar_one() == "sync"
