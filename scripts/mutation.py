@@ -339,6 +339,21 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x_deliver__mutmut_182": "as above",
     "milestones.deliver.delivery.x__starter__mutmut_26": "a second thread for a concurrency of one: the window still hands it one send at a "
     "time",
+    "milestones.deliver.delivery.x_encoded_words__mutmut_24": "codec names are case-insensitive",
+    "milestones.deliver.delivery.x_encoded_words__mutmut_26": "as above",
+    "milestones.deliver.delivery.x__base64_lines__mutmut_5": "as above",
+    "milestones.deliver.delivery.x_build_mime__mutmut_86": "as above",
+    "milestones.deliver.delivery.x_build_mime__mutmut_93": "as above",
+    "milestones.deliver.delivery.x_build_mime__mutmut_102": "as above",
+    "milestones.deliver.delivery.x_build_mime__mutmut_108": "as above",
+    "milestones.deliver.delivery.x_build_mime__mutmut_75": "MIME header names and media types are case-insensitive (RFC 2045 5.1, RFC 5322 "
+    "1.2.2): every reader takes the part the same",
+    "milestones.deliver.delivery.x_build_mime__mutmut_78": "as above",
+    "milestones.deliver.delivery.x_build_mime__mutmut_91": "as above",
+    "milestones.deliver.delivery.x_build_mime__mutmut_100": "as above",
+    "milestones.deliver.delivery.x__date_header__mutmut_3": "the header formatted again every time: the same text, more slowly",
+    "milestones.deliver.delivery.x__date_header__mutmut_6": "formatdate(None) reads the same clock, in the same second",
+    "milestones.deliver.delivery.x__date_header__mutmut_8": "as above",
     "milestones.detect.events.x_event_keys__mutmut_16": "the event types hashed as object text either way "
     "(to_numpy(dtype=object) below)",
     "milestones.detect.events.x_event_keys__mutmut_18": "as above",

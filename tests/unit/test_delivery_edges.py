@@ -530,3 +530,14 @@ def test_the_transport_that_finally_sent_an_email_is_the_one_recorded(tmp_path):
     assert delivery.deliver(_messages("a"), second, ledger) == {"sent": 1}
     with ledger.engine.connect() as conn:
         assert conn.execute(sa.select(emails.c.transport)).scalar_one() == "sync"
+
+
+def test_the_date_header_is_this_seconds_time_in_gmt(monkeypatch):
+    clock = [1_795_000_000.2]  # 2026-11-18 11:06:40 UTC (`date -u -d @1795000000`)
+    monkeypatch.setattr(delivery.time, "time", lambda: clock[0])
+    monkeypatch.setattr(delivery, "_date_cache", (0, ""))
+    assert delivery._date_header() == "Wed, 18 Nov 2026 11:06:40 GMT"
+    clock[0] += 0.7  # the same second: the same text
+    assert delivery._date_header() == "Wed, 18 Nov 2026 11:06:40 GMT"
+    clock[0] += 1.0  # the next second: formatted again
+    assert delivery._date_header() == "Wed, 18 Nov 2026 11:06:41 GMT"
