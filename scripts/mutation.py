@@ -354,6 +354,72 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x__date_header__mutmut_3": "the header formatted again every time: the same text, more slowly",
     "milestones.deliver.delivery.x__date_header__mutmut_6": "formatdate(None) reads the same clock, in the same second",
     "milestones.deliver.delivery.x__date_header__mutmut_8": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_3": "the thread pool's size and thread names: the same columns, "
+    "mapped faster or slower",
+    "milestones.ingest.profiles.x_apply__mutmut_4": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_5": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_6": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_7": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_8": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_9": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_10": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_29": "zip over the profile's columns and their own results: one "
+    "length by construction",
+    "milestones.ingest.profiles.x_apply__mutmut_32": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_33": "as above",
+    "milestones.ingest.profiles.x_apply__mutmut_39": "pa.table({}) and pa.table of no columns are the same empty "
+    "table",
+    "milestones.ingest.profiles.x_apply__mutmut_41": "a profile maps the required contract columns (parse_profile "
+    "refuses one that does not): the empty branch is never taken",
+    "milestones.ingest.profiles.x__source_column__mutmut_5": "Arrow's string types: large_string is inferred from "
+    "the array, or the 32-bit and 64-bit string types meet and Arrow casts one to the other: the same text",
+    "milestones.ingest.profiles.x__source_column__mutmut_7": "as above",
+    "milestones.ingest.profiles.x__empty_to_null__mutmut_10": "a null of no type or another string type: Arrow "
+    "casts it to the column's type",
+    "milestones.ingest.profiles.x__empty_to_null__mutmut_15": "as above",
+    "milestones.ingest.profiles.x__empty_to_null__mutmut_17": "as above",
+    "milestones.ingest.profiles.x__transform__mutmut_11": "the default filled in as string or large_string: Arrow "
+    "casts it to the column's type",
+    "milestones.ingest.profiles.x__transform__mutmut_13": "as above",
+    "milestones.ingest.profiles.x__transform__mutmut_16": "the map's keys and targets as 32-bit strings: the same "
+    "text matched and put in",
+    "milestones.ingest.profiles.x__transform__mutmut_18": "as above",
+    "milestones.ingest.profiles.x__transform__mutmut_22": "as above",
+    "milestones.ingest.profiles.x__transform__mutmut_24": "as above",
+    "milestones.ingest.profiles.x__by_distinct__mutmut_6": "as above",
+    "milestones.ingest.profiles.x__by_distinct__mutmut_8": "as above",
+    "milestones.ingest.profiles.x__by_distinct__mutmut_12": "as above",
+    "milestones.ingest.profiles.x__by_distinct__mutmut_14": "as above",
+    "milestones.ingest.profiles.x__parse_date__mutmut_34": "the lower bound as a timestamp of Arrow's own unit: the "
+    "same instant compared",
+    "milestones.ingest.profiles.x__parse_date__mutmut_36": "as above",
+    "milestones.ingest.profiles.x__parse_date__mutmut_60": "a null of no type or another string type: Arrow casts "
+    "it to the column's type",
+    "milestones.ingest.profiles.x__parse_date__mutmut_64": "as above",
+    "milestones.ingest.profiles.x__parse_date__mutmut_66": "as above",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_58": "as above, a null timestamp",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_66": "as above",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_68": "as above",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_120": "as above",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_124": "as above",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_126": "as above",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_151": "a UTC instant cast without its zone keeps UTC's "
+    "wall time: the same text",
+    "milestones.ingest.profiles.x__parse_datetime__mutmut_153": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_9": "the literals as 32-bit strings: is_in matches the "
+    "same text",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_11": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_18": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_20": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_32": "a null of no type or another string type: Arrow "
+    "casts it to the column's type",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_33": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_35": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_43": "as above, for the answers true and false",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_45": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_48": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_53": "as above",
+    "milestones.ingest.profiles.x__parse_boolean__mutmut_55": "as above",
     "milestones.detect.events.x_event_keys__mutmut_16": "the event types hashed as object text either way "
     "(to_numpy(dtype=object) below)",
     "milestones.detect.events.x_event_keys__mutmut_18": "as above",

@@ -228,3 +228,115 @@ def test_windows_1252_and_the_validation_stage_name_the_profile(tmp_path):
     assert (summary["profile"], summary["valid"], summary["quarantined"]) == ("shop", 1, 0)
     page = open(summary["data_docs"], encoding="utf-8").read()
     assert "extract_profile" in page and ">shop<" in page.replace(" ", "").replace("\n", "")
+
+
+# --- the rest of each rule, edge by edge (mutation testing's survivors) ------------------------
+
+def test_a_boolean_not_inverted_is_the_contracts_lowercase_true_and_false():
+    plain = Column("marketing_opt_in", "Subscribed", true_values=("yes",), false_values=("no",))
+    assert _run(plain, ["yes", "no", "YES", "perhaps"])[0] == ["true", "false", "true", None]
+
+
+def test_a_datetime_with_its_own_offset_and_fractions_of_a_second():
+    stamp = Column("updated_at", "Modified", datetime="%Y-%m-%d %H:%M:%S%z", timezone="Europe/Helsinki")
+    # The offset written in the value wins over the column's zone.
+    assert _run(stamp, ["2026-11-22 23:30:00+0200", "2026-11-22 23:30:00-0500"])[0] == [
+        "2026-11-22T21:30:00Z", "2026-11-23T04:30:00Z"]
+    fraction = Column("updated_at", "Modified", datetime="%Y-%m-%d %H:%M:%S.%f", timezone="UTC")
+    assert _run(fraction, ["2026-11-22 10:00:00.5", "2026-11-22 10:00:00.123456789", "2026-11-22 10:00:00"])[0] == [
+        "2026-11-22T10:00:00Z", "2026-11-22T10:00:00Z", "2026-11-22T10:00:00Z"]  # a fraction may be left out
+
+
+def test_a_local_time_the_clocks_pass_twice_or_skip_is_read_not_refused():
+    # Helsinki: 2026-10-25 04:00 EEST -> 03:00 EET (03:30 happens twice: the earlier, EEST, is taken);
+    # 2026-03-29 03:00 EET -> 04:00 EEST (03:30 never happens: the last instant before the jump is taken).
+    stamp = Column("updated_at", "Modified", datetime="%Y-%m-%d %H:%M", timezone="Europe/Helsinki")
+    assert _run(stamp, ["2026-10-25 03:30", "2026-03-29 03:30", "2026-07-01 12:00"])[0] == [
+        "2026-10-25T00:30:00Z", "2026-03-29T00:59:59Z", "2026-07-01T09:00:00Z"]
+
+
+def test_the_earliest_date_a_profile_reads_is_year_one():
+    old = Column("customer_since", "Since", date="%Y-%m-%d")
+    assert _run(old, ["0001-01-01", "0001-06-15"])[0] == ["0001-01-01", "0001-06-15"]
+
+
+def test_every_unreadable_value_of_a_row_is_named_in_its_reasons():
+    profile = parse_profile({"name": "three", "columns": {
+        "customer_id": "Id", "first_name": "Given", "email": "Mail",
+        "date_of_birth": {"from": "Born", "date": "%d.%m.%Y"},
+        "customer_since": {"from": "Since", "date": "%d.%m.%Y"},
+        "marketing_opt_in": {"from": "News", "boolean": {"true": ["ja"], "false": ["nein"]}}}}, "three")
+    source = pa.table({c: pa.array(v, pa.large_string()) for c, v in {
+        "Id": ["1", "2"], "Given": ["A", "B"], "Mail": ["a@example.com", "b@example.com"],
+        "Born": ["31.02.1990", "01.01.1990"], "Since": ["x", "01.01.2020"],
+        "News": ["vielleicht", "ja"]}.items()})
+    table, errors = profiles.apply(profile, source)
+    assert errors.to_pylist() == [
+        "date_of_birth:unparseable (profile three: %d.%m.%Y); customer_since:unparseable (profile three: %d.%m.%Y); "
+        "marketing_opt_in:not_boolean (profile three: true=ja false=nein)", None]
+    assert table.column("marketing_opt_in").to_pylist() == [None, "true"]
+
+
+def test_an_optional_column_the_file_lacks_is_empty(tmp_path):
+    profile = parse_profile({"name": "opt", "columns": {
+        "customer_id": "Id", "first_name": {"from": "Given", "optional": True}, "email": "Mail",
+        "customer_since": "Since", "marketing_opt_in": "News"}}, "opt")
+    path = tmp_path / "customers_2026-11-22.csv"
+    path.write_text("Id,Mail,Since,News\nC1,a@example.com,2020-01-01,true\nC2,b@example.com,2020-01-01,true\n")
+    mapped = profiles.read_mapped(path, profile)
+    assert mapped.table.column("first_name").to_pylist() == [None, None]
+    assert mapped.table.column("first_name").type == pa.large_string()
+
+
+def test_the_missing_columns_message_in_full(tmp_path):
+    profile = parse_profile({"name": "p", "columns": {"customer_id": "Id", "first_name": "Given", "email": "Mail",
+                                                      "customer_since": "Id", "marketing_opt_in": "Id"}}, "p")
+    with pytest.raises(ProfileError) as err:
+        profile.check_header(["Id", "Other"], "x.csv")
+    assert str(err.value) == ("x.csv: profile 'p' maps column(s) the file lacks: 'Given' (for first_name), "
+                              "'Mail' (for email); columns found: Id, Other")
+    with pytest.raises(ProfileError) as err:
+        profile.check_header([], "x.csv")
+    assert str(err.value).endswith("; columns found: none")
+    path = tmp_path / "customers_2026-11-22.csv"
+    path.write_text("Id,Other\nC1,x\n")
+    with pytest.raises(ProfileError, match=r"^customers_2026-11-22\.csv: profile 'p' maps"):
+        profiles.read_mapped(path, profile)
+
+
+def test_the_contract_itself_is_read_with_32_bit_offsets_only_when_asked(tmp_path):
+    path = tmp_path / "customers_2026-11-22.csv"
+    path.write_text("customer_id,first_name,email,customer_since,marketing_opt_in\nC1,Ann,a@example.com,2020-01-01,true\n")
+    assert profiles.read_mapped(path).table.column("first_name").type == pa.large_string()
+    assert profiles.read_mapped(path, compact=True).table.column("first_name").type == pa.string()
+
+
+@pytest.mark.parametrize("rules, parsed", [
+    ("sf=salesforce, hs = hubspot ,", {"sf": "salesforce", "hs": "hubspot"}),
+    ("a=b=c", {"a": "b=c"}),
+    ("", {}),
+])
+def test_profile_rules_are_prefix_equals_profile(rules, parsed):
+    assert profiles.parse_rules(rules) == parsed
+
+
+@pytest.mark.parametrize("item", ["sf", "=salesforce", "sf=", " = "])
+def test_a_profile_rule_without_both_sides_is_refused_and_quoted(item):
+    with pytest.raises(ProfileError) as err:
+        profiles.parse_rules(f"hs=hubspot, {item}")
+    assert str(err.value) == f"extract_profile_rules: {item.strip()!r} is not PREFIX=PROFILE"
+
+
+def test_selection_names_the_rules_and_reads_the_profiles_directory(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    with pytest.raises(ProfileError) as err:
+        profiles.select("xx_customers_2026-11-22.csv", settings)
+    assert str(err.value) == ("xx_customers_2026-11-22.csv: no extract_profile_rules entry for prefix 'xx' "
+                              "(rules: none)")
+    assert profiles.name_prefix("customers_2026-11-22.csv") is None
+    assert profiles.name_prefix("notes.txt") is None
+    own = tmp_path / "profiles"
+    own.mkdir()
+    (own / "erp.yaml").write_text(LATIN1_PROFILE)
+    chosen = profiles.select("customers_2026-11-22.csv", settings.replace(extract_profile="erp", profiles_dir=str(own)))
+    assert chosen.name == "erp" and chosen.encoding == "latin-1"
