@@ -354,6 +354,18 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x__date_header__mutmut_3": "the header formatted again every time: the same text, more slowly",
     "milestones.deliver.delivery.x__date_header__mutmut_6": "formatdate(None) reads the same clock, in the same second",
     "milestones.deliver.delivery.x__date_header__mutmut_8": "as above",
+    "milestones.ingest.profiles.x__column__mutmut_189": "a mapping that is not a dict is dropped: None or '' are "
+    "both no map",
+    "milestones.ingest.profiles.x_parse_profile__mutmut_27": "an unknown encoding's canonical name: None, '' or "
+    "'XXXX' are none of the allowed ones",
+    "milestones.ingest.profiles.x_parse_profile__mutmut_28": "as above",
+    "milestones.ingest.profiles.x__transform__mutmut_98": "a reason of 32-bit string type: Arrow casts it where it "
+    "meets the other reasons, the same text",
+    "milestones.ingest.profiles.x__transform__mutmut_100": "as above",
+    "milestones.ingest.profiles.x__transform__mutmut_103": "a null of no type or another string type: Arrow casts "
+    "it to the reasons' type",
+    "milestones.ingest.profiles.x__transform__mutmut_107": "as above",
+    "milestones.ingest.profiles.x__transform__mutmut_109": "as above",
     "milestones.ingest.profiles.x_apply__mutmut_3": "the thread pool's size and thread names: the same columns, "
     "mapped faster or slower",
     "milestones.ingest.profiles.x_apply__mutmut_4": "as above",

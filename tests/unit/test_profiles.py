@@ -340,3 +340,153 @@ def test_selection_names_the_rules_and_reads_the_profiles_directory(tmp_path):
     (own / "erp.yaml").write_text(LATIN1_PROFILE)
     chosen = profiles.select("customers_2026-11-22.csv", settings.replace(extract_profile="erp", profiles_dir=str(own)))
     assert chosen.name == "erp" and chosen.encoding == "latin-1"
+
+
+# --- a profile's YAML, whole and one mistake at a time ------------------------------------------
+
+REQUIRED = {"customer_id": "Id", "first_name": "Given", "email": "Mail", "customer_since": "Since",
+            "marketing_opt_in": "News"}
+
+
+def test_a_profile_in_full(tmp_path):
+    from pathlib import Path
+
+
+    data = {"name": "erp", "description": "  The ERP's export \n", "encoding": "Windows-1252",
+            "csv": {"delimiter": ";", "quote": "'", "double_quote": False, "escape": "\\"}, "trim": True,
+            "columns": {**REQUIRED,
+                        "customer_since": {"from": " Since ", "date": "iso8601"},
+                        "date_of_birth": {"from": "Born", "date": "%d.%m.%Y", "optional": True, "trim": False},
+                        "updated_at": {"from": "Changed", "datetime": "%d.%m.%Y %H:%M", "timezone": "Europe/Berlin"},
+                        "marketing_opt_in": {"from": "NoMail", "boolean": {True: ["Ja", 1], False: ["nein"]},
+                                             "invert": True},
+                        "marital_status": {"from": "Civil", "map": {"verh": "married", 2: None}},
+                        "locale": {"default": "de"}}}
+    profile = parse_profile(data, "ignored-name", Path("/profiles/erp.yaml"))
+    assert (profile.name, profile.description, profile.encoding, profile.path) == (
+        "erp", "The ERP's export", "windows-1252", Path("/profiles/erp.yaml"))
+    assert profile.csv_options() == {"delimiter": ";", "quote_char": "'", "double_quote": False, "escape_char": "\\"}
+    c = profile.columns
+    assert c["customer_id"] == Column("customer_id", "Id", trim=True)
+    assert c["customer_since"] == Column("customer_since", "Since", trim=True)  # iso8601 is the contract's own
+    assert c["date_of_birth"] == Column("date_of_birth", "Born", optional=True, date="%d.%m.%Y")
+    assert c["updated_at"] == Column("updated_at", "Changed", trim=True, datetime="%d.%m.%Y %H:%M",
+                                     timezone="Europe/Berlin")
+    assert c["marketing_opt_in"] == Column("marketing_opt_in", "NoMail", trim=True, true_values=("ja", "1"),
+                                           false_values=("nein",), invert=True)
+    assert c["marital_status"] == Column("marital_status", "Civil", trim=True, map={"verh": "married", "2": None})
+    assert c["locale"] == Column("locale", None, default="de", trim=True)
+    # Without a name, description, encoding or dialect: the file's name and the contract's defaults.
+    bare = parse_profile({"columns": REQUIRED}, "from-file")
+    assert (bare.name, bare.description, bare.encoding, bare.path, bare.csv_options()) == (
+        "from-file", "", "utf-8", None, {})
+    assert bare.columns["first_name"] == Column("first_name", "Given")
+    assert parse_profile({"encoding": "UTF8", "columns": REQUIRED}, "x").encoding == "utf-8"
+
+
+@pytest.mark.parametrize("data, problem", [
+    ([], "expected a mapping with 'columns'"),
+    ({"columns": REQUIRED, "colums": {}}, "unknown key 'colums' (known: columns, csv, description, encoding, name, trim)"),
+    ({"columns": REQUIRED, "encoding": "ebcdic"},
+     "encoding: 'ebcdic' is not one of utf-8, latin-1, windows-1252, iso-8859-15"),
+    ({"columns": REQUIRED, "csv": ";"}, "csv: expected delimiter/quote/double_quote/escape"),
+    ({"columns": REQUIRED, "csv": {"sep": ";"}}, "csv: unknown key 'sep' (known: delimiter, double_quote, escape, quote)"),
+    ({"columns": REQUIRED, "csv": {"delimiter": ";;"}}, "csv.delimiter: one character, not a line break"),
+    ({"columns": REQUIRED, "csv": {"quote": "\n"}}, "csv.quote: one character, not a line break"),
+    ({"columns": REQUIRED, "csv": {"escape": "\r"}}, "csv.escape: one character, not a line break"),
+    ({"columns": {}}, "columns: expected contract column: source mappings"),
+    ({"columns": ["Id"]}, "columns: expected contract column: source mappings"),
+    ({"columns": {"customer_id": "Id"}},
+     "columns: required contract column(s) not mapped: first_name, email, customer_since, marketing_opt_in"),
+    ({"columns": {**REQUIRED, "nickname": "Nick"}},
+     "columns.nickname: not a contract column (one of customer_id, first_name, email, customer_since, "
+     "marketing_opt_in, last_name, locale, timezone, date_of_birth, marital_status, wedding_date, employment_status, "
+     "retirement_date, graduation_date, children_count, deceased, updated_at)"),
+    ({"columns": {**REQUIRED, "last_name": 7}}, "columns.last_name: expected a source column name or a mapping"),
+    ({"columns": {**REQUIRED, "last_name": {"from": "L", "upper": True, "cut": 1}}},
+     "columns.last_name: unknown transform(s) 'cut', 'upper' (known: boolean, date, datetime, default, from, "
+     "invert, map, optional, timezone, trim)"),
+    ({"columns": {**REQUIRED, "last_name": {"trim": True}}},
+     "columns.last_name: needs 'from' (a source column) or 'default' (a constant)"),
+    ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "date": "%Y", "datetime": "iso8601"}}},
+     "columns.wedding_date: date and datetime cannot be combined"),
+    ({"columns": {**REQUIRED, "last_name": {"from": "L", "date": "%Y"}}},
+     "columns.last_name: date/datetime only apply to date_of_birth, customer_since, wedding_date, retirement_date, "
+     "graduation_date, updated_at"),
+    ({"columns": {**REQUIRED, "last_name": {"from": "L", "datetime": "%Y"}}},
+     "columns.last_name: date/datetime only apply to date_of_birth, customer_since, wedding_date, retirement_date, "
+     "graduation_date, updated_at"),
+    ({"columns": {**REQUIRED, "updated_at": {"from": "U", "date": "%Y-%m-%d"}}},
+     "columns.updated_at: a timestamp column takes 'datetime', not 'date'"),
+    ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "date": "YYYY"}}},
+     "columns.wedding_date.date: a strptime format such as '%m/%d/%Y', or 'iso8601'"),
+    ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "datetime": 5}}},
+     "columns.wedding_date.datetime: a strptime format such as '%m/%d/%Y', or 'iso8601'"),
+    ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "date": "%Y-%m-%d %H"}}},
+     "columns.wedding_date.date: '%Y-%m-%d %H' holds a time; use 'datetime'"),
+    ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "date": "%Y-%m-%d%z"}}},
+     "columns.wedding_date.date: '%Y-%m-%d%z' holds a time; use 'datetime'"),
+    ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "date": "%Y", "timezone": "UTC"}}},
+     "columns.wedding_date.timezone: only with 'datetime'"),
+    ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "datetime": "%Y", "timezone": "Mars/Olympus"}}},
+     "columns.wedding_date.timezone: 'Mars/Olympus' is not an IANA time zone"),
+    ({"columns": {**REQUIRED, "last_name": {"from": "L", "boolean": {"true": ["y"], "false": ["n"]}}}},
+     "columns.last_name: boolean only applies to marketing_opt_in, deceased"),
+    ({"columns": {**REQUIRED, "deceased": {"from": "D", "boolean": {"true": ["y"]}}}},
+     "columns.deceased.boolean: needs 'true' and 'false', each a list of literals"),
+    ({"columns": {**REQUIRED, "deceased": {"from": "D", "boolean": {"true": ["y"], "false": ["n"], "maybe": ["m"]}}}},
+     "columns.deceased.boolean: needs 'true' and 'false', each a list of literals"),
+    ({"columns": {**REQUIRED, "deceased": {"from": "D", "boolean": ["y", "n"]}}},
+     "columns.deceased.boolean: needs 'true' and 'false', each a list of literals"),
+    ({"columns": {**REQUIRED, "deceased": {"from": "D", "boolean": {"true": ["Y"], "false": ["y"]}}}},
+     "columns.deceased.boolean: a literal cannot be both true and false"),
+    ({"columns": {**REQUIRED, "deceased": {"from": "D", "invert": True}}},
+     "columns.deceased.invert: needs 'boolean' (the literals to invert)"),
+    ({"columns": {**REQUIRED, "marital_status": {"from": "M", "map": ["a"]}}},
+     "columns.marital_status.map: expected source value: contract value pairs"),
+    ({"columns": {**REQUIRED, "last_name": {"from": "L", "optional": "yes"}}}, "columns.last_name.optional: true or false"),
+    ({"columns": {**REQUIRED, "last_name": {"from": "L", "trim": 1}}}, "columns.last_name.trim: true or false"),
+    ({"columns": {**REQUIRED, "deceased": {"from": "D", "boolean": {"true": ["y"], "false": ["n"]}, "invert": "no"}}},
+     "columns.deceased.invert: true or false"),
+])
+def test_each_mistake_in_a_profile_alone_is_named_exactly(data, problem):
+    with pytest.raises(ProfileError) as err:
+        parse_profile(data, "p")
+    assert str(err.value) == f"profile p: {problem}"
+
+
+def test_every_mistake_is_named_at_once_and_the_file_where_there_is_one(tmp_path):
+    from pathlib import Path
+
+    with pytest.raises(ProfileError) as err:
+        parse_profile({"columns": {"customer_id": "Id"}, "encoding": "x"}, "p", Path("/profiles/p.yaml"))
+    assert str(err.value) == ("profile /profiles/p.yaml: encoding: 'x' is not one of utf-8, latin-1, windows-1252, "
+                              "iso-8859-15; columns: required contract column(s) not mapped: first_name, email, "
+                              "customer_since, marketing_opt_in")
+
+
+def test_a_profile_by_name_or_by_file(tmp_path):
+    own = tmp_path / "profiles"
+    own.mkdir()
+    (own / "erp.yaml").write_text(LATIN1_PROFILE.replace("name: erp\n", ""))
+    by_name = profiles.load("erp", own)
+    assert (by_name.name, by_name.path, by_name.encoding) == ("erp", own / "erp.yaml", "latin-1")  # named by its file
+    for suffix in ("yaml", "yml"):
+        (tmp_path / f"mine.{suffix}").write_text(LATIN1_PROFILE)
+        assert profiles.load(str(tmp_path / f"mine.{suffix}")).path == tmp_path / f"mine.{suffix}"
+    with pytest.raises(ProfileError) as err:
+        profiles.load("sap", own)
+    assert str(err.value) == "no profile 'sap' (available: contract, erp, hubspot, salesforce)"
+    (own / "broken.yaml").write_text("columns: [unclosed\n")
+    with pytest.raises(ProfileError) as err:
+        profiles.load("broken", own)
+    assert str(err.value).startswith(f"profile {own / 'broken.yaml'}: not valid YAML (")
+    (own / "bad.yaml").write_text("columns: {}\n")
+    with pytest.raises(ProfileError) as err:
+        profiles.load("bad", own)
+    assert str(err.value) == f"profile {own / 'bad.yaml'}: columns: expected contract column: source mappings"
+
+
+def test_any_single_character_but_a_line_break_may_delimit():
+    for char in ("X", "|", "\t", ";"):
+        assert parse_profile({"columns": REQUIRED, "csv": {"delimiter": char}}, "p").delimiter == char
