@@ -293,6 +293,12 @@ EQUIVALENT: dict[str, str] = {
     "above) also starts with its ISO date as text, which the last line reads",
     "milestones.render.rendering.x__as_date__mutmut_11": "as above",
     "milestones.render.rendering.x__as_date__mutmut_12": "as above",
+    "milestones.render.rendering.x_make_environment__mutmut_26": "select_autoescape's default extensions are html, htm and xml: the "
+    "templates are .html (escaped either way) and .txt",
+    "milestones.render.rendering.xǁRendererǁbranded__mutmut_21": "no action as None or as '': action_url gives no button for either",
+    "milestones.render.rendering.xǁRendererǁbranded__mutmut_23": "as above",
+    "milestones.render.rendering.xǁRendererǁrender__mutmut_16": "the base asked for as a variant 'XXXX', which has no folder: the base "
+    "templates all the same",
     "milestones.deliver.delivery.x__parse_connection__mutmut_43": "no host: None or '' both give the default base URL below",
     "milestones.deliver.delivery.x__parse_connection__mutmut_51": "an https connection missing from the tuple falls to the default, https",
     "milestones.deliver.delivery.x__parse_connection__mutmut_52": "as above",
