@@ -302,6 +302,9 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x__parse_connection__mutmut_43": "no host: None or '' both give the default base URL below",
     "milestones.deliver.delivery.x__parse_connection__mutmut_51": "an https connection missing from the tuple falls to the default, https",
     "milestones.deliver.delivery.x__parse_connection__mutmut_52": "as above",
+    "milestones.deliver.delivery.x_deliver__mutmut_7": "a transport without the attribute is not recoverable: None is false, as False",
+    "milestones.deliver.delivery.x_recover__mutmut_5": "as above",
+    "milestones.deliver.delivery.x_deliver__mutmut_107": "with every row registered the slice to register is empty",
     "milestones.deliver.delivery.x_deliver__mutmut_29": "timing only: when the loop stops to gather answers before its next commit; the "
     "same emails are claimed (never more than the window), sent and recorded, in more or fewer commits",
     "milestones.deliver.delivery.x_deliver__mutmut_30": "as above",

@@ -471,6 +471,7 @@ def test_the_outbox_file_carries_the_brands_domain_and_mailto_and_a_plain_mode(t
     assert plain.send(MESSAGE).state == "accepted"
     parsed = email.message_from_bytes((tmp_path / "plain" / "k1.eml").read_bytes(), policy=email.policy.default)
     assert parsed["List-Unsubscribe"] == "<https://x.example/u/tok>"  # no mailto unless configured
+    assert parsed["Message-ID"] == "<k1@bank.example>"  # the sender's own domain unless told
 
 
 def test_a_write_the_disk_refuses_is_owed_again_with_the_reason(tmp_path):
@@ -518,7 +519,8 @@ def test_a_stopped_delivery_that_cannot_record_says_so_and_keeps_its_error(tmp_p
     monkeypatch.setattr(ledger, "step", failing)
     with pytest.raises(sa.exc.OperationalError):
         delivery.deliver(_messages("a", "b", "c"), _SyncStart(False), ledger, concurrency=1)
-    assert "could not record the outcomes of a stopped delivery" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "could not record the outcomes of a stopped delivery"]
     assert [len(s.get("outcomes", [])) for s in steps] == [0, 1, 1]  # the last try: the answer it had
 
 
