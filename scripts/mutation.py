@@ -363,6 +363,13 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x__date_header__mutmut_3": "the header formatted again every time: the same text, more slowly",
     "milestones.deliver.delivery.x__date_header__mutmut_6": "formatdate(None) reads the same clock, in the same second",
     "milestones.deliver.delivery.x__date_header__mutmut_8": "as above",
+    "milestones.ingest.profiles.x__column__mutmut_244": "bool(None) is False, as the default False",
+    "milestones.ingest.profiles.x__column__mutmut_246": "as above",
+    "milestones.ingest.profiles.x__column__mutmut_281": "as above",
+    "milestones.ingest.profiles.x__column__mutmut_283": "as above",
+    "milestones.ingest.profiles.x_parse_profile__mutmut_94": "as above",
+    "milestones.ingest.profiles.x_parse_profile__mutmut_96": "as above",
+    "milestones.ingest.profiles.x_parse_profile__mutmut_24": "the default encoding is lower-cased on the next call",
     "milestones.ingest.profiles.x__column__mutmut_189": "a mapping that is not a dict is dropped: None or '' are "
     "both no map",
     "milestones.ingest.profiles.x_parse_profile__mutmut_27": "an unknown encoding's canonical name: None, '' or "

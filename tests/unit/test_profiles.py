@@ -245,6 +245,8 @@ def test_a_datetime_with_its_own_offset_and_fractions_of_a_second():
     fraction = Column("updated_at", "Modified", datetime="%Y-%m-%d %H:%M:%S.%f", timezone="UTC")
     assert _run(fraction, ["2026-11-22 10:00:00.5", "2026-11-22 10:00:00.123456789", "2026-11-22 10:00:00"])[0] == [
         "2026-11-22T10:00:00Z", "2026-11-22T10:00:00Z", "2026-11-22T10:00:00Z"]  # a fraction may be left out
+    whole = Column("updated_at", "Modified", datetime="%Y-%m-%d %H:%M:%S", timezone="UTC")
+    assert _run(whole, ["2026-11-22 10:00:00.5", "2026-11-22 10:00:00"])[0] == [None, "2026-11-22T10:00:00Z"]
 
 
 def test_a_local_time_the_clocks_pass_twice_or_skip_is_read_not_refused():
@@ -410,6 +412,9 @@ def test_a_profile_in_full(tmp_path):
      "columns.last_name: needs 'from' (a source column) or 'default' (a constant)"),
     ({"columns": {**REQUIRED, "wedding_date": {"from": "W", "date": "%Y", "datetime": "iso8601"}}},
      "columns.wedding_date: date and datetime cannot be combined"),
+    ({"columns": {**REQUIRED, "deceased": {"from": "D", "date": "%Y", "boolean": {"true": ["y"], "false": ["n"]}}}},
+     "columns.deceased: date and boolean cannot be combined; columns.deceased: date/datetime only apply to "
+     "date_of_birth, customer_since, wedding_date, retirement_date, graduation_date, updated_at"),
     ({"columns": {**REQUIRED, "last_name": {"from": "L", "date": "%Y"}}},
      "columns.last_name: date/datetime only apply to date_of_birth, customer_since, wedding_date, retirement_date, "
      "graduation_date, updated_at"),
