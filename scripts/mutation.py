@@ -372,6 +372,8 @@ EQUIVALENT: dict[str, str] = {
     "milestones.pipeline.x_circuit_breaker__mutmut_19": "records are named by their date and read in name order: "
     "after the first on or after the day every later one is too, so stopping skips the same ones",
     "milestones.deliver.sendgrid_transport.x__header__mutmut_16": "codec names are case-insensitive",
+    "milestones.deliver.sendgrid_transport.xǁ_Loopǁ_end__mutmut_18": "a freed slot's job is never read until the "
+    "slot takes its next job",
     "milestones.ingest.profiles.x__column__mutmut_244": "bool(None) is False, as the default False",
     "milestones.ingest.profiles.x__column__mutmut_246": "as above",
     "milestones.ingest.profiles.x__column__mutmut_281": "as above",
