@@ -363,6 +363,13 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x__date_header__mutmut_3": "the header formatted again every time: the same text, more slowly",
     "milestones.deliver.delivery.x__date_header__mutmut_6": "formatdate(None) reads the same clock, in the same second",
     "milestones.deliver.delivery.x__date_header__mutmut_8": "as above",
+    "milestones.decide.preferences.x_make_engine__mutmut_29": "the busy timeout is also set by PRAGMA on every connection, and SQLAlchemy 2 "
+    "passes check_same_thread=False for a file database itself",
+    "milestones.decide.preferences.x_make_engine__mutmut_32": "as above",
+    "milestones.decide.preferences.xǁPreferencesǁ_lock__mutmut_7": "batches starting at every id instead of every 500th: the same rows read, "
+    "many times over",
+    "milestones.decide.preferences.xǁPreferencesǁ_lock__mutmut_15": "batches of 501 overlapping by one id: the same rows read",
+    "milestones.decide.preferences.xǁPreferencesǁapply_in__mutmut_124": "_write takes each row's time from its state, never its now argument",
     "milestones.pipeline.x_policy_for__mutmut_51": "the key is only read for an erased customer: with none erased "
     "its value is never used",
     "milestones.pipeline.x_circuit_breaker__mutmut_8": "run records of one folder sort the same by path as by name",

@@ -262,3 +262,37 @@ def test_the_preferences_engine_waits_for_a_lock_and_hides_values_in_errors(tmp_
     with pytest.raises(sa.exc.SQLAlchemyError) as failed, engine.connect() as conn:
         conn.execute(sa.text("SELECT :address FROM no_such_table"), {"address": "widow.person@example.com"})
     assert "widow.person@example.com" not in str(failed.value)
+
+
+def test_a_sqlite_store_waits_for_a_writer_instead_of_failing(tmp_path):
+    from milestones.decide.preferences import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000  # up to 30 s
+
+
+def test_no_opted_out_types_is_the_empty_set():
+    from milestones.decide.preferences import _split
+
+    assert _split(None) == _split("") == frozenset()
+    assert _split("birthday,,retirement") == frozenset({"birthday", "retirement"})
+
+
+def test_a_change_is_recorded_in_utc_whatever_the_servers_zone(store, monkeypatch):
+    import time
+
+    from milestones.decide.preferences import history
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        store.apply("C1", Change(unsubscribed=True), "page")
+        after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    with store.engine.connect() as conn:
+        at = conn.execute(sa.select(history.c.at)).scalars().first()
+    assert before <= at.replace(tzinfo=None) <= after
