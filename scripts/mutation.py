@@ -363,6 +363,16 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.delivery.x__date_header__mutmut_3": "the header formatted again every time: the same text, more slowly",
     "milestones.deliver.delivery.x__date_header__mutmut_6": "formatdate(None) reads the same clock, in the same second",
     "milestones.deliver.delivery.x__date_header__mutmut_8": "as above",
+    "milestones.deliver.ledger.xǁLedgerǁ__init____mutmut_23": "the lock wait is also set by PRAGMA busy_timeout on every SQLite "
+    "connection",
+    "milestones.deliver.ledger.xǁLedgerǁ__init____mutmut_24": "as above",
+    "milestones.deliver.ledger.xǁLedgerǁ__init____mutmut_25": "as above",
+    "milestones.deliver.ledger.xǁLedgerǁ_step__mutmut_111": "the outcomes' rows written in another order inside one transaction: the same "
+    "rows (the key order only keeps PostgreSQL's row locks in one order, which the PostgreSQL tests exercise)",
+    "milestones.deliver.ledger.xǁLedgerǁ_step__mutmut_113": "as above",
+    "milestones.deliver.ledger.xǁLedgerǁstates__mutmut_25": "batches of 501 overlapping by one key: the same states read",
+    "milestones.deliver.ledger.xǁLedgerǁrecipients_of__mutmut_8": "an email links at most one other customer (register takes one "
+    "partner_id): one row has one order",
     "milestones.decide.preferences.x_make_engine__mutmut_29": "the busy timeout is also set by PRAGMA on every connection, and SQLAlchemy 2 "
     "passes check_same_thread=False for a file database itself",
     "milestones.decide.preferences.x_make_engine__mutmut_32": "as above",

@@ -318,3 +318,47 @@ def test_a_sqlite_ledger_waits_for_a_lock_and_writes_ahead(ledger):
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000  # LOCK_WAIT_SECONDS
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_the_ledgers_clock_is_utc_whatever_the_servers_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        now = ledger_module._now()
+        assert now.tzinfo is dt.UTC and abs(now - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def _updated(ledger, key):
+    value = ledger.get(key)["updated_at"]
+    value = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def test_settling_and_resolving_stamp_the_moment(ledger, clock):
+    ledger.register([row("a"), row("u")])
+    ledger.claim_many(["a", "u"])
+    ledger.finish("u", "unknown")
+    clock["t"] = T0 + dt.timedelta(minutes=5)
+    ledger.settle({"a": "accepted"}, transport="outbox")
+    clock["t"] = T0 + dt.timedelta(minutes=9)
+    assert ledger.resolve("u", "failed", "bounced, says the activity feed")
+    assert (_updated(ledger, "a"), _updated(ledger, "u")) == (T0 + dt.timedelta(minutes=5), T0 + dt.timedelta(minutes=9))
+
+
+def test_emails_in_doubt_since_the_same_moment_are_listed_by_key(ledger):
+    ledger.register([row(k) for k in ("z", "y", "x")])  # registered (and stored) in reverse order
+    ledger.claim_many(["z", "y", "x"])
+    assert ledger.in_doubt()["sending"]["keys"] == ["x", "y", "z"]
+
+
+def test_in_doubt_lists_a_hundred_keys_unless_told(ledger):
+    keys = [f"k{i:03d}" for i in range(101)]
+    ledger.register([row(k) for k in keys])
+    ledger.claim_many(keys)
+    doubt = ledger.in_doubt()["sending"]
+    assert doubt["total"] == 101 and doubt["keys"] == keys[:100]
