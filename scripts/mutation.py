@@ -376,6 +376,7 @@ EQUIVALENT: dict[str, str] = {
     "milestones.decide.preferences.x_make_engine__mutmut_29": "the busy timeout is also set by PRAGMA on every connection, and SQLAlchemy 2 "
     "passes check_same_thread=False for a file database itself",
     "milestones.decide.preferences.x_make_engine__mutmut_32": "as above",
+    "milestones.decide.preferences.x_make_engine__mutmut_36": "as above (the PRAGMA sets 30 s whatever the argument)",
     "milestones.decide.preferences.xǁPreferencesǁ_lock__mutmut_7": "batches starting at every id instead of every 500th: the same rows read, "
     "many times over",
     "milestones.decide.preferences.xǁPreferencesǁ_lock__mutmut_15": "batches of 501 overlapping by one id: the same rows read",
