@@ -96,3 +96,23 @@ def dagbag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+@pytest.fixture
+def server_zone():
+    """``server_zone("America/New_York")`` runs the rest of the test as on a server whose local
+    time zone is that one (``TZ`` and :func:`time.tzset`); the zone is put back afterwards."""
+    import time
+
+    before = os.environ.get("TZ")
+
+    def use(zone: str) -> None:
+        os.environ["TZ"] = zone
+        time.tzset()
+
+    yield use
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

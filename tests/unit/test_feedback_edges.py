@@ -352,18 +352,11 @@ def test_an_event_rejected_on_the_second_try_keeps_its_place_in_the_delivery(fee
                        "event 3 of its chunk: event: not a string of 1-32 characters"]
 
 
-def test_one_delivery_is_received_at_one_moment_in_utc_whatever_the_servers_zone(feedback, monkeypatch):
-    import time
-
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    try:
-        before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        feedback.ingest([{"event": "open", "sg_event_id": "1"}, {"event": ""}])
-        after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    finally:
-        monkeypatch.undo()
-        time.tzset()
+def test_one_delivery_is_received_at_one_moment_in_utc_whatever_the_servers_zone(feedback, server_zone):
+    server_zone("America/New_York")
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    feedback.ingest([{"event": "open", "sg_event_id": "1"}, {"event": ""}])
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with feedback.engine.connect() as conn:
         stored = conn.execute(sa.select(webhook_events.c.received_at)).scalar_one()
         rejected = conn.execute(sa.select(rejected_events.c.received_at)).scalar_one()

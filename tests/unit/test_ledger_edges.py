@@ -320,17 +320,10 @@ def test_a_sqlite_ledger_waits_for_a_lock_and_writes_ahead(ledger):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
-def test_the_ledgers_clock_is_utc_whatever_the_servers_zone(monkeypatch):
-    import time
-
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    try:
-        now = ledger_module._now()
-        assert now.tzinfo is dt.UTC and abs(now - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
-    finally:
-        monkeypatch.undo()
-        time.tzset()
+def test_the_ledgers_clock_is_utc_whatever_the_servers_zone(server_zone):
+    server_zone("Asia/Tokyo")
+    now = ledger_module._now()
+    assert now.tzinfo is dt.UTC and abs(now - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
 
 
 def _updated(ledger, key):

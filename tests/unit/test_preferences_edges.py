@@ -279,20 +279,13 @@ def test_no_opted_out_types_is_the_empty_set():
     assert _split("birthday,,retirement") == frozenset({"birthday", "retirement"})
 
 
-def test_a_change_is_recorded_in_utc_whatever_the_servers_zone(store, monkeypatch):
-    import time
-
+def test_a_change_is_recorded_in_utc_whatever_the_servers_zone(store, server_zone):
     from milestones.decide.preferences import history
 
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    try:
-        before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        store.apply("C1", Change(unsubscribed=True), "page")
-        after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    finally:
-        monkeypatch.undo()
-        time.tzset()
+    server_zone("America/New_York")
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    store.apply("C1", Change(unsubscribed=True), "page")
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with store.engine.connect() as conn:
         at = conn.execute(sa.select(history.c.at)).scalars().first()
     assert before <= at.replace(tzinfo=None) <= after
