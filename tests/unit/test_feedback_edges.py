@@ -253,6 +253,19 @@ def _refused(orig: Exception) -> sa.exc.StatementError:
     return sa.exc.StatementError("refused", "INSERT ...", {}, orig)
 
 
+def _refuse_bad_ids(monkeypatch, orig: Exception) -> None:
+    """The database refuses (the driver raising ``orig``) any chunk holding an event whose
+    sg_event_id starts with "bad": a value no check foresaw. Other chunks are stored as usual."""
+    real = Feedback._ingest
+
+    def refusing(self, conn, events, first):
+        if any(isinstance(e, dict) and str(e.get("sg_event_id", "")).startswith("bad") for e in events):
+            raise _refused(orig)
+        return real(self, conn, events, first)
+
+    monkeypatch.setattr(Feedback, "_ingest", refusing)
+
+
 def test_a_busy_database_fails_the_delivery_whole_at_either_try(feedback, monkeypatch):
     """A locked or lost database is not a poison event: the request fails and SendGrid retries it."""
     locked = sa.exc.OperationalError("INSERT ...", {}, Exception("database is locked"))
@@ -282,14 +295,7 @@ def test_a_busy_database_fails_the_delivery_whole_at_either_try(feedback, monkey
 
 
 def test_an_event_the_database_refuses_is_rejected_with_its_payload_and_the_drivers_error(feedback, monkeypatch):
-    real = Feedback._ingest
-
-    def one_refused(self, conn, events, first):
-        if any(e.get("sg_event_id") == "bad" for e in events):
-            raise _refused(UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed"))
-        return real(self, conn, events, first)
-
-    monkeypatch.setattr(Feedback, "_ingest", one_refused)
+    _refuse_bad_ids(monkeypatch, UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed"))
     bad = {"event": "open", "sg_event_id": "bad", "email": "b@example.com"}
     assert feedback.ingest([{"event": "open", "sg_event_id": "1"}, bad]) == {"stored": 1, "rejected": 1}
     with feedback.engine.connect() as conn:
@@ -336,14 +342,7 @@ def test_the_insert_statement_is_the_databases_own(monkeypatch):
 def test_an_event_rejected_on_the_second_try_keeps_its_place_in_the_delivery(feedback, monkeypatch):
     """When the database refuses one event, the others are tried one by one: a check's rejection
     among them still names the event's place in the whole delivery, not 1."""
-    real = Feedback._ingest
-
-    def refuse_bad(self, conn, events, first):
-        if any(isinstance(e, dict) and e.get("sg_event_id") == "bad" for e in events):
-            raise _refused(ValueError("bad value"))
-        return real(self, conn, events, first)
-
-    monkeypatch.setattr(Feedback, "_ingest", refuse_bad)
+    _refuse_bad_ids(monkeypatch, ValueError("bad value"))
     events = [{"event": "open", "sg_event_id": "1"}, {"event": "open", "sg_event_id": "bad"}, {"event": ""}]
     assert feedback.ingest(events) == {"stored": 1, "rejected": 2}
     with feedback.engine.connect() as conn:
@@ -387,14 +386,7 @@ def test_an_erased_customers_late_events_are_known_by_id_alone_and_change_no_cho
 
 
 def test_every_event_the_database_refuses_is_counted(feedback, monkeypatch):
-    real = Feedback._ingest
-
-    def refuse_bad(self, conn, events, first):
-        if any(e.get("sg_event_id", "").startswith("bad") for e in events):
-            raise _refused(ValueError("bad value"))
-        return real(self, conn, events, first)
-
-    monkeypatch.setattr(Feedback, "_ingest", refuse_bad)
+    _refuse_bad_ids(monkeypatch, ValueError("bad value"))
     events = [{"event": "open", "sg_event_id": "bad1"}, {"event": "open", "sg_event_id": "ok"},
               {"event": "open", "sg_event_id": "bad2"}]
     assert feedback.ingest(events) == {"stored": 1, "rejected": 2}
