@@ -91,9 +91,11 @@ def _row_count(path: Path, settings: Settings) -> int:
         return int(storage.read_json(summary)["rows"])
     if path.suffix == ".parquet":
         return storage.parquet_rows(path)
-    from milestones.ingest.profiles import read_mapped, select
+    from milestones.ingest.profiles import select
+    from milestones.ingest.stream import stream_mapped
 
-    return read_mapped(path, select(path, settings)).table.num_rows
+    # Its ids alone: the count without holding the file.
+    return stream_mapped(path, select(path, settings), chunk_rows=settings.validation_chunk_rows).rows
 
 
 def previous_snapshot_for(previous: Path | str | None, day: dt.date, settings: Settings) -> Path | None:

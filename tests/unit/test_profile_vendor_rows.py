@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from milestones.ingest.profiles import read_mapped
+from milestones.ingest.stream import stream_mapped
 
 pytestmark = pytest.mark.unit
 
@@ -86,14 +87,25 @@ CONTRACT_EXPECTED = [
 ]
 
 
-def _mapped(tmp_path, name: str, text: str) -> list[dict]:
+def _mapped(tmp_path, name: str, text: str, chunk_rows: int | None = None) -> list[dict]:
+    """The rows as the profile maps them: the whole file at once, or (``chunk_rows``) streamed."""
     path = tmp_path / f"{name}_customers_2026-11-22.csv"
     path.write_bytes(text.encode("utf-8"))
-    mapped = read_mapped(path, name)
-    assert mapped.profile.name == name
-    errors = mapped.errors.to_pylist() if mapped.errors is not None else [None] * mapped.table.num_rows
-    assert errors == [None] * mapped.table.num_rows, errors
-    return mapped.table.to_pylist()
+    if chunk_rows is None:
+        mapped = read_mapped(path, name)
+        tables, errors, profile = [mapped.table], [mapped.errors], mapped.profile
+    else:
+        stream = stream_mapped(path, name, chunk_rows=chunk_rows)
+        chunks = list(stream.chunks)
+        tables, errors, profile = [c[0] for c in chunks], [c[2] for c in chunks], stream.profile
+        assert [t.num_rows for t in tables] == [chunk_rows] * (len(tables) - 1) + [tables[-1].num_rows]
+        # The ids read first are the ids the chunks carry, row for row.
+        assert stream.ids.to_pylist() == [r["customer_id"] for t in tables for r in t.to_pylist()]
+    assert profile.name == name
+    for table, bad in zip(tables, errors, strict=True):
+        found = bad.to_pylist() if bad is not None else [None] * table.num_rows
+        assert found == [None] * table.num_rows, found
+    return [row for table in tables for row in table.to_pylist()]
 
 
 def _same(got: dict, expected: dict) -> dict:
@@ -114,8 +126,9 @@ def _same(got: dict, expected: dict) -> dict:
     ("hubspot", HUBSPOT, HUBSPOT_EXPECTED),
     ("contract", CONTRACT, CONTRACT_EXPECTED),
 ], ids=["salesforce", "hubspot", "contract"])
-def test_vendor_rows_become_these_contract_values(tmp_path, name, text, expected):
-    rows = _mapped(tmp_path, name, text)
+@pytest.mark.parametrize("chunk_rows", [None, 1, 3], ids=["whole", "streamed-1", "streamed-3"])
+def test_vendor_rows_become_these_contract_values(tmp_path, name, text, expected, chunk_rows):
+    rows = _mapped(tmp_path, name, text, chunk_rows)
     assert [_same(r, e) for r, e in zip(rows, expected, strict=True)] == expected
 
 

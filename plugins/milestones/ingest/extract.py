@@ -8,6 +8,8 @@ reason, not be silently coerced away by a parser.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +31,9 @@ def snapshot_date_from_name(path: Path | str, pattern=FILENAME_PATTERN) -> dt.da
         return None
 
 
-def read_header(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None) -> list[str]:
-    """The column names of an extract, stripped, read before any row (a Parquet file's schema).
+def read_header(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None,
+                strip: bool = True) -> list[str]:
+    """The column names of an extract, stripped (unless not ``strip``), read before any row (a Parquet file's schema).
 
     Only a regular file is opened (a FIFO would block, a link could point anywhere).
     """
@@ -50,7 +53,8 @@ def read_header(path: Path | str, *, encoding: str = "utf-8", csv_options: dict 
             raise ExtractError(f"{path.name}: unreadable as parquet ({type(exc).__name__})") from None
     with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
         try:
-            return [name.strip() for name in next(csv.reader([fh.readline()], **dialect(csv_options)))]
+            names = next(csv.reader([fh.readline()], **dialect(csv_options)))
+            return [name.strip() for name in names] if strip else names
         except (UnicodeError, StopIteration, csv.Error):
             return []
 
@@ -62,42 +66,36 @@ def dialect(csv_options: dict | None) -> dict:
             "doublequote": options.get("double_quote", True), "escapechar": options.get("escape_char") or None}
 
 
-def _read_csv(path: Path, encoding: str = "utf-8", csv_options: dict | None = None, text=None):
+def _read_csv(path: Path, header: list[str], encoding: str = "utf-8", csv_options: dict | None = None,
+              text=None, columns: list[str] | None = None, stream: bool = False):
     """Every column as a string (empty cell -> missing), RFC 4180 quoting, BOM or not.
 
-    Arrow's reader is multithreaded and checks UTF-8 as it converts; on a
-    decoding error the file is scanned once more to name the offending byte, on
-    a structural error (a ragged row, a stray quote, a huge field) to name the line.
-    Arrow's own message is never shown: it quotes the row.
-    A declared other ``encoding`` (an extract profile's) is decoded instead, and
-    ``csv_options`` (Arrow ``ParseOptions``: delimiter, quote_char, ...) change the dialect.
+    Arrow's reader is multithreaded and checks UTF-8 as it converts. A declared other
+    ``encoding`` (an extract profile's) is decoded instead, and ``csv_options`` (Arrow
+    ``ParseOptions``: delimiter, quote_char, ...) change the dialect. ``columns``: only
+    these (the header's names as written); ``stream``: Arrow's streaming reader, one
+    record batch per block, instead of the whole table. Errors are named by
+    :func:`_failing_closed`.
     """
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     from milestones.ingest import intake
 
-    header = read_header(path, encoding=encoding, csv_options=csv_options)
-    intake.check_header(header, path.name)
-    try:
-        return pcsv.read_csv(
-            path,
-            # Blocks of 16 MB: few, large Arrow chunks per column (every later kernel
-            # pays per chunk), still several blocks for the reader's threads.
-            read_options=pcsv.ReadOptions(block_size=intake.MAX_FIELD_BYTES, encoding=encoding),
-            # Quoted fields may hold newlines (addresses, names pasted from mail).
-            parse_options=pcsv.ParseOptions(newlines_in_values=True, **(csv_options or {})),
-            convert_options=pcsv.ConvertOptions(
-                column_types={name: text or pa.large_string() for name in header},
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        if "utf8" in str(exc).lower() and encoding == "utf-8":
-            intake.check_utf8(path)
-        problem = intake.locate_csv_problem(path, encoding, dialect(csv_options))
-        raise ExtractError(f"{path.name}: unreadable as CSV: {problem}") from None
+    options = dict(
+        # Blocks of 16 MB: few, large Arrow chunks per column (every later kernel
+        # pays per chunk), still several blocks for the reader's threads.
+        read_options=pcsv.ReadOptions(block_size=intake.MAX_FIELD_BYTES, encoding=encoding),
+        # Quoted fields may hold newlines (addresses, names pasted from mail).
+        parse_options=pcsv.ParseOptions(newlines_in_values=True, **(csv_options or {})),
+        convert_options=pcsv.ConvertOptions(
+            column_types={name: text or pa.large_string() for name in header},
+            strings_can_be_null=True,
+            null_values=[""],
+            include_columns=columns or [],
+        ),
+    )
+    return pcsv.open_csv(path, **options) if stream else pcsv.read_csv(path, **options)
 
 
 def _blank_as_missing(table):
@@ -112,13 +110,83 @@ def _blank_as_missing(table):
     return table
 
 
+def _opened(path: Path | str, follow_symlinks: bool) -> tuple[Path, str]:
+    """``path`` and its suffix once it is known to be a non-empty regular file of a type we read."""
+    from milestones.ingest import intake
+
+    path = Path(path)
+    info = intake.check_regular_file(path, follow_symlinks=follow_symlinks)
+    if info.st_size == 0:
+        raise ExtractError(f"{path.name}: empty file")
+    suffix = path.suffix.lower()
+    if suffix not in {".parquet", ".csv", ".txt"}:
+        raise ExtractError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)")
+    return path, suffix
+
+
+def _checked_header(path: Path, suffix: str, encoding: str, csv_options: dict | None) -> list[str]:
+    """The header, checked (repeated or too many names), after the encoding's first bytes."""
+    from milestones.ingest import intake
+
+    if suffix != ".parquet" and encoding == "utf-8":
+        intake.check_encoding(path)
+    header = read_header(path, encoding=encoding, csv_options=csv_options)
+    intake.check_header(header, path.name)
+    return header
+
+
+@contextmanager
+def _failing_closed(path: Path, suffix: str, encoding: str = "utf-8", csv_options: dict | None = None):
+    """Turn whatever a reader raises into one :class:`ExtractError` naming a line or a byte, never a cell.
+
+    Arrow's own messages are never shown: they quote the row. On a decoding error the
+    file is scanned once more to name the offending byte, on a structural error (a ragged
+    row, a stray quote, a huge field) to name the line.
+    """
+    import pyarrow as pa
+
+    from milestones.ingest import intake
+
+    try:
+        yield
+    except ExtractError:
+        raise
+    except OSError as exc:
+        raise ExtractError(f"{path.name}: unreadable ({exc.strerror or type(exc).__name__})") from None
+    except pa.ArrowInvalid as exc:
+        if suffix == ".parquet":
+            raise ExtractError(f"{path.name}: unreadable as parquet ({type(exc).__name__})") from None
+        if "utf8" in str(exc).lower() and encoding == "utf-8":
+            intake.check_utf8(path)  # raises with the offset of the first bad byte
+        problem = intake.locate_csv_problem(path, encoding, dialect(csv_options))
+        raise ExtractError(f"{path.name}: unreadable as CSV: {problem}") from None
+    except Exception as exc:  # pyarrow raises many types for a broken file
+        if "utf8" in str(exc).lower() and suffix != ".parquet":
+            intake.check_utf8(path)  # raises with the offset of the first bad byte
+        # The exception's text may quote data: only its kind is shown.
+        raise ExtractError(f"{path.name}: unreadable as {suffix.lstrip('.')} ({type(exc).__name__})") from None
+
+
+def _as_text(table, text, suffix: str):
+    """One string type throughout, names stripped; Parquet's empty cells missing.
+
+    Parquet may carry dates, booleans, ints: they become their text. Large strings are
+    what pandas' Arrow-backed strings hold, so conversion copies nothing. The CSV reader
+    has checked UTF-8 while converting.
+    """
+    import pyarrow as pa
+
+    table = table.rename_columns([name.strip() for name in table.column_names])
+    table = table.cast(pa.schema([(name, text) for name in table.column_names]))
+    return _blank_as_missing(table) if suffix == ".parquet" else table
+
+
 def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None,
                required: tuple[str, ...] = REQUIRED_COLUMNS, follow_symlinks: bool = False,
-               compact: bool = False):
+               compact: bool = False, columns: list[str] | None = None):
     """Read an extract into an Arrow table of strings (empty cell -> null), column names stripped.
 
-    Columnar and compact: a 10-million-row extract is held as Arrow buffers,
-    and validation converts it to pandas one chunk at a time.
+    Columnar and compact: a 10-million-row extract is held as Arrow buffers.
 
     Raises :class:`ExtractError` for a file that cannot be accepted at all:
     missing, a symlink (unless ``follow_symlinks``) or not a regular file,
@@ -128,52 +196,74 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
     (``csv_options``), and checks its own columns (``required=()``). No message quotes a cell.
 
     ``compact``: strings with 32-bit offsets (``pa.string()``), 4 bytes less per cell than
-    large strings (680 MB less for 10 million rows of 17 columns); validation widens them
-    to large strings one chunk at a time (:func:`widen`).
+    large strings (680 MB less for 10 million rows of 17 columns); :func:`widen` makes
+    them large strings again. ``columns``: only these (stripped names; the file is still
+    read, and checked, whole).
     """
     import pyarrow as pa
 
-    from milestones.ingest import intake
-
-    path = Path(path)
-    info = intake.check_regular_file(path, follow_symlinks=follow_symlinks)
-    if info.st_size == 0:
-        raise ExtractError(f"{path.name}: empty file")
-    suffix = path.suffix.lower()
-    try:
+    path, suffix = _opened(path, follow_symlinks)
+    text = pa.string() if compact else pa.large_string()
+    with _failing_closed(path, suffix, encoding, csv_options):
+        header = _checked_header(path, suffix, encoding, csv_options)
+        wanted = None if columns is None else [raw for raw in _raw_names(path, suffix, header, encoding,
+                                                                           csv_options) if raw.strip() in columns]
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            intake.check_header(read_header(path), path.name)
-            table = pq.read_table(path)
-        elif suffix in {".csv", ".txt"}:
-            if encoding == "utf-8":
-                intake.check_encoding(path)
-            table = _read_csv(path, encoding, csv_options, pa.string() if compact else None)
+            table = pq.read_table(path, columns=wanted)
         else:
-            raise ExtractError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .parquet)")
-        # One string type throughout (Parquet may carry dates, booleans, ints): large
-        # strings, what pandas' Arrow-backed strings hold, so conversion copies nothing.
-        # The CSV reader has checked UTF-8 while converting.
-        text = pa.string() if compact else pa.large_string()
-        table = table.cast(pa.schema([(f.name.strip(), text) for f in table.schema]))
-        if suffix == ".parquet":
-            table = _blank_as_missing(table)
-    except ExtractError:
-        raise
-    except OSError as exc:
-        raise ExtractError(f"{path.name}: unreadable ({exc.strerror or type(exc).__name__})") from None
-    except Exception as exc:  # pyarrow raises many types for a broken file
-        if "utf8" in str(exc).lower() and suffix != ".parquet":
-            intake.check_utf8(path)  # raises with the offset of the first bad byte
-        # The exception's text may quote data: only its kind is shown.
-        raise ExtractError(f"{path.name}: unreadable as {suffix.lstrip('.')} ({type(exc).__name__})") from None
+            table = _read_csv(path, header, encoding, csv_options, text if compact else None, wanted)
+        table = _as_text(table, text, suffix)
     if table.num_rows == 0:
         raise ExtractError(f"{path.name}: no data rows")
-    missing = [c for c in required if c not in table.column_names]
+    missing = [c for c in required if c not in header]
     if missing:
         raise ExtractError(f"{path.name}: missing required column(s): {', '.join(missing)}")
     return table
+
+
+def read_chunks(path: Path | str, rows: int, *, encoding: str = "utf-8", csv_options: dict | None = None,
+                follow_symlinks: bool = False) -> Iterator:
+    """The extract as Arrow tables of ``rows`` rows each (the last one shorter), in file order.
+
+    The same strings and the same errors as :func:`read_table` (an error may come after
+    some chunks: whoever consumes them must be ready to throw their work away), read with
+    Arrow's streaming readers: memory holds a chunk, never the file.
+    """
+    import pyarrow as pa
+
+    if rows < 1:
+        raise ValueError(f"chunk rows must be at least 1, not {rows}")
+    path, suffix = _opened(path, follow_symlinks)
+    with _failing_closed(path, suffix, encoding, csv_options):
+        header = _checked_header(path, suffix, encoding, csv_options)
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            batches = pq.ParquetFile(path).iter_batches(batch_size=min(rows, 65_536))
+        else:
+            batches = _read_csv(path, header, encoding, csv_options, stream=True)
+        pending: list = []
+        held = 0
+        for batch in batches:
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending)
+                yield _as_text(table.slice(0, rows), pa.large_string(), suffix)
+                pending, held = table.slice(rows).to_batches(), held - rows
+        if held:
+            yield _as_text(pa.Table.from_batches(pending), pa.large_string(), suffix)
+
+
+def _raw_names(path: Path, suffix: str, header: list[str], encoding: str, csv_options: dict | None) -> list[str]:
+    """The header's names as the file writes them (:func:`read_header` strips them)."""
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return read_header(path, encoding=encoding, csv_options=csv_options, strip=False)
 
 
 def widen(table):

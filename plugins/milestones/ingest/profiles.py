@@ -384,6 +384,12 @@ def apply(profile: Profile, source: pa.Table) -> tuple[pa.Table, pa.ChunkedArray
     return table, joined
 
 
+def mapped_column(profile: Profile, source: pa.Table, target: str) -> pa.ChunkedArray:
+    """The contract column ``target`` filled from ``source`` as :func:`apply` fills it (its values only)."""
+    column = profile.columns[target]
+    return _transform(column, _source_column(source, column), profile.name)[0]
+
+
 def _source_column(source: pa.Table, column: Column) -> pa.ChunkedArray:
     import pyarrow as pa
 

@@ -12,11 +12,13 @@ The work is split by concern, each importable from here as before:
 - :mod:`milestones.ingest.verdict`: the result and the file gate;
 - :mod:`milestones.ingest.data_docs`: GX Data Docs for a validated extract.
 
-This module streams an extract through them: it is read into Arrow (columnar, compact)
-and validated in chunks of ``chunk_rows``; GX sees one pandas chunk at a time, valid rows
-and quarantined rows stream to Parquet, and only whole-file facts (repeated customer ids,
-the row count) are computed over the whole column. Memory follows the chunk size, not the
-file size. GX is imported inside :class:`Suite`, never at module import: importing it
+This module streams an extract through them, reading the file twice and never whole
+(:func:`milestones.ingest.stream.stream_mapped`): first its ``customer_id`` column alone,
+for the whole-file facts (repeated and ambiguous ids, the row count), then its rows in
+chunks of ``chunk_rows``, the next chunk read while GX checks the current one. GX sees
+one pandas chunk at a time; valid rows and quarantined rows stream to Parquet. Memory
+follows the chunk size and the ids, not the file size. GX is imported inside
+:class:`Suite`, never at module import: importing it
 costs seconds and would slow down DAG parsing.
 """
 
@@ -80,6 +82,29 @@ def quarantine_rows(table: pa.Table, failures: dict[int, list[str]], first_row: 
 def validate_table(
     table: pa.Table,
     *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    source: pa.Table | None = None,
+    errors: pa.ChunkedArray | None = None,
+    **options: Any,
+) -> ValidationResult:
+    """Validate ``table`` chunk by chunk (:func:`validate_chunks`), handing each chunk's rows on.
+
+    With an extract profile, ``table`` is the mapped extract, ``source`` the file's own rows
+    (the quarantine keeps them) and ``errors`` the reasons of values the profile could not
+    read (:class:`milestones.ingest.profiles.Mapped`).
+    """
+    def chunks():
+        for first_row, chunk in _chunks(table, chunk_rows):
+            yield (chunk, None if source is None else source.slice(first_row, chunk.num_rows),
+                   None if errors is None else errors.slice(first_row, chunk.num_rows))
+
+    return validate_chunks(table.column("customer_id"), chunks(), **options)
+
+
+def validate_chunks(
+    ids: pa.ChunkedArray,
+    chunks: Iterator[tuple[pa.Table, pa.Table | None, pa.ChunkedArray | None]],
+    *,
     as_of: dt.date,
     extract_name: str,
     on_valid: Callable[[pa.Table], None],
@@ -87,48 +112,63 @@ def validate_table(
     previous_rows: int | None = None,
     max_invalid_share: float = 0.05,
     max_row_drop_share: float = 0.20,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    source: pa.Table | None = None,
-    errors: pa.ChunkedArray | None = None,
 ) -> ValidationResult:
-    """Validate ``table`` chunk by chunk, handing each chunk's valid and quarantined rows on.
+    """Validate an extract arriving in chunks, handing each chunk's valid and quarantined rows on.
 
-    Then apply the file gate. The callbacks receive Arrow tables of the same
-    schema for every chunk (possibly empty). With an extract profile, ``table``
-    is the mapped extract, ``source`` the file's own rows (the quarantine keeps
-    them) and ``errors`` the reasons of values the profile could not read
-    (:class:`milestones.ingest.profiles.Mapped`).
+    Then apply the file gate. ``ids``: every row's customer id, in file order (the
+    duplicate and ambiguous-id rules need the whole column). ``chunks``: ``(table,
+    source, errors)`` in file order, as :class:`milestones.ingest.stream.Stream` gives
+    them; the next one is read while GX checks the current one. The callbacks receive
+    Arrow tables of the same schema for every chunk (possibly empty). Chunks holding other
+    than ``len(ids)`` rows in all (a file changed between two readings) raise
+    :class:`ExtractError`.
     """
     import numpy as np
     import pyarrow as pa
 
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
-    result = ValidationResult(valid=None, quarantine=None, rows=table.num_rows)
+    result = ValidationResult(valid=None, quarantine=None, rows=len(ids))
     per_chunk = []
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="validate") as pool:
+    first_row = 0
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="validate") as pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader:
         # Hashing every id takes a while: it runs beside building the suite and
         # the first chunk's other helper columns.
-        ids = table.column("customer_id")
         repeated = pool.submit(lambda: repeated_ids(ids).cast(pa.large_string()))
         ambiguous = pool.submit(lambda: ambiguous_ids(ids).cast(pa.large_string()))
         suite = suite_for(as_of)
-        for first_row, chunk in _chunks(table, chunk_rows):
+        for chunk, source, errors in _read_ahead(chunks, reader):
             chunk = widen(chunk)  # a compact table (read_table) holds 32-bit offsets
+            if first_row + chunk.num_rows > len(ids):
+                first_row += chunk.num_rows
+                break
             prepared = prepare(chunk, repeated.result, pool, first_row, as_of=as_of, ambiguous=ambiguous.result)
             failures, results = suite.run(prepared)
             if errors is not None:
-                failures = with_profile_errors(failures, errors.slice(first_row, chunk.num_rows), first_row)
+                failures = with_profile_errors(failures, errors, first_row)
             per_chunk.append(results)
             result.quarantined += len(failures)
             result.reasons.update(r for rs in failures.values() for r in rs)
             keep = np.ones(chunk.num_rows, dtype=bool)
             keep[[p - first_row for p in failures]] = False
             on_valid(normalise(chunk, prepared, keep, pool))
-            raw = chunk if source is None else source.slice(first_row, chunk.num_rows)
-            on_quarantine(quarantine_rows(raw, failures, first_row, extract_name))
+            on_quarantine(quarantine_rows(chunk if source is None else source, failures, first_row, extract_name))
+            first_row += chunk.num_rows
             del prepared
+    if first_row != len(ids):
+        raise ExtractError(f"{extract_name}: changed while it was read ({len(ids):,} rows at first, "
+                           "then another count); deliver it again")
     result.gx_results = merge_results(per_chunk)
     return _gate(result, extract_name, previous_rows, max_invalid_share, max_row_drop_share)
+
+
+def _read_ahead(chunks: Iterator, reader: ThreadPoolExecutor) -> Iterator:
+    """``chunks``, each next one read on ``reader`` while the caller works on the current one."""
+    done = object()
+    ahead = reader.submit(next, chunks, done)
+    while (item := ahead.result()) is not done:
+        ahead = reader.submit(next, chunks, done)
+        yield item
 
 
 def with_profile_errors(failures: dict[int, list[str]], errors: pa.ChunkedArray,
@@ -177,14 +217,17 @@ def validate_frame(
 
 
 def _in_memory(table: pa.Table, **options: Any) -> ValidationResult:
-    import pyarrow as pa
-
     valid: list[pa.Table] = []
     quarantine: list[pa.Table] = []
     result = validate_table(table, on_valid=valid.append, on_quarantine=quarantine.append, **options)
-    result.valid = to_pandas(pa.concat_tables(valid))
-    result.quarantine = to_pandas(pa.concat_tables(quarantine))
+    result.valid, result.quarantine = _frames(valid, quarantine)
     return result
+
+
+def _frames(valid: list[pa.Table], quarantine: list[pa.Table]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import pyarrow as pa
+
+    return to_pandas(pa.concat_tables(valid)), to_pandas(pa.concat_tables(quarantine))
 
 
 class _ParquetSink:
@@ -250,7 +293,7 @@ def validate_extract(
     the contract itself) says how the file is read and mapped onto the contract.
     """
     from milestones.ingest.extract import snapshot_date_from_name
-    from milestones.ingest.profiles import read_mapped
+    from milestones.ingest.stream import stream_mapped
 
     path = Path(path)
     # A symbolic link is read only when asked (--follow-symlinks), and then as its target;
@@ -258,26 +301,29 @@ def validate_extract(
     from milestones.ingest import intake
 
     intake.check_regular_file(path, follow_symlinks=follow_symlinks)
-    mapped = read_mapped(path.resolve() if follow_symlinks and path.is_symlink() else path, profile, compact=True)
-    table = mapped.table
+    stream = stream_mapped(path.resolve() if follow_symlinks and path.is_symlink() else path, profile,
+                           chunk_rows=chunk_rows)
     as_of = as_of or snapshot_date_from_name(path) or dt.date.today()
     options = dict(as_of=as_of, extract_name=path.name, previous_rows=previous_rows,
-                   max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share,
-                   chunk_rows=chunk_rows, source=mapped.source, errors=mapped.errors)
+                   max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share)
     if out_dir is None:
-        result = _in_memory(table, **options)
-        result.profile = mapped.profile.name
+        valid: list[pa.Table] = []
+        quarantined: list[pa.Table] = []
+        result = validate_chunks(stream.ids, stream.chunks, on_valid=valid.append,
+                                 on_quarantine=quarantined.append, **options)
+        result.valid, result.quarantine = _frames(valid, quarantined)
+        result.profile = stream.profile.name
         return result
     snapshot = _ParquetSink(Path(out_dir) / "snapshot.parquet")
     quarantine = _ParquetSink(Path(out_dir) / "quarantine.parquet")
     try:
-        result = validate_table(table, on_valid=snapshot, on_quarantine=quarantine, **options)
+        result = validate_chunks(stream.ids, stream.chunks, on_valid=snapshot, on_quarantine=quarantine, **options)
     except BaseException:
         snapshot.discard()
         quarantine.discard()
         raise
     quarantine.publish()
-    result.profile = mapped.profile.name
+    result.profile = stream.profile.name
     if result.gate_passed:
         snapshot.publish()
     else:
@@ -289,5 +335,5 @@ def validate_extract(
 __all__ = ["CATEGORY_COLUMNS", "DATE_BOUNDS", "DEFAULT_CHUNK_ROWS", "MAX_AGE_YEARS", "PLACEHOLDER_DATES",
            "RESULT_FORMAT", "TEXT_LIMITS", "ExtractError", "Prepared", "Rule", "Suite", "ValidationResult",
            "batch_of", "build_rules", "merge_results", "normalise", "parse_dates", "parse_exact", "prepare",
-           "quarantine_rows", "repeated_ids", "validate_extract", "validate_frame", "validate_table",
+           "quarantine_rows", "repeated_ids", "validate_extract", "validate_chunks", "validate_frame", "validate_table",
            "with_profile_errors", "write_data_docs", "_gate", "_years_from"]
