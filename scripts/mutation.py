@@ -14,6 +14,10 @@ by module. Then it prints the score per module and every surviving mutant. Exit 
 module's score is under ``GOAL`` or a module was not run. Survivors that no test can kill
 (equivalent mutants) are listed with their reason in docs/design/testing.md.
 
+Each run starts one PostgreSQL server (tests/pg.py) and names it to every mutant's tests in
+``$MILESTONES_TEST_POSTGRES``: the tests of what only PostgreSQL runs (row and advisory locks,
+the driver's placeholders) each take a fresh database of it instead of starting a server.
+
 mutmut derives a mutant's module name from its file path and only knows ``src/``-style
 layouts; this package lives in ``plugins/milestones`` (Airflow's plugins folder), so the
 two places where mutmut maps paths to modules are told that ``plugins/`` is a source root.
@@ -22,8 +26,11 @@ two places where mutmut maps paths to modules are told that ``plugins/`` is a so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -674,11 +681,36 @@ def run(module: str, jobs: int, survivors: bool = False) -> int:
     _patch_mutmut()
     import mutmut.__main__ as cli
 
-    try:
-        cli.cli(["run", "--max-children", str(jobs), *names], standalone_mode=False)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    with _shared_postgres():
+        try:
+            cli.cli(["run", "--max-children", str(jobs), *names], standalone_mode=False)
+        except SystemExit as exc:
+            return int(exc.code or 0)
     return 0
+
+
+@contextlib.contextmanager
+def _shared_postgres():
+    """One PostgreSQL server for the whole run, named to the tests by ``$MILESTONES_TEST_POSTGRES``.
+
+    mutmut runs every mutant's tests as a pytest session of its own (forked from one that
+    collected them), so a server started by a session fixture would start again for each
+    mutant; with the variable set, each test only creates a database on this server
+    (``postgres_url`` in tests/conftest.py). A server already named by the variable is used as is."""
+    if os.environ.get("MILESTONES_TEST_POSTGRES"):
+        yield
+        return
+    # tests/pg.py loaded by path: importing the package ``tests`` here would make the mutants'
+    # pytest sessions (in mutants/) find this checkout's tests instead of their copy.
+    spec = importlib.util.spec_from_file_location("_milestones_test_pg", ROOT / "tests" / "pg.py")
+    pg = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pg)
+    with pg.postgres_cluster() as server:
+        os.environ[pg.SHARED_SERVER] = server.url
+        try:
+            yield
+        finally:
+            os.environ.pop(pg.SHARED_SERVER, None)
 
 
 def main() -> int:

@@ -98,6 +98,34 @@ def dagbag(airflow_db):
     return DagBag(dag_folder=str(ROOT / "dags"))
 
 
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A PostgreSQL server for the whole session: the one ``$MILESTONES_TEST_POSTGRES`` names
+    (scripts/mutation.py starts one for all its mutants' sessions), else one started here on
+    first use and stopped at the end (tests/pg.py; one per xdist worker)."""
+    from tests.pg import SHARED_SERVER, postgres_cluster
+    from tests.tools import message, missing
+
+    if os.environ.get(SHARED_SERVER):
+        yield os.environ[SHARED_SERVER]
+        return
+    if missing("postgresql"):
+        pytest.fail(message(["postgresql"]), pytrace=False)
+    with postgres_cluster() as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url):
+    """A fresh, empty database of the session's PostgreSQL server (dropped after the test).
+    A test using it says ``pytest.mark.needs("postgresql")``: without the binaries it fails
+    naming ``make test-deps``."""
+    from tests.pg import fresh_database
+
+    with fresh_database(postgres_server_url) as url:
+        yield url
+
+
 @pytest.fixture
 def server_zone():
     """``server_zone("America/New_York")`` runs the rest of the test as on a server whose local

@@ -2,6 +2,12 @@
 
 Debian's `postgresql` package provides the binaries (scripts/test-deps.sh installs it).
 PostgreSQL refuses to run as root, so under root the server runs as the `postgres` user.
+
+Fast tests share one server for a whole run and take a fresh database of it each
+(:func:`fresh_database`, the ``postgres_url`` fixture of tests/conftest.py): the server named by
+``$MILESTONES_TEST_POSTGRES`` (a superuser's SQLAlchemy URL; scripts/mutation.py starts one
+around a mutation run, whose every mutant is a pytest session of its own), else one started
+once per pytest session (per xdist worker).
 """
 
 from __future__ import annotations
@@ -12,10 +18,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+#: A running server's superuser URL that fast tests use instead of starting their own.
+SHARED_SERVER = "MILESTONES_TEST_POSTGRES"
 
 
 def _bin(name: str) -> str:
@@ -74,6 +85,25 @@ def postgres_cluster(user: str = "postgres", password: str | None = None, databa
         subprocess.run([*prefix, _bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server of ``server_url`` (a superuser's URL): its URL,
+    the database dropped afterwards with whatever connections are still open to it."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    name = f"test_{uuid.uuid4().hex}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def clean_database_url(request, tmp_path: Path, tables: str) -> str:

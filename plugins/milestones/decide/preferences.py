@@ -325,6 +325,7 @@ class Preferences:
         return _state(row) if row else State(customer_id)
 
     def history(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's changes in the order they were recorded (one request's in its order)."""
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(
                 sa.select(history).where(history.c.customer_id == customer_id)
