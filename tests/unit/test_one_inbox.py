@@ -171,3 +171,14 @@ def test_the_ledger_links_both_of_a_couple_to_the_one_email(tmp_path):
     assert ledger.contacted_since("2026-11-01") == []  # pending: not contacted yet
     ledger.finish("k", "accepted")
     assert sorted(ledger.contacted_since("2026-11-01")) == [("a", "k"), ("m", "k")]
+
+
+def test_distinct_and_repeated_values_by_sorting():
+    from milestones.ingest.identity import distinct_and_repeated
+
+    ids = pa.chunked_array([["B", None, "a", "A"], [], ["B", "B", "Ä", "c", None, "a"]])
+    distinct, repeated = distinct_and_repeated(ids)
+    assert sorted(distinct.to_pylist()) == ["A", "B", "a", "c", "Ä"]  # each once, no null
+    assert sorted(repeated.to_pylist()) == ["B", "a"]  # three copies named once; nulls are not repeats
+    assert [a.to_pylist() for a in distinct_and_repeated(pa.array(["X"], pa.large_string()))] == [["X"], []]
+    assert [a.to_pylist() for a in distinct_and_repeated(pa.chunked_array([[None, None]], pa.string()))] == [[], []]

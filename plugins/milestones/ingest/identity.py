@@ -51,13 +51,19 @@ def ambiguous_ids(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Every distinct customer_id whose comparison form another distinct id shares.
 
     Distinct values only (an exact repeat is ``customer_id:duplicate``, not this).
+    """
+    return ambiguous_among(distinct_and_repeated(ids)[0])
+
+
+def ambiguous_among(distinct: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """:func:`ambiguous_ids` of ids already distinct and not null (``value_counts``' values).
+
     ASCII ids (nearly all) are folded in Arrow (lower case, whitespace removed);
     only the others go through Python's NFKC.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    distinct = pc.unique(ids.drop_null() if isinstance(ids, pa.ChunkedArray) else pc.drop_null(ids))
     if isinstance(distinct, pa.ChunkedArray):
         distinct = distinct.combine_chunks()
     distinct = distinct.cast(pa.large_string())
@@ -68,6 +74,27 @@ def ambiguous_ids(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
         # In the order of the mask's true positions, as replace_with_mask takes them.
         forms = pa.array([id_form(v) for v in other], pa.large_string())
         folded = pc.replace_with_mask(folded, pc.invert(ascii_), forms)
-    counts = pc.value_counts(folded)
-    shared = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    _, shared = distinct_and_repeated(folded)
     return pc.filter(distinct, pc.is_in(folded, value_set=shared))
+
+
+def distinct_and_repeated(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``(every distinct value, the values occurring more than once)`` of ``values`` without nulls.
+
+    By sorting, not hashing: equal values end up side by side. Arrow sorts ten million
+    short strings in about 0.6 s, where its hash table (``value_counts``, ``unique``)
+    takes 4 to 5 s on one core.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pc.drop_null(values)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    ordered = pc.take(values, pc.sort_indices(values))
+    if len(ordered) < 2:
+        return ordered, ordered.slice(0, 0)
+    same = pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))  # as the one before it
+    repeated = pc.unique(pc.filter(ordered.slice(1), same))
+    first = pa.concat_arrays([pa.array([True]), pc.invert(same)])
+    return pc.filter(ordered, first), repeated

@@ -26,7 +26,7 @@ from milestones.ingest.checks import (
 )
 from milestones.ingest.dates import ns_range, parse_dates, years_from
 from milestones.ingest.extract import to_pandas
-from milestones.ingest.identity import ambiguous_ids
+from milestones.ingest.identity import ambiguous_ids, distinct_and_repeated
 from milestones.ingest.rules import CATEGORY_COLUMNS, DATE_BOUNDS, PLACEHOLDER_DATES, TEXT_LIMITS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,10 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def repeated_ids(ids: pa.ChunkedArray) -> pa.Array:
     """Every customer_id occurring more than once in the whole extract (all copies are quarantined)."""
-    import pyarrow.compute as pc
-
-    counts = pc.value_counts(ids.drop_null())
-    return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    return distinct_and_repeated(ids)[1]
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray:

@@ -37,7 +37,7 @@ from milestones.ingest.dates import years_from as _years_from
 from milestones.ingest.errors import ExtractError
 from milestones.ingest.extract import to_pandas, widen
 from milestones.ingest.gx_suite import RESULT_FORMAT, Suite, batch_of, merge_results, suite_for
-from milestones.ingest.identity import ambiguous_ids
+from milestones.ingest.identity import ambiguous_among, distinct_and_repeated
 from milestones.ingest.prepare import Prepared, normalise, prepare, repeated_ids
 from milestones.ingest.rules import (
     CATEGORY_COLUMNS,
@@ -124,7 +124,6 @@ def validate_chunks(
     :class:`ExtractError`.
     """
     import numpy as np
-    import pyarrow as pa
 
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
     result = ValidationResult(valid=None, quarantine=None, rows=len(ids))
@@ -134,15 +133,15 @@ def validate_chunks(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader:
         # Hashing every id takes a while: it runs beside building the suite and
         # the first chunk's other helper columns.
-        repeated = pool.submit(lambda: repeated_ids(ids).cast(pa.large_string()))
-        ambiguous = pool.submit(lambda: ambiguous_ids(ids).cast(pa.large_string()))
+        whole = pool.submit(_whole_file_ids, ids)
         suite = suite_for(as_of)
         for chunk, source, errors in _read_ahead(chunks, reader):
             chunk = widen(chunk)  # a compact table (read_table) holds 32-bit offsets
             if first_row + chunk.num_rows > len(ids):
                 first_row += chunk.num_rows
                 break
-            prepared = prepare(chunk, repeated.result, pool, first_row, as_of=as_of, ambiguous=ambiguous.result)
+            prepared = prepare(chunk, lambda: whole.result()[0], pool, first_row, as_of=as_of,
+                               ambiguous=lambda: whole.result()[1])
             failures, results = suite.run(prepared)
             if errors is not None:
                 failures = with_profile_errors(failures, errors, first_row)
@@ -160,6 +159,14 @@ def validate_chunks(
                            "then another count); deliver it again")
     result.gx_results = merge_results(per_chunk)
     return _gate(result, extract_name, previous_rows, max_invalid_share, max_row_drop_share)
+
+
+def _whole_file_ids(ids: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """The ids repeated in the file and the ids typed twice another way, from one sorting of them."""
+    import pyarrow as pa
+
+    distinct, repeated = distinct_and_repeated(ids)
+    return repeated.cast(pa.large_string()), ambiguous_among(distinct).cast(pa.large_string())
 
 
 def _read_ahead(chunks: Iterator, reader: ThreadPoolExecutor) -> Iterator:
