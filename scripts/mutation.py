@@ -197,6 +197,10 @@ EQUIVALENT: dict[str, str] = {
     "milestones.deliver.ledger.xǁLedgerǁ_step__mutmut_158": "as above",
     "milestones.deliver.ledger.xǁLedgerǁstates__mutmut_17": "as above",
     "milestones.deliver.ledger.xǁLedgerǁ__init____mutmut_74": "'+STATE': SQLite's column names are case-insensitive",
+    "milestones.deliver.ledger.xǁLedgerǁ__init____mutmut_79": "'STATE' on PostgreSQL: it folds unquoted names to "
+    "lower case",
+    "milestones.deliver.ledger.xǁLedgerǁ__init____mutmut_52": "bind_processor(None): the timestamp types of SQLite "
+    "and psycopg build their processor without reading the dialect (SQLAlchemy 2)",
     "milestones.decide.preferences.x_ensure_erasure_path__mutmut_9": "SQL keywords and identifiers in another case: SQLite reads them alike",
     "milestones.decide.preferences.x_ensure_erasure_path__mutmut_10": "as above",
     "milestones.decide.preferences.x_ensure_erasure_path__mutmut_12": "as above",
@@ -387,6 +391,8 @@ EQUIVALENT: dict[str, str] = {
     "milestones.decide.preferences.xǁPreferencesǁ_lock__mutmut_7": "batches starting at every id instead of every 500th: the same rows read, "
     "many times over",
     "milestones.decide.preferences.xǁPreferencesǁ_lock__mutmut_15": "batches of 501 overlapping by one id: the same rows read",
+    "milestones.decide.preferences.xǁPreferencesǁ_lock__mutmut_34": "the advisory lock's SELECT in lower case: SQL "
+    "keywords are case-insensitive in PostgreSQL",
     "milestones.decide.preferences.xǁPreferencesǁapply_in__mutmut_124": "_write takes each row's time from its state, never its now argument",
     "milestones.pipeline.x_policy_for__mutmut_51": "the key is only read for an erased customer: with none erased "
     "its value is never used",

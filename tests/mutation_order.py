@@ -4,7 +4,10 @@ mutmut runs, for each mutant, the tests that reach its function with ``-x``, in 
 they come. A mutant is killed by its first failing test, so running the tests that took least
 time in mutmut's own measurement (``mutants/mutmut-stats.json``) first ends most runs in a
 second instead of after every slow test before the one that fails. Tests it has not timed yet
-(new ones) count as instant. Tests that need installed tools stay last (tests/conftest.py).
+(new ones) count as instant. Tests that need a tool that is not installed stay last
+(tests/conftest.py); those whose tools are there (PostgreSQL: scripts/mutation.py starts a server
+for the run) take their place by time, or a mutant of a line only PostgreSQL runs would first
+wait for every SQLite test that reaches its function.
 """
 
 from __future__ import annotations
@@ -26,5 +29,11 @@ def _durations() -> dict[str, float]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    from tests.tools import missing
+
     took = _durations()
-    items.sort(key=lambda item: (item.get_closest_marker("needs") is not None, took.get(item.nodeid, 0.0)))
+
+    def lacking(item) -> bool:
+        return bool(missing(*(name for mark in item.iter_markers("needs") for name in mark.args)))
+
+    items.sort(key=lambda item: (lacking(item), took.get(item.nodeid, 0.0)))
