@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,7 @@ def validate_chunks(
     previous_rows: int | None = None,
     max_invalid_share: float = 0.05,
     max_row_drop_share: float = 0.20,
+    whole: tuple[pa.Array, pa.Array] | None = None,
 ) -> ValidationResult:
     """Validate an extract arriving in chunks, handing each chunk's valid and quarantined rows on.
 
@@ -119,7 +120,9 @@ def validate_chunks(
     duplicate and ambiguous-id rules need the whole column). ``chunks``: ``(table,
     source, errors)`` in file order, as :class:`milestones.ingest.stream.Stream` gives
     them; the next one is read while GX checks the current one. The callbacks receive
-    Arrow tables of the same schema for every chunk (possibly empty). Chunks holding other
+    Arrow tables of the same schema for every chunk (possibly empty). ``whole``: the ids
+    repeated in the file and the ambiguous ones, when already computed from ``ids``
+    (:func:`_whole_file_ids`). Chunks holding other
     than ``len(ids)`` rows in all (a file changed between two readings) raise
     :class:`ExtractError`.
     """
@@ -133,7 +136,11 @@ def validate_chunks(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader:
         # Hashing every id takes a while: it runs beside building the suite and
         # the first chunk's other helper columns.
-        whole = pool.submit(_whole_file_ids, ids)
+        if whole is None:
+            whole = pool.submit(_whole_file_ids, ids)
+        else:
+            whole, known = Future(), whole
+            whole.set_result(known)
         suite = suite_for(as_of)
         for chunk, source, errors in _read_ahead(chunks, reader):
             chunk = widen(chunk)  # a compact table (read_table) holds 32-bit offsets
@@ -167,6 +174,36 @@ def _whole_file_ids(ids: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
 
     distinct, repeated = distinct_and_repeated(ids)
     return repeated.cast(pa.large_string()), ambiguous_among(distinct).cast(pa.large_string())
+
+
+def _ids_beside_the_suite(path: Path, profile, chunk_rows: int, as_of: dt.date):
+    """``(stream, its whole-file ids)``: the ids read and sorted while GX is imported and the suite built.
+
+    Arrow reads and sorts without holding the GIL, so on a second core the first reading
+    of the file costs no time beside GX's import (about 2 s in a fresh process). What the
+    reading thread imports is imported here first (two threads importing one package
+    can deadlock on its import locks); a file that cannot be read raises its
+    :class:`ExtractError` once the suite is built.
+    """
+    import csv  # noqa: F401 - for the reading thread
+
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.csv  # noqa: F401
+
+    from milestones.ingest.stream import stream_mapped
+
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet  # noqa: F401
+
+    def ids_first():
+        stream = stream_mapped(path, profile, chunk_rows=chunk_rows)
+        return stream, _whole_file_ids(stream.ids)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ids") as early:
+        reading = early.submit(ids_first)
+        suite_for(as_of)
+        stream, whole = reading.result()
+    return stream, whole
 
 
 def _read_ahead(chunks: Iterator, reader: ThreadPoolExecutor) -> Iterator:
@@ -300,7 +337,7 @@ def validate_extract(
     the contract itself) says how the file is read and mapped onto the contract.
     """
     from milestones.ingest.extract import snapshot_date_from_name
-    from milestones.ingest.stream import stream_mapped
+    from milestones.ingest.profiles import load
 
     path = Path(path)
     # A symbolic link is read only when asked (--follow-symlinks), and then as its target;
@@ -308,11 +345,11 @@ def validate_extract(
     from milestones.ingest import intake
 
     intake.check_regular_file(path, follow_symlinks=follow_symlinks)
-    stream = stream_mapped(path.resolve() if follow_symlinks and path.is_symlink() else path, profile,
-                           chunk_rows=chunk_rows)
+    target = path.resolve() if follow_symlinks and path.is_symlink() else path
     as_of = as_of or snapshot_date_from_name(path) or dt.date.today()
+    stream, whole = _ids_beside_the_suite(target, load(profile), chunk_rows, as_of)
     options = dict(as_of=as_of, extract_name=path.name, previous_rows=previous_rows,
-                   max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share)
+                   max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share, whole=whole)
     if out_dir is None:
         valid: list[pa.Table] = []
         quarantined: list[pa.Table] = []
