@@ -17,7 +17,9 @@ checks what it timed: the server got every email of that client exactly once (re
 distinct keys == N, none twice), and for ours every email is `sent` and `accepted` in the
 ledger; it exits 1 when not. Prints emails/s, p95 latency per email (for ours: from being
 handed to the transport to its outcome) and the CPU time this process spent per email
-(all its threads: for ours the libcurl thread's and the ledger's too; not the server's), and three
+(all its threads: for ours the libcurl thread's and the ledger's too) and, beside it, the stand-in
+server's CPU per email (it shares the two cores: the faster a client sends, the more of them the
+server takes), and three
 ratios: ours/plain (the goal: >= 8x), ours/plain-threads (what the transport and the loop
 give beyond concurrency) and plain-threads/plain (what concurrency alone gives), then the
 medians over --runs. Each round starts once the connections of the one before have left
@@ -166,9 +168,23 @@ def settle(port: int, limit: float = 75.0) -> float:
     return time.monotonic() - started
 
 
+def load() -> str:
+    """The load average (/proc/loadavg: 1, 5 and 15 minutes)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the stand-in server's process has used so far."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def line(r) -> str:
     clients = " | ".join(f"{name} {r[i]:6.0f}/s p95 {r[i + 1] * 1000:5.2f} ms cpu {r[i + 2] * 1e6:4.0f} us"
-                         for name, i in (("plain", 0), ("plain-threads", 3), ("ours", 6)))
+                         f" (server {r[12 + k] * 1e6:3.0f} us)"
+                         for k, (name, i) in enumerate((("plain", 0), ("plain-threads", 3), ("ours", 6))))
     return (f"{clients} | ours/plain {r[9]:4.1f}x, ours/plain-threads {r[10]:4.1f}x, "
             f"plain-threads/plain {r[11]:4.1f}x")
 
@@ -197,7 +213,7 @@ def main() -> None:
             time.sleep(0.1)
     try:
         print(f"{args.count:,} emails per client per run to {url}, "
-              f"ours with {args.concurrency} connections, ledger on")
+              f"ours with {args.concurrency} connections, ledger on; load before: {load()}")
         rows = []
         done = 0
         port = int(url.rsplit(":", 1)[1])
@@ -205,17 +221,25 @@ def main() -> None:
             waited = settle(port)
             if waited >= 1:
                 print(f"(waited {waited:.0f} s for the last round's connections to leave TIME_WAIT)", flush=True)
+            served = []
+            before = server_cpu(server.pid)
             plain = plain_run(url, args.count, run)
+            served.append((server_cpu(server.pid) - before) / args.count)
             check_server(url, done := done + args.count, "plain")
+            before = server_cpu(server.pid)
             threads = plain_threads_run(url, args.count, args.concurrency, run)
+            served.append((server_cpu(server.pid) - before) / args.count)
             check_server(url, done := done + args.count, "plain-threads")
+            before = server_cpu(server.pid)
             ours = ours_run(url, args.count, args.concurrency, run)
+            served.append((server_cpu(server.pid) - before) / args.count)
             check_server(url, done := done + args.count, "ours")
-            rows.append((*plain, *threads, *ours, ours[0] / plain[0], ours[0] / threads[0], threads[0] / plain[0]))
-            print(f"run {run + 1}: {line(rows[-1])}", flush=True)
+            rows.append((*plain, *threads, *ours, ours[0] / plain[0], ours[0] / threads[0], threads[0] / plain[0],
+                         *served))
+            print(f"run {run + 1} (load {load()}): {line(rows[-1])}", flush=True)
         med = [statistics.median(col) for col in zip(*rows, strict=True)]
         print(f"median of {args.runs}: {line(med)} (goal ours/plain >= 8x); the server saw each of "
-              f"{done:,} emails once")
+              f"{done:,} emails once; load after: {load()}")
     finally:
         server.terminate()
 

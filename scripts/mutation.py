@@ -410,6 +410,7 @@ EQUIVALENT: dict[str, str] = {
     "milestones.ingest.profiles.x__column__mutmut_281": "as above",
     "milestones.ingest.profiles.x__column__mutmut_283": "as above",
     "milestones.ingest.profiles.x_parse_profile__mutmut_94": "as above",
+    "milestones.ingest.profiles.x_mapped_column__mutmut_4": "the profile's name only enters the reasons of unreadable values, which mapped_column drops (the values alone)",
     "milestones.ingest.profiles.x_parse_profile__mutmut_96": "as above",
     "milestones.ingest.profiles.x_parse_profile__mutmut_24": "the default encoding is lower-cased on the next call",
     "milestones.ingest.profiles.x__column__mutmut_189": "a mapping that is not a dict is dropped: None or '' are "

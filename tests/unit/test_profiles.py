@@ -134,12 +134,18 @@ columns:
 """
 
 
-def test_a_declared_latin1_file_is_decoded_and_an_undeclared_one_still_fails(tmp_path):
+def _erp_export(tmp_path, last_column: str, *last_values: str):
+    """The erp profile and its export (Latin-1, semicolons, single quotes): two customers, one bad date."""
     (tmp_path / "erp.yaml").write_text(LATIN1_PROFILE, encoding="utf-8")
     path = tmp_path / "customers_2026-11-22.csv"
-    path.write_bytes("Kundennummer;Vorname;E-Mail;Kunde seit;Werbung;Filiale\n"
-                     "K1;Jürgen;j@example.com;01.02.2003;ja;'Köln; Mitte'\n"
-                     "K2;Zoë;z@example.com;31.02.2003;nein;Bonn\n".encode("latin-1"))
+    path.write_bytes(f"Kundennummer;Vorname;E-Mail;Kunde seit;Werbung;{last_column}\n"
+                     f"K1;Jürgen;j@example.com;01.02.2003;ja;{last_values[0]}\n"
+                     f"K2;Zoë;z@example.com;31.02.2003;nein;{last_values[1]}\n".encode("latin-1"))
+    return path
+
+
+def test_a_declared_latin1_file_is_decoded_and_an_undeclared_one_still_fails(tmp_path):
+    path = _erp_export(tmp_path, "Filiale", "'Köln; Mitte'", "Bonn")
     result = validate_extract(path, profile=profiles.load("erp", tmp_path))
     assert result.profile == "erp" and result.rows == 2 and result.quarantined == 1
     assert result.valid[["customer_id", "first_name", "locale"]].values.tolist() == [["K1", "Jürgen", "de"]]
@@ -149,6 +155,18 @@ def test_a_declared_latin1_file_is_decoded_and_an_undeclared_one_still_fails(tmp
         (3, "customer_since:unparseable (profile erp: %d.%m.%Y)", "Zoë", "31.02.2003")
     with pytest.raises(ExtractError, match="not UTF-8"):
         validate_extract(path)  # the contract: UTF-8 only, as before
+
+
+def test_a_whole_file_mapping_reads_the_declared_encoding_and_dialect_and_keeps_its_own_columns(tmp_path):
+    """``read_mapped`` (``milestones profile`` reads a file whole): header, rows and source as the file has them."""
+    path = _erp_export(tmp_path, "Straße", "'Hohe Straße 1; Hof'", "Bonner Weg")  # a header not ASCII
+    mapped = profiles.read_mapped(path, profiles.load("erp", tmp_path))
+    assert mapped.profile.name == "erp"
+    assert [mapped.table.column(c).to_pylist() for c in ("customer_id", "first_name", "customer_since", "locale")] == [
+        ["K1", "K2"], ["Jürgen", "Zoë"], ["2003-02-01", None], ["de", "de"]]
+    assert mapped.source.column_names == ["Kundennummer", "Vorname", "E-Mail", "Kunde seit", "Werbung", "Straße"]
+    assert mapped.source.column("Straße").to_pylist() == ["Hohe Straße 1; Hof", "Bonner Weg"]
+    assert mapped.errors.to_pylist() == [None, "customer_since:unparseable (profile erp: %d.%m.%Y)"]
 
 
 # --- built-in profiles on their sample exports ---------------------------------------------

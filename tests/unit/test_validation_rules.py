@@ -390,3 +390,21 @@ def test_one_customer_typed_two_ways_is_ambiguous_on_both_rows():
     # "C 100" and "c100" fold to one key (lower case, whitespace removed): neither row can be trusted.
     assert reasons([row(customer_id="C 100"), row(customer_id="c100"), row(customer_id="C101")]) == [
         {"customer_id:ambiguous"}, {"customer_id:ambiguous"}, set()]
+
+
+def test_a_helper_column_not_handed_over_yet_is_taken_from_its_computation():
+    """``Prepared.column`` asked for a helper still held by its (finished or running) computation."""
+    from concurrent.futures import Future
+
+    from milestones.ingest.prepare import Prepared
+
+    raw, helper, other = (pa.chunked_array([[v]], pa.large_string()) for v in ("r", "h", "o"))
+    first, second = Future(), Future()
+    second.set_result({"_other": other})
+    first.set_result({"_helper": helper})
+    prepared = Prepared({"raw": raw}, [first, second], first_row=0)
+    assert prepared.column("_helper") is helper  # asked first: still with its computation
+    assert prepared.column("raw") is raw
+    assert prepared.column("_other") is other
+    with pytest.raises(KeyError):
+        prepared.column("_never")  # nothing left to wait for: not a column of this chunk
