@@ -134,8 +134,8 @@ def validate_chunks(
     first_row = 0
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="validate") as pool, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader:
-        # Hashing every id takes a while: it runs beside building the suite and
-        # the first chunk's other helper columns.
+        # Sorting every id takes a while: unless done already (beside GX's import), it
+        # runs beside building the suite and the first chunk's other helper columns.
         if whole is None:
             whole = pool.submit(_whole_file_ids, ids)
         else:
