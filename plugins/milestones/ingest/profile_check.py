@@ -3,24 +3,27 @@
 Prints the profile's mapping applied to the first rows (source value -> contract
 value), the mapped columns found and missing, the source columns it ignores, and
 what the contract validation says about the whole file (counts, reasons, gate),
-all in memory: no snapshot, quarantine, Data Docs or ledger is written.
+read as validation reads it (the ids, then chunks): no snapshot, quarantine, Data Docs or
+ledger is written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from milestones.ingest.profiles import Profile, ProfileError, read_mapped
+from milestones.ingest.profiles import Profile, ProfileError
 
 
 def check(path: Path, profile: Profile, *, rows: int = 3, as_of: dt.date | None = None,
           max_invalid_share: float = 0.05, out: Callable[[str], None] = print) -> dict[str, Any]:
     """Print the report through ``out``; return the summary. :class:`ProfileError` for a misfit."""
     from milestones.ingest.extract import read_header, snapshot_date_from_name
-    from milestones.ingest.validation import validate_table
+    from milestones.ingest.stream import stream_mapped
+    from milestones.ingest.validation import DEFAULT_CHUNK_ROWS, validate_chunks
 
     header = read_header(path, encoding=profile.encoding, csv_options=profile.csv_options())
     out(f"profile {profile.name} ({profile.path}): {profile.description}")
@@ -44,12 +47,13 @@ def check(path: Path, profile: Profile, *, rows: int = 3, as_of: dt.date | None 
         f"ignored: {', '.join(ignored) or 'none'}")
     if missing:
         profile.check_header(header, path.name)  # raises, naming every missing column
-    mapped = read_mapped(path, profile)
-    table = mapped.table
-    first = min(rows, table.num_rows)
-    for i in range(first):
+    # Streamed, as validation reads it: a large export is held as its ids and one chunk.
+    stream = stream_mapped(path, profile, chunk_rows=DEFAULT_CHUNK_ROWS)
+    head = next(stream.chunks)
+    table, source_rows = head[0], head[1]
+    for i in range(min(rows, table.num_rows)):
         out(f"line {i + 2}:")
-        source = mapped.source.slice(i, 1).to_pylist()[0] if mapped.source is not None else None
+        source = source_rows.slice(i, 1).to_pylist()[0] if source_rows is not None else None
         for name in table.column_names:
             value = table.column(name)[i].as_py()
             column = profile.columns.get(name)
@@ -58,9 +62,9 @@ def check(path: Path, profile: Profile, *, rows: int = 3, as_of: dt.date | None 
             else:
                 out(f"  {name:18s} {value!r}")
     as_of = as_of or snapshot_date_from_name(path) or dt.date.today()
-    result = validate_table(table, as_of=as_of, extract_name=path.name, on_valid=lambda _: None,
-                            on_quarantine=lambda _: None, max_invalid_share=max_invalid_share,
-                            source=mapped.source, errors=mapped.errors)
+    result = validate_chunks(stream.ids, itertools.chain([head], stream.chunks), as_of=as_of,
+                             extract_name=path.name, on_valid=lambda _: None, on_quarantine=lambda _: None,
+                             max_invalid_share=max_invalid_share)
     summary = {"file": str(path), **result.summary(), "profile": profile.name, "columns_found": len(found),
                "columns_missing": missing, "columns_ignored": len(ignored)}
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(result.reasons.items())) or "none"
