@@ -175,12 +175,18 @@ def test_a_vendor_file_streams_with_its_reasons_on_the_right_lines(tmp_path):
     assert list(pd.Series(result.valid["customer_id"])) == ["50", "52", "53", "55"]
 
 
-def test_names_padded_with_spaces_in_the_header_are_read_as_their_names(tmp_path):
+def test_names_padded_with_spaces_in_the_header_are_read_as_their_names_and_their_text(tmp_path):
+    """A padded name is still every cell as text: ``007`` stays ``007``, not a number read back as ``7``."""
     path = tmp_path / "customers_2026-11-22.csv"
     path.write_text(" customer_id ,first_name ,email,customer_since,marketing_opt_in\n"
-                    "C1,Aino,a@example.com,2020-01-01,true\n", encoding="utf-8")
-    expected = [{"customer_id": "C1", "first_name": "Aino", "email": "a@example.com",
+                    "007,Aino,a@example.com,2020-01-01,true\n", encoding="utf-8")
+    expected = [{"customer_id": "007", "first_name": "Aino", "email": "a@example.com",
                  "customer_since": "2020-01-01", "marketing_opt_in": "true"}]
     assert read_table(path).to_pylist() == expected
     assert [r for c in read_chunks(path, 5) for r in c.to_pylist()] == expected
-    assert read_table(path, columns=["customer_id"]).to_pylist() == [{"customer_id": "C1"}]
+    assert read_table(path, columns=["customer_id"]).to_pylist() == [{"customer_id": "007"}]
+    parquet = tmp_path / "customers_2026-11-23.parquet"
+    pq.write_table(pa.table({" customer_id ": ["007"], "first_name ": ["Aino"], "email": ["a@example.com"],
+                             "customer_since": ["2020-01-01"], "marketing_opt_in": ["true"]}), parquet)
+    assert read_table(parquet).to_pylist() == expected
+    assert read_table(parquet, columns=["customer_id"]).to_pylist() == [{"customer_id": "007"}]

@@ -33,7 +33,7 @@ def snapshot_date_from_name(path: Path | str, pattern=FILENAME_PATTERN) -> dt.da
 
 def read_header(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None,
                 strip: bool = True) -> list[str]:
-    """The column names of an extract, stripped (unless not ``strip``), read before any row (a Parquet file's schema).
+    """The column names of an extract, read before any row (a Parquet file's schema); stripped unless not ``strip``.
 
     Only a regular file is opened (a FIFO would block, a link could point anywhere).
     """
@@ -47,10 +47,11 @@ def read_header(path: Path | str, *, encoding: str = "utf-8", csv_options: dict 
         import pyarrow.parquet as pq
 
         try:
-            return [name.strip() for name in pq.read_schema(path).names]
+            names = pq.read_schema(path).names
         except Exception as exc:  # pyarrow raises many types for a broken file
             # Only the kind: the exception's text may quote the file's content.
             raise ExtractError(f"{path.name}: unreadable as parquet ({type(exc).__name__})") from None
+        return [name.strip() for name in names] if strip else list(names)
     with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
         try:
             names = next(csv.reader([fh.readline()], **dialect(csv_options)))
@@ -72,8 +73,10 @@ def _read_csv(path: Path, header: list[str], encoding: str = "utf-8", csv_option
 
     Arrow's reader is multithreaded and checks UTF-8 as it converts. A declared other
     ``encoding`` (an extract profile's) is decoded instead, and ``csv_options`` (Arrow
-    ``ParseOptions``: delimiter, quote_char, ...) change the dialect. ``columns``: only
-    these (the header's names as written); ``stream``: Arrow's streaming reader, one
+    ``ParseOptions``: delimiter, quote_char, ...) change the dialect. ``header`` and
+    ``columns`` (only these) are names as the file writes them, spaces included: Arrow
+    matches them exactly, and a column it does not match would have its type inferred
+    (``007`` read as ``7``). ``stream``: Arrow's streaming reader, one
     record batch per block, instead of the whole table. Errors are named by
     :func:`_failing_closed`.
     """
@@ -125,13 +128,14 @@ def _opened(path: Path | str, follow_symlinks: bool) -> tuple[Path, str]:
 
 
 def _checked_header(path: Path, suffix: str, encoding: str, csv_options: dict | None) -> list[str]:
-    """The header, checked (repeated or too many names), after the encoding's first bytes."""
+    """The header's names as the file writes them, checked (repeated or too many names), after the
+    encoding's first bytes."""
     from milestones.ingest import intake
 
     if suffix != ".parquet" and encoding == "utf-8":
         intake.check_encoding(path)
-    header = read_header(path, encoding=encoding, csv_options=csv_options)
-    intake.check_header(header, path.name)
+    header = read_header(path, encoding=encoding, csv_options=csv_options, strip=False)
+    intake.check_header(header, path.name)  # compares the names stripped
     return header
 
 
@@ -206,8 +210,7 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
     text = pa.string() if compact else pa.large_string()
     with _failing_closed(path, suffix, encoding, csv_options):
         header = _checked_header(path, suffix, encoding, csv_options)
-        wanted = None if columns is None else [raw for raw in _raw_names(path, suffix, header, encoding,
-                                                                           csv_options) if raw.strip() in columns]
+        wanted = None if columns is None else [name for name in header if name.strip() in columns]
         if suffix == ".parquet":
             import pyarrow.parquet as pq
 
@@ -217,7 +220,7 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
         table = _as_text(table, text, suffix)
     if table.num_rows == 0:
         raise ExtractError(f"{path.name}: no data rows")
-    missing = [c for c in required if c not in header]
+    missing = [c for c in required if c not in {name.strip() for name in header}]
     if missing:
         raise ExtractError(f"{path.name}: missing required column(s): {', '.join(missing)}")
     return table
@@ -255,15 +258,6 @@ def read_chunks(path: Path | str, rows: int, *, encoding: str = "utf-8", csv_opt
                 pending, held = table.slice(rows).to_batches(), held - rows
         if held:
             yield _as_text(pa.Table.from_batches(pending), pa.large_string(), suffix)
-
-
-def _raw_names(path: Path, suffix: str, header: list[str], encoding: str, csv_options: dict | None) -> list[str]:
-    """The header's names as the file writes them (:func:`read_header` strips them)."""
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    return read_header(path, encoding=encoding, csv_options=csv_options, strip=False)
 
 
 def widen(table):
