@@ -56,7 +56,7 @@ def ambiguous_ids(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def ambiguous_among(distinct: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """:func:`ambiguous_ids` of ids already distinct and not null (``value_counts``' values).
+    """:func:`ambiguous_ids` of ids already distinct and not null (:func:`distinct_and_repeated`'s first).
 
     ASCII ids (nearly all) are folded in Arrow (lower case, whitespace removed);
     only the others go through Python's NFKC.

@@ -50,7 +50,7 @@ def check(path: Path, profile: Profile, *, rows: int = 3, as_of: dt.date | None 
     # Streamed, as validation reads it: a large export is held as its ids and one chunk.
     stream = stream_mapped(path, profile, chunk_rows=DEFAULT_CHUNK_ROWS)
     head = next(stream.chunks)
-    table, source_rows = head[0], head[1]
+    table, source_rows, _ = head
     for i in range(min(rows, table.num_rows)):
         out(f"line {i + 2}:")
         source = source_rows.slice(i, 1).to_pylist()[0] if source_rows is not None else None

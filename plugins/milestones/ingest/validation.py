@@ -25,9 +25,10 @@ costs seconds and would slow down DAG parsing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,19 +137,15 @@ def validate_chunks(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader:
         # Sorting every id takes a while: unless done already (beside GX's import), it
         # runs beside building the suite and the first chunk's other helper columns.
-        if whole is None:
-            whole = pool.submit(_whole_file_ids, ids)
-        else:
-            whole, known = Future(), whole
-            whole.set_result(known)
+        known = pool.submit(_whole_file_ids, ids).result if whole is None else lambda: whole
         suite = suite_for(as_of)
         for chunk, source, errors in _read_ahead(chunks, reader):
             chunk = widen(chunk)  # a compact table (read_table) holds 32-bit offsets
             if first_row + chunk.num_rows > len(ids):
                 first_row += chunk.num_rows
                 break
-            prepared = prepare(chunk, lambda: whole.result()[0], pool, first_row, as_of=as_of,
-                               ambiguous=lambda: whole.result()[1])
+            prepared = prepare(chunk, lambda: known()[0], pool, first_row, as_of=as_of,
+                               ambiguous=lambda: known()[1])
             failures, results = suite.run(prepared)
             if errors is not None:
                 failures = with_profile_errors(failures, errors, first_row)
@@ -261,17 +258,19 @@ def validate_frame(
 
 
 def _in_memory(table: pa.Table, **options: Any) -> ValidationResult:
-    valid: list[pa.Table] = []
-    quarantine: list[pa.Table] = []
-    result = validate_table(table, on_valid=valid.append, on_quarantine=quarantine.append, **options)
-    result.valid, result.quarantine = _frames(valid, quarantine)
-    return result
+    return _collected(functools.partial(validate_table, table, **options))
 
 
-def _frames(valid: list[pa.Table], quarantine: list[pa.Table]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _collected(validate: Callable[..., ValidationResult]) -> ValidationResult:
+    """``validate(on_valid=..., on_quarantine=...)`` with the rows handed on kept as frames."""
     import pyarrow as pa
 
-    return to_pandas(pa.concat_tables(valid)), to_pandas(pa.concat_tables(quarantine))
+    valid: list[pa.Table] = []
+    quarantine: list[pa.Table] = []
+    result = validate(on_valid=valid.append, on_quarantine=quarantine.append)
+    result.valid = to_pandas(pa.concat_tables(valid))
+    result.quarantine = to_pandas(pa.concat_tables(quarantine))
+    return result
 
 
 class _ParquetSink:
@@ -351,11 +350,7 @@ def validate_extract(
     options = dict(as_of=as_of, extract_name=path.name, previous_rows=previous_rows,
                    max_invalid_share=max_invalid_share, max_row_drop_share=max_row_drop_share, whole=whole)
     if out_dir is None:
-        valid: list[pa.Table] = []
-        quarantined: list[pa.Table] = []
-        result = validate_chunks(stream.ids, stream.chunks, on_valid=valid.append,
-                                 on_quarantine=quarantined.append, **options)
-        result.valid, result.quarantine = _frames(valid, quarantined)
+        result = _collected(functools.partial(validate_chunks, stream.ids, stream.chunks, **options))
         result.profile = stream.profile.name
         return result
     snapshot = _ParquetSink(Path(out_dir) / "snapshot.parquet")
