@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 from _proc import time_wait_sockets
@@ -221,19 +222,15 @@ def main() -> None:
             waited = settle(port)
             if waited >= 1:
                 print(f"(waited {waited:.0f} s for the last round's connections to leave TIME_WAIT)", flush=True)
-            served = []
-            before = server_cpu(server.pid)
-            plain = plain_run(url, args.count, run)
-            served.append((server_cpu(server.pid) - before) / args.count)
-            check_server(url, done := done + args.count, "plain")
-            before = server_cpu(server.pid)
-            threads = plain_threads_run(url, args.count, args.concurrency, run)
-            served.append((server_cpu(server.pid) - before) / args.count)
-            check_server(url, done := done + args.count, "plain-threads")
-            before = server_cpu(server.pid)
-            ours = ours_run(url, args.count, args.concurrency, run)
-            served.append((server_cpu(server.pid) - before) / args.count)
-            check_server(url, done := done + args.count, "ours")
+            measured, served = [], []
+            for name, client in (("plain", partial(plain_run, url, args.count, run)),
+                                 ("plain-threads", partial(plain_threads_run, url, args.count, args.concurrency, run)),
+                                 ("ours", partial(ours_run, url, args.count, args.concurrency, run))):
+                before = server_cpu(server.pid)
+                measured.append(client())
+                served.append((server_cpu(server.pid) - before) / args.count)
+                check_server(url, done := done + args.count, name)
+            plain, threads, ours = measured
             rows.append((*plain, *threads, *ours, ours[0] / plain[0], ours[0] / threads[0], threads[0] / plain[0],
                          *served))
             print(f"run {run + 1} (load {load()}): {line(rows[-1])}", flush=True)
