@@ -44,9 +44,9 @@ def reads(monkeypatch):
     seen = []
     real = extract._read_csv
 
-    def spy(path, header, encoding="utf-8", csv_options=None, text=None, columns=None, stream=False):
+    def spy(path, header, encoding="utf-8", csv_options=None, columns=None, stream=False):
         seen.append((columns, stream))
-        return real(path, header, encoding, csv_options, text, columns, stream)
+        return real(path, header, encoding, csv_options, columns, stream)
 
     monkeypatch.setattr(extract, "_read_csv", spy)
     return seen

@@ -68,7 +68,7 @@ def dialect(csv_options: dict | None) -> dict:
 
 
 def _read_csv(path: Path, header: list[str], encoding: str = "utf-8", csv_options: dict | None = None,
-              text=None, columns: list[str] | None = None, stream: bool = False):
+              columns: list[str] | None = None, stream: bool = False):
     """Every column as a string (empty cell -> missing), RFC 4180 quoting, BOM or not.
 
     Arrow's reader is multithreaded and checks UTF-8 as it converts. A declared other
@@ -92,7 +92,7 @@ def _read_csv(path: Path, header: list[str], encoding: str = "utf-8", csv_option
         # Quoted fields may hold newlines (addresses, names pasted from mail).
         parse_options=pcsv.ParseOptions(newlines_in_values=True, **(csv_options or {})),
         convert_options=pcsv.ConvertOptions(
-            column_types={name: text or pa.large_string() for name in header},
+            column_types={name: pa.large_string() for name in header},
             strings_can_be_null=True,
             null_values=[""],
             include_columns=columns or [],
@@ -187,10 +187,8 @@ def _as_text(table, text, suffix: str):
 
 def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict | None = None,
                required: tuple[str, ...] = REQUIRED_COLUMNS, follow_symlinks: bool = False,
-               compact: bool = False, columns: list[str] | None = None):
+               columns: list[str] | None = None):
     """Read an extract into an Arrow table of strings (empty cell -> null), column names stripped.
-
-    Columnar and compact: a 10-million-row extract is held as Arrow buffers.
 
     Raises :class:`ExtractError` for a file that cannot be accepted at all:
     missing, a symlink (unless ``follow_symlinks``) or not a regular file,
@@ -199,15 +197,12 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
     An extract profile passes its declared ``encoding`` and CSV dialect
     (``csv_options``), and checks its own columns (``required=()``). No message quotes a cell.
 
-    ``compact``: strings with 32-bit offsets (``pa.string()``), 4 bytes less per cell than
-    large strings (680 MB less for 10 million rows of 17 columns); :func:`widen` makes
-    them large strings again. ``columns``: only these (stripped names; the file is still
-    read, and checked, whole).
+    ``columns``: only these (stripped names; the file is still read, and checked, whole).
+    To validate a large extract without holding it, :func:`read_chunks` hands it over in chunks.
     """
     import pyarrow as pa
 
     path, suffix = _opened(path, follow_symlinks)
-    text = pa.string() if compact else pa.large_string()
     with _failing_closed(path, suffix, encoding, csv_options):
         header = _checked_header(path, suffix, encoding, csv_options)
         wanted = None if columns is None else [name for name in header if name.strip() in columns]
@@ -216,8 +211,8 @@ def read_table(path: Path | str, *, encoding: str = "utf-8", csv_options: dict |
 
             table = pq.read_table(path, columns=wanted)
         else:
-            table = _read_csv(path, header, encoding, csv_options, text if compact else None, wanted)
-        table = _as_text(table, text, suffix)
+            table = _read_csv(path, header, encoding, csv_options, wanted)
+        table = _as_text(table, pa.large_string(), suffix)
     if table.num_rows == 0:
         raise ExtractError(f"{path.name}: no data rows")
     missing = [c for c in required if c not in {name.strip() for name in header}]
@@ -261,7 +256,7 @@ def read_chunks(path: Path | str, rows: int, *, encoding: str = "utf-8", csv_opt
 
 
 def widen(table):
-    """``table`` with large strings where it holds strings (:func:`read_table`'s ``compact``).
+    """``table`` with large strings where it holds strings with 32-bit offsets (``pa.string()``).
 
     Only the offsets are rewritten: Arrow keeps the character data as it is.
     """

@@ -338,18 +338,18 @@ class Mapped:
     errors: pa.ChunkedArray | None = None
 
 
-def read_mapped(path: Path | str, profile: Profile | str | None = None, *, compact: bool = False) -> Mapped:
-    """Read ``path`` as ``profile`` declares it and map it onto the contract.
+def read_mapped(path: Path | str, profile: Profile | str | None = None) -> Mapped:
+    """Read ``path`` whole as ``profile`` declares it and map it onto the contract.
 
-    The header is checked against the profile before any row is read. ``compact``: a file
-    that is the contract itself is read with 32-bit string offsets (``read_table``).
+    The header is checked against the profile before any row is read. Validation reads a
+    file in chunks instead (:func:`milestones.ingest.stream.stream_mapped`).
     """
     from milestones.ingest.extract import read_header, read_table
 
     profile = load(profile)
     path = Path(path)
     if profile.passthrough:
-        return Mapped(read_table(path, compact=compact), profile)
+        return Mapped(read_table(path), profile)
     header = read_header(path, encoding=profile.encoding, csv_options=profile.csv_options())
     profile.check_header(header, path.name)
     source = read_table(path, encoding=profile.encoding, csv_options=profile.csv_options(), required=())

@@ -140,7 +140,7 @@ def validate_chunks(
         known = pool.submit(_whole_file_ids, ids).result if whole is None else lambda: whole
         suite = suite_for(as_of)
         for chunk, source, errors in _read_ahead(chunks, reader):
-            chunk = widen(chunk)  # a compact table (read_table) holds 32-bit offsets
+            chunk = widen(chunk)  # a table built with pa.string() (validate_table's callers)
             if first_row + chunk.num_rows > len(ids):
                 first_row += chunk.num_rows
                 break
